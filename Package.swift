@@ -1,0 +1,53 @@
+// swift-tools-version: 6.0
+//
+// darts: differentiable architecture search (DARTS, P-DARTS, PC-DARTS) in Swift.
+//
+// NOTE: release builds compile for the CPU of the building machine (`-target-cpu native`) and
+// drop overflow/bounds checks (`-Ounchecked`). Without `-target-cpu`, swiftc targets baseline
+// x86-64, where `SIMD16<Float>` fused multiply-adds lower to library calls and the kernels run
+// about 100x slower. The price is portability: a release binary built on an AVX-512 machine
+// will not start on a CPU without AVX-512. Build on the machine that runs it (or replace
+// `native` with a named CPU such as `x86-64-v3`). Debug builds keep the default, portable flags.
+import PackageDescription
+
+let releaseKernelFlags: [SwiftSetting] = [
+  .unsafeFlags(["-Ounchecked", "-target-cpu", "native"], .when(configuration: .release))
+]
+
+let package = Package(
+  name: "darts",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "darts", targets: ["darts"]),
+    .library(name: "TensorCore", targets: ["TensorCore"]),
+    .library(name: "NN", targets: ["NN"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.0.0")
+  ],
+  targets: [
+    // MARK: Public API
+    .target(name: "CPUKernels", swiftSettings: releaseKernelFlags),
+    .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseKernelFlags),
+    .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
+    .executableTarget(
+      name: "darts",
+      dependencies: [
+        "CPUKernels", "TensorCore", "NN",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: releaseKernelFlags),
+
+    // MARK: Test support
+    .target(name: "_TestSupport", dependencies: ["TensorCore"], path: "Sources/_TestSupport"),
+
+    // MARK: Unit test bundles
+    .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "_TestSupport"]),
+    .testTarget(
+      name: "TensorCoreTests", dependencies: ["TensorCore", "_TestSupport"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "NNTests", dependencies: ["NN", "_TestSupport"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "DartsCLITests", dependencies: ["darts"]),
+  ]
+)

@@ -1,0 +1,55 @@
+/// Fast 2-D convolution over NCHW tensors: chooses the kernel family for a geometry.
+///
+/// * pointwise (1×1, no padding, one group, any stride): a GEMM per image
+///   (`PointwiseConvolution`);
+/// * depthwise (one channel per group, any kernel, stride, padding and dilation):
+///   direct SIMD loops (`DepthwiseConvolution`);
+/// * everything else (stems, 2×2, 1×7/7×1, grouped): im2col + GEMM (`GeneralConvolution`).
+///
+/// Semantics are exactly those of `ReferenceConvolution`; outputs are overwritten.
+public enum Convolution {
+  public static func forward(
+    _ g: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    output: UnsafeMutablePointer<Float>, pool: WorkerPool
+  ) {
+    if g.isPointwise {
+      PointwiseConvolution.forward(g, input: input, weight: weight, output: output, pool: pool)
+    } else if g.isDepthwise {
+      DepthwiseConvolution.forward(g, input: input, weight: weight, output: output, pool: pool)
+    } else {
+      GeneralConvolution.forward(g, input: input, weight: weight, output: output, pool: pool)
+    }
+  }
+
+  public static func backwardInput(
+    _ g: ConvolutionGeometry, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    gradInput: UnsafeMutablePointer<Float>, pool: WorkerPool
+  ) {
+    if g.isPointwise {
+      PointwiseConvolution.backwardInput(
+        g, gradOutput: gradOutput, weight: weight, gradInput: gradInput, pool: pool)
+    } else if g.isDepthwise {
+      DepthwiseConvolution.backwardInput(
+        g, gradOutput: gradOutput, weight: weight, gradInput: gradInput, pool: pool)
+    } else {
+      GeneralConvolution.backwardInput(
+        g, gradOutput: gradOutput, weight: weight, gradInput: gradInput, pool: pool)
+    }
+  }
+
+  public static func backwardWeight(
+    _ g: ConvolutionGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+    gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool
+  ) {
+    if g.isPointwise {
+      PointwiseConvolution.backwardWeight(
+        g, input: input, gradOutput: gradOutput, gradWeight: gradWeight, pool: pool)
+    } else if g.isDepthwise {
+      DepthwiseConvolution.backwardWeight(
+        g, input: input, gradOutput: gradOutput, gradWeight: gradWeight, pool: pool)
+    } else {
+      GeneralConvolution.backwardWeight(
+        g, input: input, gradOutput: gradOutput, gradWeight: gradWeight, pool: pool)
+    }
+  }
+}
