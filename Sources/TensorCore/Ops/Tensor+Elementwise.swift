@@ -1,0 +1,137 @@
+import CPUKernels
+
+/// Broadcasting follows NumPy/PyTorch: shapes are aligned at the last axis and an axis of
+/// extent 1 (or a missing axis) stretches to the other operand's extent.
+public func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int] {
+  let rank = max(a.count, b.count)
+  return (0..<rank).map { i in
+    let x = i - (rank - a.count) >= 0 ? a[i - (rank - a.count)] : 1
+    let y = i - (rank - b.count) >= 0 ? b[i - (rank - b.count)] : 1
+    precondition(x == y || x == 1 || y == 1, "shapes \(a) and \(b) do not broadcast")
+    return max(x, y)
+  }
+}
+
+/// Element strides that read a contiguous tensor of `shape` as if it had `target` shape
+/// (0 on broadcast axes).
+func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
+  let own = StridedLoops.contiguousStrides(shape)
+  let offset = target.count - shape.count
+  return (0..<target.count).map { i in
+    let k = i - offset
+    return k >= 0 && shape[k] == target[i] && shape[k] != 1 ? own[k] : 0
+  }
+}
+
+extension Tensor {
+  // MARK: Binary arithmetic with broadcasting
+
+  public static func + (a: Tensor, b: Tensor) -> Tensor {
+    let out = binary(.add, a, b)
+    return recorded(out, name: "add", inputs: [a, b]) { g, _ in
+      [g.summed(toShape: a.shape), g.summed(toShape: b.shape)]
+    }
+  }
+
+  public static func - (a: Tensor, b: Tensor) -> Tensor {
+    let out = binary(.subtract, a, b)
+    return recorded(out, name: "subtract", inputs: [a, b]) { g, needed in
+      [g.summed(toShape: a.shape), needed[1] ? (g * -1).summed(toShape: b.shape) : nil]
+    }
+  }
+
+  public static func * (a: Tensor, b: Tensor) -> Tensor {
+    let out = binary(.multiply, a, b)
+    return recorded(out, name: "multiply", inputs: [a, b]) { g, needed in
+      [
+        needed[0] ? productGradient(g, other: b, shape: a.shape) : nil,
+        needed[1] ? productGradient(g, other: a, shape: b.shape) : nil,
+      ]
+    }
+  }
+
+  public static func / (a: Tensor, b: Tensor) -> Tensor {
+    let out = binary(.divide, a, b)
+    return recorded(out, name: "divide", inputs: [a, b]) { g, needed in
+      [
+        needed[0] ? (g / b).summed(toShape: a.shape) : nil,
+        needed[1] ? (g * a / (b * b) * -1).summed(toShape: b.shape) : nil,
+      ]
+    }
+  }
+
+  /// `Σ_broadcast(g · other)` reduced to `shape`; a scalar operand (the architecture weight
+  /// of a mixed-op branch) is a single dot product, without a temporary.
+  private static func productGradient(_ g: Tensor, other: Tensor, shape: [Int]) -> Tensor {
+    if shape.reduce(1, *) == 1 && other.shape == g.shape {
+      let value = Elementwise.dot(g.storage.pointer, other.storage.pointer, count: g.count, pool: g.backend.pool)
+      return Tensor(shape: shape, scalars: [Float(value)], on: g.backend)
+    }
+    return (g * other).summed(toShape: shape)
+  }
+
+  private static func binary(_ operation: StridedLoops.BinaryOperation, _ a: Tensor, _ b: Tensor) -> Tensor {
+    let shape = broadcastShape(a.shape, b.shape)
+    let out = Tensor.uninitialized(shape, on: a.backend)
+    let pool = a.backend.pool
+    let (pa, pb, po) = (a.storage.pointer, b.storage.pointer, out.storage.pointer)
+    if a.shape == b.shape {
+      switch operation {
+      case .add: Elementwise.add(pa, pb, po, count: out.count, pool: pool)
+      case .subtract: Elementwise.subtract(pa, pb, po, count: out.count, pool: pool)
+      case .multiply: Elementwise.multiply(pa, pb, po, count: out.count, pool: pool)
+      case .divide: Elementwise.divide(pa, pb, po, count: out.count, pool: pool)
+      }
+    } else {
+      StridedLoops.binary(
+        operation, shape: shape, a: pa, aStrides: broadcastStrides(a.shape, to: shape),
+        b: pb, bStrides: broadcastStrides(b.shape, to: shape), out: po, pool: pool)
+    }
+    return out
+  }
+
+  // MARK: Scalar arithmetic
+
+  /// `x · s + t` for constants `s`, `t`.
+  public func affine(scale: Float, shift: Float = 0) -> Tensor {
+    let out = Tensor.uninitialized(shape, on: backend)
+    Elementwise.affine(storage.pointer, scale: scale, shift: shift, out.storage.pointer, count: count, pool: backend.pool)
+    return Tensor.recorded(out, name: "affine", inputs: [self]) { g, _ in [g.affine(scale: scale)] }
+  }
+
+  public static func * (a: Tensor, s: Float) -> Tensor { a.affine(scale: s) }
+  public static func * (s: Float, a: Tensor) -> Tensor { a.affine(scale: s) }
+  public static func + (a: Tensor, s: Float) -> Tensor { a.affine(scale: 1, shift: s) }
+  public static func - (a: Tensor, s: Float) -> Tensor { a.affine(scale: 1, shift: -s) }
+  public static prefix func - (a: Tensor) -> Tensor { a.affine(scale: -1) }
+
+  // MARK: Unary functions
+
+  /// `max(x, 0)`; the gradient at exactly 0 is 0, as in PyTorch.
+  public func relu() -> Tensor {
+    let out = Tensor.uninitialized(shape, on: backend)
+    Elementwise.relu(storage.pointer, out.storage.pointer, count: count, pool: backend.pool)
+    return Tensor.recorded(out, name: "relu", inputs: [self]) { g, _ in
+      let dx = Tensor.uninitialized(self.shape, on: self.backend)
+      Elementwise.reluBackward(
+        input: self.storage.pointer, gradOutput: g.storage.pointer, gradInput: dx.storage.pointer,
+        count: self.count, pool: self.backend.pool)
+      return [dx]
+    }
+  }
+
+  /// `eˣ`.
+  public func exp() -> Tensor {
+    let out = Tensor.uninitialized(shape, on: backend)
+    Elementwise.exp(storage.pointer, out.storage.pointer, count: count, pool: backend.pool)
+    let saved = out
+    return Tensor.recorded(out, name: "exp", inputs: [self]) { g, _ in [g * saved] }
+  }
+
+  /// Natural logarithm.
+  public func log() -> Tensor {
+    let out = Tensor.uninitialized(shape, on: backend)
+    Elementwise.log(storage.pointer, out.storage.pointer, count: count, pool: backend.pool)
+    return Tensor.recorded(out, name: "log", inputs: [self]) { g, _ in [g / self] }
+  }
+}

@@ -1,0 +1,123 @@
+import CPUKernels
+
+extension Tensor {
+  /// The same elements with another shape of equal element count (no copy). One extent may
+  /// be -1 and is then inferred.
+  public func reshaped(to newShape: [Int]) -> Tensor {
+    var resolved = newShape
+    if let unknown = newShape.firstIndex(of: -1) {
+      let known = newShape.filter { $0 != -1 }.reduce(1, *)
+      resolved[unknown] = count / Swift.max(known, 1)
+    }
+    precondition(resolved.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
+    if resolved == shape { return self }
+    let out = Tensor(shape: resolved, storage: storage, backend: backend)
+    let inputShape = shape
+    return Tensor.recorded(out, name: "reshape", inputs: [self]) { g, _ in [g.reshaped(to: inputShape)] }
+  }
+
+  /// Materialises the broadcast of `self` to `target` (NumPy rules).
+  public func broadcast(to target: [Int]) -> Tensor {
+    if shape == target { return self }
+    precondition(broadcastShape(shape, target) == target, "cannot broadcast \(shape) to \(target)")
+    let out = Tensor.uninitialized(target, on: backend)
+    StridedLoops.copy(
+      shape: target, source: storage.pointer, sourceStrides: broadcastStrides(shape, to: target),
+      destination: out.storage.pointer, destinationStrides: StridedLoops.contiguousStrides(target),
+      accumulate: false, pool: backend.pool)
+    let inputShape = shape
+    return Tensor.recorded(out, name: "broadcast", inputs: [self]) { g, _ in [g.summed(toShape: inputShape)] }
+  }
+
+  /// The axes reordered: result axis `i` is input axis `axes[i]`.
+  public func permuted(_ axes: [Int]) -> Tensor {
+    precondition(axes.sorted() == Array(0..<rank), "\(axes) is not a permutation of \(rank) axes")
+    let newShape = axes.map { shape[$0] }
+    let strides = StridedLoops.contiguousStrides(shape)
+    let out = Tensor.uninitialized(newShape, on: backend)
+    StridedLoops.copy(
+      shape: newShape, source: storage.pointer, sourceStrides: axes.map { strides[$0] },
+      destination: out.storage.pointer, destinationStrides: StridedLoops.contiguousStrides(newShape),
+      accumulate: false, pool: backend.pool)
+    var inverse = [Int](repeating: 0, count: rank)
+    for (i, a) in axes.enumerated() { inverse[a] = i }
+    return Tensor.recorded(out, name: "permute", inputs: [self]) { g, _ in [g.permuted(inverse)] }
+  }
+
+  /// The box `lower[i] ..< upper[i]` along every axis (a copy). FactorizedReduce's shifted
+  /// input `x[:, :, 1:, 1:]` is `sliced(lower: [0, 0, 1, 1], upper: x.shape)`.
+  public func sliced(lower: [Int], upper: [Int]) -> Tensor {
+    precondition(lower.count == rank && upper.count == rank, "slice bounds need \(rank) axes")
+    for i in 0..<rank {
+      precondition(0 <= lower[i] && lower[i] <= upper[i] && upper[i] <= shape[i], "slice \(lower)..<\(upper) out of \(shape)")
+    }
+    let newShape = (0..<rank).map { upper[$0] - lower[$0] }
+    let strides = StridedLoops.contiguousStrides(shape)
+    let offset = zip(lower, strides).map(*).reduce(0, +)
+    let out = Tensor.uninitialized(newShape, on: backend)
+    StridedLoops.copy(
+      shape: newShape, source: storage.pointer + offset, sourceStrides: strides,
+      destination: out.storage.pointer, destinationStrides: StridedLoops.contiguousStrides(newShape),
+      accumulate: false, pool: backend.pool)
+    let inputShape = shape
+    return Tensor.recorded(out, name: "slice", inputs: [self]) { g, _ in
+      let dx = Tensor.zeros(inputShape, on: g.backend)
+      StridedLoops.copy(
+        shape: newShape, source: g.storage.pointer, sourceStrides: StridedLoops.contiguousStrides(newShape),
+        destination: dx.storage.pointer + offset, destinationStrides: strides, accumulate: false,
+        pool: g.backend.pool)
+      return [dx]
+    }
+  }
+
+  /// Channels `range` of an NCHW (or any rank ≥ 2) tensor: `x[:, range]`.
+  public func slicedChannels(_ range: Range<Int>) -> Tensor {
+    var lower = [Int](repeating: 0, count: rank)
+    var upper = shape
+    lower[1] = range.lowerBound
+    upper[1] = range.upperBound
+    return sliced(lower: lower, upper: upper)
+  }
+
+  /// Joins `tensors` along `axis`; all other extents must agree.
+  public static func concatenated(_ tensors: [Tensor], alongAxis axis: Int) -> Tensor {
+    precondition(!tensors.isEmpty, "nothing to concatenate")
+    let first = tensors[0]
+    var newShape = first.shape
+    newShape[axis] = tensors.map { $0.shape[axis] }.reduce(0, +)
+    let out = Tensor.uninitialized(newShape, on: first.backend)
+    let outStrides = StridedLoops.contiguousStrides(newShape)
+    var start = 0
+    var starts: [Int] = []
+    for t in tensors {
+      var expected = newShape
+      expected[axis] = t.shape[axis]
+      precondition(t.shape == expected, "concatenating \(t.shape) with \(first.shape) along axis \(axis)")
+      starts.append(start)
+      StridedLoops.copy(
+        shape: t.shape, source: t.storage.pointer, sourceStrides: StridedLoops.contiguousStrides(t.shape),
+        destination: out.storage.pointer + start * outStrides[axis], destinationStrides: outStrides,
+        accumulate: false, pool: first.backend.pool)
+      start += t.shape[axis]
+    }
+    return recorded(out, name: "concat", inputs: tensors) { g, needed in
+      tensors.indices.map { i in
+        guard needed[i] else { return nil }
+        var lower = [Int](repeating: 0, count: newShape.count)
+        var upper = newShape
+        lower[axis] = starts[i]
+        upper[axis] = starts[i] + tensors[i].shape[axis]
+        return g.sliced(lower: lower, upper: upper)
+      }
+    }
+  }
+
+  /// Channel shuffle with `groups` groups (ShuffleNet; PC-DARTS §5.1): view `[N, C, H, W]` as
+  /// `[N, groups, C/groups, H, W]`, swap axes 1 and 2, flatten back. Output channel
+  /// `c'·groups + g` is input channel `g·(C/groups) + c'`.
+  public func channelShuffled(groups: Int) -> Tensor {
+    precondition(rank == 4 && shape[1] % groups == 0, "channel shuffle needs NCHW with C divisible by \(groups)")
+    let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+    return reshaped(to: [n, groups, c / groups, h, w]).permuted([0, 2, 1, 3, 4]).reshaped(to: [n, c, h, w])
+  }
+}

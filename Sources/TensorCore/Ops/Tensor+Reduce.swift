@@ -1,0 +1,60 @@
+import CPUKernels
+
+extension Tensor {
+  /// The sum over `axes` (negative axes count from the end). Reduced axes are kept with
+  /// extent 1 when `keepingDimensions`, removed otherwise.
+  public func summed(alongAxes axes: [Int], keepingDimensions: Bool = false) -> Tensor {
+    let normalized = Set(axes.map { $0 < 0 ? $0 + rank : $0 })
+    precondition(normalized.allSatisfy { $0 >= 0 && $0 < rank }, "axes \(axes) out of range for rank \(rank)")
+    let keptShape = shape.enumerated().map { normalized.contains($0.offset) ? 1 : $0.element }
+    let reduced = summed(toShape: keptShape)
+    let finalShape = keepingDimensions ? keptShape : shape.enumerated().filter { !normalized.contains($0.offset) }.map(\.element)
+    return reduced.reshaped(to: finalShape)
+  }
+
+  /// The sum of all elements, as a scalar tensor (shape `[]`).
+  public func sum() -> Tensor { summed(toShape: []) }
+
+  /// The mean over `axes`.
+  public func mean(alongAxes axes: [Int], keepingDimensions: Bool = false) -> Tensor {
+    let n = axes.map { shape[$0 < 0 ? $0 + rank : $0] }.reduce(1, *)
+    return summed(alongAxes: axes, keepingDimensions: keepingDimensions) * (1 / Float(n))
+  }
+
+  /// The mean of all elements, as a scalar tensor.
+  public func mean() -> Tensor { sum() * (1 / Float(count)) }
+
+  /// Sums the axes along which `self` is a broadcast of `target` (the reverse of
+  /// broadcasting). Returns `self` unchanged when the shapes already agree.
+  public func summed(toShape target: [Int]) -> Tensor {
+    if shape == target { return self }
+    let out = Tensor.uninitialized(target, on: backend)
+    if target.reduce(1, *) == 1 {
+      out.storage.pointer[0] = Float(Elementwise.sum(storage.pointer, count: count, pool: backend.pool))
+    } else {
+      Elementwise.fill(out.storage.pointer, value: 0, count: out.count, pool: backend.pool)
+      StridedLoops.copy(
+        shape: shape, source: storage.pointer, sourceStrides: StridedLoops.contiguousStrides(shape),
+        destination: out.storage.pointer, destinationStrides: broadcastStrides(target, to: shape),
+        accumulate: true, pool: backend.pool)
+    }
+    let inputShape = shape
+    return Tensor.recorded(out, name: "sumToShape", inputs: [self]) { g, _ in
+      [g.broadcast(to: inputShape)]
+    }
+  }
+
+  /// The maximum along the last axis, shape `shape.dropLast() + [1]`, without gradient
+  /// (used for the numerical stabilisation of softmax, which does not change its value).
+  public func maximumAlongLastAxis() -> Tensor {
+    let length = shape.last ?? 1
+    let rows = count / max(length, 1)
+    let out = Tensor.uninitialized(Array(shape.dropLast()) + [1], on: backend)
+    for r in 0..<rows {
+      var best = -Float.infinity
+      for i in 0..<length { best = Swift.max(best, storage.pointer[r * length + i]) }
+      out.storage.pointer[r] = best
+    }
+    return out
+  }
+}

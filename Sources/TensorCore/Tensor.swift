@@ -1,0 +1,126 @@
+import CPUKernels
+
+/// A dense, row-major float32 tensor (NCHW for images) with value semantics.
+///
+/// A tensor is an immutable view of a backend storage plus, when it takes part in automatic
+/// differentiation, a node of the computation graph. Operations return new tensors; the graph
+/// is recorded only while gradient recording is on (see `withoutGradients`) and only for
+/// operations with at least one input that requires a gradient.
+public struct Tensor: @unchecked Sendable, CustomStringConvertible {
+  /// The extent of each axis, outermost first. `[]` is a scalar.
+  public let shape: [Int]
+  /// The element buffer (at least `count` floats).
+  public private(set) var storage: TensorStorage
+  /// Where the storage lives and the kernels run.
+  public let backend: any Backend
+  /// The graph node that produced this tensor, or the leaf node of a tensor that requires a
+  /// gradient; nil for constants.
+  private(set) var node: GradientNode?
+
+  init(shape: [Int], storage: TensorStorage, backend: any Backend, node: GradientNode? = nil) {
+    self.shape = shape
+    self.storage = storage
+    self.backend = backend
+    self.node = node
+  }
+
+  /// Number of elements.
+  public var count: Int { shape.reduce(1, *) }
+  /// Number of axes.
+  public var rank: Int { shape.count }
+  /// True if gradients can be taken with respect to this tensor or flow through it.
+  public var requiresGradient: Bool { node != nil }
+
+  /// The elements in row-major order.
+  public var scalars: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
+
+  /// The single element of a one-element tensor.
+  public var scalar: Float {
+    precondition(count == 1, "scalar of a tensor with \(count) elements")
+    return storage.pointer[0]
+  }
+
+  public var description: String {
+    let values = scalars.prefix(8).map { "\($0)" }.joined(separator: ", ")
+    return "Tensor\(shape)[\(values)\(count > 8 ? ", …" : "")]"
+  }
+
+  // MARK: Creation
+
+  /// A tensor holding `scalars` (row-major) with `shape`.
+  public init(shape: [Int], scalars: [Float], on backend: any Backend) {
+    precondition(shape.reduce(1, *) == scalars.count, "shape \(shape) needs \(shape.reduce(1, *)) values, got \(scalars.count)")
+    let storage = backend.allocate(scalars.count)
+    scalars.withUnsafeBufferPointer {
+      storage.pointer.update(from: $0.baseAddress!, count: scalars.count)
+    }
+    self.init(shape: shape, storage: storage, backend: backend)
+  }
+
+  /// A tensor of `shape` filled with `value`.
+  public init(repeating value: Float, shape: [Int], on backend: any Backend) {
+    let storage = backend.allocate(shape.reduce(1, *))
+    Elementwise.fill(storage.pointer, value: value, count: shape.reduce(1, *), pool: backend.pool)
+    self.init(shape: shape, storage: storage, backend: backend)
+  }
+
+  /// Zeros of `shape`.
+  public static func zeros(_ shape: [Int], on backend: any Backend) -> Tensor {
+    Tensor(repeating: 0, shape: shape, on: backend)
+  }
+
+  /// Standard normal samples scaled by `standardDeviation`, drawn from `generator`.
+  public static func randomNormal(
+    _ shape: [Int], standardDeviation: Float = 1, generator: inout SeededGenerator,
+    on backend: any Backend
+  ) -> Tensor {
+    let values = (0..<shape.reduce(1, *)).map { _ in generator.nextNormal() * standardDeviation }
+    return Tensor(shape: shape, scalars: values, on: backend)
+  }
+
+  /// Uniform samples in `[low, high)` drawn from `generator`.
+  public static func randomUniform(
+    _ shape: [Int], low: Float, high: Float, generator: inout SeededGenerator,
+    on backend: any Backend
+  ) -> Tensor {
+    let values = (0..<shape.reduce(1, *)).map { _ in low + (high - low) * generator.nextUniform() }
+    return Tensor(shape: shape, scalars: values, on: backend)
+  }
+
+  /// An uninitialised tensor (every element must be written before it is read).
+  static func uninitialized(_ shape: [Int], on backend: any Backend) -> Tensor {
+    Tensor(shape: shape, storage: backend.allocate(shape.reduce(1, *)), backend: backend)
+  }
+
+  // MARK: Gradient bookkeeping
+
+  /// The same values as a leaf of the graph: gradients can be taken with respect to it.
+  public func requiringGradient() -> Tensor {
+    Tensor(shape: shape, storage: storage, backend: backend, node: GradientNode(leafShape: shape))
+  }
+
+  /// The same values with no graph history: gradients do not flow through the result.
+  public func detached() -> Tensor {
+    Tensor(shape: shape, storage: storage, backend: backend)
+  }
+
+  /// A copy in fresh storage (no graph history).
+  public func copied() -> Tensor {
+    let out = Tensor.uninitialized(shape, on: backend)
+    Elementwise.copy(storage.pointer, out.storage.pointer, count: count, pool: backend.pool)
+    return out
+  }
+
+  /// Applies `update` to this tensor's elements in place, copying the storage first if any
+  /// other tensor shares it (copy-on-write). Used by optimisers and running statistics; the
+  /// graph history is dropped (a leaf that required a gradient stays a fresh leaf).
+  public mutating func updateInPlace(_ update: (UnsafeMutablePointer<Float>, Int) -> Void) {
+    let wasLeaf = node != nil
+    node = nil
+    if !isKnownUniquelyReferenced(&storage) {
+      storage = copied().storage
+    }
+    update(storage.pointer, count)
+    if wasLeaf { node = GradientNode(leafShape: shape) }
+  }
+}
