@@ -1,0 +1,65 @@
+import TensorCore
+import XCTest
+import _TestSupport
+
+/// Semantics of `gradients(of:wrt:)`: subsets, unconnected tensors, no-gradient mode and
+/// release of saved activations.
+final class AutodiffTests: XCTestCase {
+  let backend = CPUBackend(threads: 1)
+
+  func testGradientsOfASubsetLeaveOthersUntouched() {
+    let w = Tensor(shape: [2], scalars: [2, 3], on: backend).requiringGradient()
+    let alpha = Tensor(shape: [2], scalars: [5, 7], on: backend).requiringGradient()
+    let loss = (w * alpha).sum()
+    let onlyAlpha = gradients(of: loss, wrt: [alpha], retainGraph: true)
+    XCTAssertEqual(onlyAlpha[0].scalars, [2, 3])
+    let both = gradients(of: loss, wrt: [w, alpha])
+    XCTAssertEqual(both[0].scalars, [5, 7])
+    XCTAssertEqual(both[1].scalars, [2, 3])
+  }
+
+  func testUnconnectedTensorGetsZeros() {
+    let a = Tensor(shape: [3], scalars: [1, 2, 3], on: backend).requiringGradient()
+    let b = Tensor(shape: [2, 2], scalars: [1, 2, 3, 4], on: backend).requiringGradient()
+    let g = gradients(of: (a * a).sum(), wrt: [b, a])
+    XCTAssertEqual(g[0].scalars, [0, 0, 0, 0])
+    XCTAssertEqual(g[1].scalars, [2, 4, 6])
+  }
+
+  func testIntermediateTensorGradientAndSeed() {
+    let x = Tensor(shape: [2], scalars: [1, 2], on: backend).requiringGradient()
+    let y = x * 3
+    let z = y * y
+    let g = gradients(of: z, wrt: [y, x], seed: Tensor(shape: [2], scalars: [1, 10], on: backend))
+    XCTAssertEqual(g[0].scalars, [6, 120])  // 2y·seed
+    XCTAssertEqual(g[1].scalars, [18, 360])  // 2y·3·seed
+  }
+
+  func testNoGradientModeRecordsNothing() {
+    let w = Tensor(shape: [2], scalars: [1, 2], on: backend).requiringGradient()
+    let y = withoutGradients { (w * w).relu().sum() }
+    XCTAssertFalse(y.requiresGradient)
+    XCTAssertTrue((w * w).requiresGradient)
+    XCTAssertFalse((Tensor(shape: [1], scalars: [1], on: backend) * 2).requiresGradient)
+  }
+
+  func testSavedActivationsAreReleasedByTheBackwardPass() {
+    let x = Tensor.zeros([64, 16, 32, 32], on: backend).requiringGradient()
+    let weight = Tensor(repeating: 0.1, shape: [16, 16, 1, 1], on: backend).requiringGradient()
+    let before = backend.memory.statistics.live
+    var loss: Tensor? = x.conv2d(weight: weight).relu().conv2d(weight: weight).relu().sum()
+    let during = backend.memory.statistics.live
+    XCTAssertGreaterThan(during - before, 3 * 4 << 20, "three 4 MiB activations are kept for backward")
+    _ = gradients(of: loss!, wrt: [weight])
+    XCTAssertLessThan(backend.memory.statistics.live - before, 1 << 20, "activations released after backward")
+    loss = nil
+  }
+
+  func testUpdateInPlaceIsCopyOnWrite() {
+    let a = Tensor(shape: [3], scalars: [1, 2, 3], on: backend)
+    var b = a
+    b.updateInPlace { p, n in for i in 0..<n { p[i] *= 2 } }
+    XCTAssertEqual(a.scalars, [1, 2, 3])
+    XCTAssertEqual(b.scalars, [2, 4, 6])
+  }
+}

@@ -1,0 +1,132 @@
+import TensorCore
+import XCTest
+import _TestSupport
+
+/// Finite-difference checks of every differentiable primitive and composite op.
+final class GradientCheckTests: XCTestCase {
+  let backend = CPUBackend(threads: 2)
+  var generator = SeededGenerator(seed: 7)
+
+  func random(_ shape: [Int], low: Float = -1, high: Float = 1) -> Tensor {
+    Tensor.randomUniform(shape, low: low, high: high, generator: &generator, on: backend)
+  }
+
+  func testBroadcastingArithmetic() {
+    let a = random([2, 3, 4])
+    let b = random([3, 1])
+    checkGradients("add", inputs: [a, b]) { $0[0] + $0[1] }
+    checkGradients("subtract", inputs: [a, b]) { $0[0] - $0[1] }
+    checkGradients("multiply", inputs: [a, b]) { $0[0] * $0[1] }
+    checkGradients("divide", inputs: [a, random([3, 1], low: 1, high: 2)]) { $0[0] / $0[1] }
+    checkGradients("channel broadcast", inputs: [random([2, 3, 2, 2]), random([1, 3, 1, 1])]) { $0[0] * $0[1] + $0[1] }
+    checkGradients("scalar weight", inputs: [random([1]), random([2, 3, 4, 4])]) { $0[0] * $0[1] }
+    checkGradients("affine", inputs: [a]) { ($0[0] * 3 + 1) - 2 }
+  }
+
+  func testFanOutAccumulates() {
+    checkGradients("fan-out", inputs: [random([5])]) { x in x[0] * x[0] + x[0] * 2 + (-x[0]) }
+    // d/dx of x·x + x at x = 3 is 7.
+    let x = Tensor(shape: [1], scalars: [3], on: backend).requiringGradient()
+    let g = gradients(of: (x * x + x).sum(), wrt: [x])
+    XCTAssertEqual(g[0].scalars, [7])
+  }
+
+  func testUnaryFunctions() {
+    checkGradients("relu", inputs: [Tensor(shape: [6], scalars: [-1, -0.5, -0.2, 0.3, 0.7, 1.5], on: backend)]) { $0[0].relu() }
+    checkGradients("exp", inputs: [random([3, 4])]) { $0[0].exp() }
+    checkGradients("log", inputs: [random([3, 4], low: 0.5, high: 2)]) { $0[0].log() }
+  }
+
+  func testReductionsAndMovement() {
+    let x = random([2, 3, 4])
+    checkGradients("sum axes", inputs: [x]) { $0[0].summed(alongAxes: [0, 2]) }
+    checkGradients("sum keepdims", inputs: [x]) { $0[0].summed(alongAxes: [1], keepingDimensions: true) }
+    checkGradients("mean", inputs: [x]) { $0[0].mean(alongAxes: [-1]) }
+    checkGradients("sum all", inputs: [x]) { $0[0].sum() }
+    checkGradients("reshape", inputs: [x]) { $0[0].reshaped(to: [4, -1]) * $0[0].reshaped(to: [4, 6]) }
+    checkGradients("broadcast", inputs: [random([3, 1])]) { $0[0].broadcast(to: [2, 3, 5]) }
+    checkGradients("permute", inputs: [x]) { $0[0].permuted([2, 0, 1]) }
+    checkGradients("shifted slice", inputs: [random([2, 3, 4, 4])]) { $0[0].sliced(lower: [0, 0, 1, 1], upper: [2, 3, 4, 4]) }
+    checkGradients("channel slice", inputs: [random([2, 5, 2, 2])]) { $0[0].slicedChannels(1..<4) }
+    checkGradients("concat", inputs: [random([2, 2, 3]), random([2, 1, 3])]) { Tensor.concatenated([$0[0], $0[1], $0[0]], alongAxis: 1) }
+    checkGradients("channel shuffle", inputs: [random([2, 8, 2, 3])]) { $0[0].channelShuffled(groups: 4) }
+    checkGradients("global average", inputs: [random([2, 3, 3, 5])]) { $0[0].globalAveragePooled() }
+  }
+
+  func testConvolutions() {
+    // (input shape, weight shape, stride, padding, dilation, groups)
+    let cases: [([Int], [Int], (Int, Int), (Int, Int), (Int, Int), Int)] = [
+      ([2, 3, 5, 5], [4, 3, 3, 3], (1, 1), (1, 1), (1, 1), 1),
+      ([1, 3, 6, 6], [2, 3, 3, 3], (2, 2), (1, 1), (1, 1), 1),
+      ([2, 4, 6, 6], [4, 1, 3, 3], (1, 1), (2, 2), (2, 2), 4),
+      ([1, 3, 7, 7], [3, 1, 5, 5], (2, 2), (4, 4), (2, 2), 3),
+      ([2, 4, 4, 4], [6, 2, 3, 3], (1, 1), (1, 1), (1, 1), 2),
+      ([2, 3, 6, 6], [5, 3, 1, 1], (2, 2), (0, 0), (1, 1), 1),
+      ([1, 2, 5, 7], [3, 2, 1, 7], (1, 2), (0, 3), (1, 1), 1),
+      ([1, 2, 3, 3], [2, 2, 2, 2], (1, 1), (0, 0), (1, 1), 1),
+    ]
+    for (i, c) in cases.enumerated() {
+      checkGradients("conv case \(i)", inputs: [random(c.0), random(c.1)]) {
+        $0[0].conv2d(weight: $0[1], stride: c.2, padding: c.3, dilation: c.4, groups: c.5)
+      }
+    }
+  }
+
+  func testPooling() {
+    // Distinct values spaced well apart so ±h never changes a window's maximum.
+    var values = (0..<72).map { Float($0) * 0.1 }
+    values.shuffle(using: &generator)
+    let x = Tensor(shape: [2, 1, 6, 6], scalars: values, on: backend)
+    checkGradients("max 3x3 s1", inputs: [x], step: 1e-2) { $0[0].maxPool2d(kernel: 3, stride: 1, padding: 1) }
+    checkGradients("max 3x3 s2", inputs: [x], step: 1e-2) { $0[0].maxPool2d(kernel: 3, stride: 2, padding: 1) }
+    checkGradients("max 2x2", inputs: [x], step: 1e-2) { $0[0].maxPool2d(kernel: 2, stride: 2) }
+    let y = random([2, 2, 7, 7])
+    checkGradients("avg 3x3 exclude pad", inputs: [y]) { $0[0].avgPool2d(kernel: 3, stride: 2, padding: 1, countIncludePad: false) }
+    checkGradients("avg 3x3 include pad", inputs: [y]) { $0[0].avgPool2d(kernel: 3, stride: 1, padding: 1) }
+    checkGradients("avg 5x5 s2", inputs: [y]) { $0[0].avgPool2d(kernel: 5, stride: 2) }
+  }
+
+  func testBatchNormTraining() {
+    let x = random([3, 2, 3, 3], low: 0, high: 3)
+    checkGradients("bn no affine", inputs: [x], step: 1e-2, rtol: 3e-2, atol: 5e-3) {
+      $0[0].batchNormalized(gamma: nil, beta: nil).output
+    }
+    checkGradients("bn affine", inputs: [x, random([2], low: 0.5, high: 1.5), random([2])], step: 1e-2, rtol: 3e-2, atol: 5e-3) {
+      $0[0].batchNormalized(gamma: $0[1], beta: $0[2]).output
+    }
+  }
+
+  func testMatmulAndLinear() {
+    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+      let a = random(ta ? [4, 3] : [3, 4])
+      let b = random(tb ? [5, 4] : [4, 5])
+      checkGradients("matmul \(ta) \(tb)", inputs: [a, b]) { Tensor.matmul($0[0], $0[1], transposeA: ta, transposeB: tb) }
+    }
+    checkGradients("linear", inputs: [random([3, 4]), random([5, 4]), random([5])]) { $0[0].linear(weight: $0[1], bias: $0[2]) }
+  }
+
+  func testSoftmaxAndLosses() {
+    checkGradients("log softmax last", inputs: [random([3, 5], low: -3, high: 3)]) { $0[0].logSoftmax() }
+    checkGradients("softmax axis 1", inputs: [random([2, 4, 3], low: -3, high: 3)]) { $0[0].softmax(alongAxis: 1) }
+    checkGradients("cross entropy", inputs: [random([4, 6], low: -3, high: 3)]) { $0[0].crossEntropy(labels: [0, 5, 2, 2]) }
+    checkGradients("cross entropy smoothing", inputs: [random([4, 6], low: -3, high: 3)]) {
+      $0[0].crossEntropy(labels: [1, 3, 0, 5], labelSmoothing: 0.1)
+    }
+  }
+
+  func testDropoutAndDropPathUseTheirMask() {
+    checkGradients("dropout", inputs: [random([4, 5])]) {
+      var g = SeededGenerator(seed: 3)
+      return $0[0].dropout(probability: 0.3, generator: &g)
+    }
+    checkGradients("drop path", inputs: [random([4, 2, 2, 2])]) {
+      var g = SeededGenerator(seed: 4)
+      return $0[0].droppingPath(probability: 0.5, generator: &g)
+    }
+    var g = SeededGenerator(seed: 5)
+    let x = Tensor(repeating: 1, shape: [1000, 1, 1, 1], on: backend)
+    let y = x.droppingPath(probability: 0.2, generator: &g).scalars
+    XCTAssert(Set(y).isSubset(of: [0, 1.25]), "drop path keeps samples scaled by 1/keep")
+    XCTAssertEqual(Float(y.filter { $0 == 0 }.count) / 1000, 0.2, accuracy: 0.05)
+  }
+}
