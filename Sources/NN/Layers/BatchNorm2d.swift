@@ -1,0 +1,67 @@
+import TensorCore
+
+/// Batch normalisation over the channels of NCHW tensors, exactly PyTorch's `BatchNorm2d`.
+///
+/// Training mode normalises with the batch mean and biased variance and updates
+/// `running = (1 − momentum)·running + momentum·batch` with the *unbiased* batch variance;
+/// evaluation mode normalises with the running statistics. `affine=false` (the DARTS search
+/// network's operations) has no γ/β but still tracks running statistics. Parameter names:
+/// `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked`.
+public final class BatchNorm2d: Module, Layer {
+  public let weight: Parameter?
+  public let bias: Parameter?
+  public let runningMean: Parameter
+  public let runningVariance: Parameter
+  public let batchesTracked: Parameter
+  public let epsilon: Float
+  public let momentum: Float
+
+  public init(_ channels: Int, affine: Bool = true, epsilon: Float = 1e-5, momentum: Float = 0.1, using factory: inout ParameterFactory) {
+    weight = affine ? factory.constant(1, shape: [channels], kind: .weight) : nil
+    bias = affine ? factory.constant(0, shape: [channels], kind: .weight) : nil
+    runningMean = factory.constant(0, shape: [channels], kind: .buffer)
+    runningVariance = factory.constant(1, shape: [channels], kind: .buffer)
+    batchesTracked = factory.constant(0, shape: [], kind: .buffer)
+    self.epsilon = epsilon
+    self.momentum = momentum
+  }
+
+  public override func referenceName(forProperty label: String) -> String? {
+    switch label {
+    case "runningMean": return "running_mean"
+    case "runningVariance": return "running_var"
+    case "batchesTracked": return "num_batches_tracked"
+    case "epsilon", "momentum": return nil
+    default: return label
+    }
+  }
+
+  public func callAsFunction(_ input: Tensor) -> Tensor {
+    if isTraining {
+      let (output, mean, variance) = input.batchNormalized(gamma: weight?.value, beta: bias?.value, epsilon: epsilon)
+      let n = Float(input.count / input.shape[1])
+      let m = momentum
+      let unbias = n / Swift.max(n - 1, 1)
+      let batchMean = mean.scalars
+      runningMean.update { p, count in
+        for c in 0..<count { p[c] = (1 - m) * p[c] + m * batchMean[c] }
+      }
+      let batchVariance = variance.scalars
+      runningVariance.update { p, count in
+        for c in 0..<count { p[c] = (1 - m) * p[c] + m * batchVariance[c] * unbias }
+      }
+      batchesTracked.update { p, _ in p[0] += 1 }
+      return output
+    }
+    // Evaluation: a per-channel affine map with the running statistics.
+    let channels = input.shape[1]
+    let invStd = runningVariance.value.scalars.map { 1 / ($0 + epsilon).squareRoot() }
+    let backend = input.backend
+    let invStdTensor = Tensor(shape: [channels], scalars: invStd, on: backend)
+    var scale = invStdTensor
+    if let weight { scale = weight.value * invStdTensor }
+    var shift = -(runningMean.value * scale)
+    if let bias { shift = shift + bias.value }
+    return input * scale.reshaped(to: [1, channels, 1, 1]) + shift.reshaped(to: [1, channels, 1, 1])
+  }
+}
