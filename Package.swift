@@ -30,10 +30,11 @@ let package = Package(
     .target(name: "CPUKernels", swiftSettings: releaseKernelFlags),
     .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseKernelFlags),
     .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
+    .target(name: "Benchmarks", dependencies: ["CPUKernels"], swiftSettings: releaseKernelFlags),
     .executableTarget(
       name: "darts",
       dependencies: [
-        "CPUKernels", "TensorCore", "NN",
+        "CPUKernels", "TensorCore", "NN", "Benchmarks",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: releaseKernelFlags),

@@ -5,5 +5,6 @@ struct DartsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "darts",
     abstract: "Differentiable architecture search (DARTS, P-DARTS, PC-DARTS) in Swift.",
-    version: "0.1.0")
+    version: "0.1.0",
+    subcommands: [BenchCommand.self])
 }

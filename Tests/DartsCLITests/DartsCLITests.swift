@@ -1,0 +1,68 @@
+import Foundation
+import XCTest
+
+/// Runs the built `darts` binary as a user would and checks what it prints.
+final class DartsCLITests: XCTestCase {
+  /// The `darts` executable beside this test bundle in the build products directory.
+  static var executable: URL {
+    get throws {
+      var candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
+      candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+      for dir in candidates {
+        let url = dir.appendingPathComponent("darts")
+        if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+      }
+      throw XCTSkip("darts binary not found near \(Bundle.main.bundleURL.path)")
+    }
+  }
+
+  /// Runs `darts arguments…`, returning exit status, stdout and stderr.
+  func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    let process = Process()
+    process.executableURL = try Self.executable
+    process.arguments = arguments
+    let (out, err) = (Pipe(), Pipe())
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+  }
+
+  func testVersionAndHelp() throws {
+    let version = try run(["--version"])
+    XCTAssertEqual(version.status, 0)
+    XCTAssertEqual(version.out.trimmingCharacters(in: .whitespacesAndNewlines), "0.1.0")
+    let help = try run(["--help"])
+    XCTAssertEqual(help.status, 0)
+    XCTAssert(help.out.contains("USAGE: darts <subcommand>"), help.out)
+    XCTAssert(help.out.contains("bench"), help.out)
+    let benchHelp = try run(["bench", "kernels", "--help"])
+    XCTAssert(benchHelp.out.contains("--threads <threads>"), benchHelp.out)
+    XCTAssert(benchHelp.out.contains("--json"), benchHelp.out)
+  }
+
+  func testBadOptionIsAOneLineErrorWithNonZeroExit() throws {
+    let result = try run(["bench", "kernels", "--threads", "0"])
+    XCTAssertNotEqual(result.status, 0)
+    XCTAssert(result.err.contains("--threads must be at least 1"), result.err)
+  }
+
+  func testKernelBenchJSONLines() throws {
+    let result = try run(["bench", "kernels", "--json", "--threads", "2", "--budget", "0.001"])
+    XCTAssertEqual(result.status, 0, result.err)
+    let lines = result.out.split(separator: "\n")
+    XCTAssertGreaterThan(lines.count, 50)
+    var names = Set<String>()
+    for line in lines {
+      let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+      for key in ["name", "threads", "ms", "gflops", "gbps"] { XCTAssertNotNil(object[key], "\(key) missing in \(line)") }
+      names.insert(object["name"] as! String)
+    }
+    XCTAssert(names.contains("copy 512MiB (DRAM)"))
+    XCTAssert(names.contains("gemm 512x512x512"))
+    XCTAssert(names.contains("conv1x1 64->64 bwd-weight [64,64,8,8]"))
+  }
+}
