@@ -160,7 +160,7 @@ public enum GEMM {
         var p0 = 0
         while p0 < k {
           let kcLen = min(kc, k - p0)
-          for q in jp..<jpEnd { packB(b, p0: p0, kcLen: kcLen, panel: q, into: packedB + (q - jp) * kcLen * nr) }
+          packB(b, p0: p0, kcLen: kcLen, panels: jp..<jpEnd, into: packedB)
           let load = accumulate || p0 > 0
           let aBlock = packedA + p0 * mPadded
           var ip = rowPanels.lowerBound
@@ -190,28 +190,40 @@ public enum GEMM {
       }
     }
 
-    /// Packs columns `panel·nr ..< +nr` and depths `p0 ..< p0 + kcLen` of `op(B)` as a
-    /// `kcLen×nr` panel (element `(p, j)` at `p·nr + j`, columns past `n` zero).
+    /// Packs column panels `panels` (of `nr` columns each) at depths `p0 ..< p0 + kcLen` of
+    /// `op(B)`, panel `q` as a `kcLen×nr` block (element `(p, j)` at `p·nr + j`, columns past
+    /// `n` zero) at offset `(q − panels.lowerBound)·kcLen·nr` of `dst`. Untransposed B is read
+    /// row by row, in long sequential runs that the hardware prefetcher follows.
     private func packB(
-      _ b: UnsafePointer<Float>, p0: Int, kcLen: Int, panel: Int, into dst: UnsafeMutablePointer<Float>
+      _ b: UnsafePointer<Float>, p0: Int, kcLen: Int, panels: Range<Int>,
+      into dst: UnsafeMutablePointer<Float>
     ) {
-      let j0 = panel * nr
-      let cols = min(nr, n - j0)
-      if cols < nr { dst.update(repeating: 0, count: kcLen * nr) }
+      let fullEnd = min(panels.upperBound, n / nr)
+      if fullEnd < panels.upperBound {
+        let last = dst + (panels.count - 1) * kcLen * nr
+        last.update(repeating: 0, count: kcLen * nr)
+      }
       if transposeB {
-        for j in 0..<cols {
-          let src = b + (j0 + j) * ldb + p0
-          for p in 0..<kcLen { dst[p * nr + j] = src[p] }
+        for q in panels {
+          let panel = dst + (q - panels.lowerBound) * kcLen * nr
+          for j in 0..<min(nr, n - q * nr) {
+            let src = b + (q * nr + j) * ldb + p0
+            for p in 0..<kcLen { panel[p * nr + j] = src[p] }
+          }
         }
-      } else if cols == nr {
-        for p in 0..<kcLen {
-          let src = b + (p0 + p) * ldb + j0
-          store(load(src), dst + p * nr)
-          store(load(src + 16), dst + p * nr + 16)
+        return
+      }
+      for p in 0..<kcLen {
+        let src = b + (p0 + p) * ldb
+        var out = dst + p * nr
+        for q in panels.lowerBound..<max(panels.lowerBound, fullEnd) {
+          store(load(src + q * nr), out)
+          store(load(src + q * nr + 16), out + 16)
+          out += kcLen * nr
         }
-      } else {
-        for p in 0..<kcLen {
-          (dst + p * nr).update(from: b + (p0 + p) * ldb + j0, count: cols)
+        if fullEnd < panels.upperBound {
+          let j0 = (panels.upperBound - 1) * nr
+          out.update(from: src + j0, count: n - j0)
         }
       }
     }
