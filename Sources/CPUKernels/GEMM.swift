@@ -16,6 +16,8 @@ public enum GEMM {
   static let kc = 256
   /// Rows of A swept per B panel: an `mc×kc` A block (128 KiB) stays in L2.
   static let mc = 128
+  /// Rows of A up to which full panels of an untransposed B are not packed.
+  static let inPlaceRowLimit = 64
   /// Columns of B packed at once: a `kc×nc` B block (512 KiB) stays in L2.
   static let nc = 512
 
@@ -146,6 +148,16 @@ public enum GEMM {
     let ldc: Int
     let accumulate: Bool
 
+    /// Whether full panels of an untransposed B are read where they are instead of packed: for
+    /// few rows of A each panel is used a few times only, and streaming it straight from memory
+    /// into the FMAs beats copying it first, unless the row stride makes many of the panel's
+    /// rows fall into the same L1 set (4 KiB per way), as power-of-two widths do.
+    var readsBInPlace: Bool {
+      if transposeB || m > inPlaceRowLimit { return false }
+      let rowsPerPeriod = 4096 >> min(12, (ldb * 4).trailingZeroBitCount)
+      return (min(k, kc) + rowsPerPeriod - 1) / rowsPerPeriod <= 8
+    }
+
     /// Computes the C tiles of row panels `rowPanels` × column panels `colPanels` for the batch
     /// item whose B and C start at `b` and `c`, packing B into `packedB` and using `tile` as
     /// scratch for partial edge tiles.
@@ -160,24 +172,30 @@ public enum GEMM {
         var p0 = 0
         while p0 < k {
           let kcLen = min(kc, k - p0)
-          packB(b, p0: p0, kcLen: kcLen, panels: jp..<jpEnd, into: packedB)
+          // In-place reads need full panels; a partial last panel is always packed.
+          let fullEnd = min(jpEnd, n / nr)
+          let firstPacked = readsBInPlace ? max(jp, fullEnd) : jp
+          packB(b, p0: p0, kcLen: kcLen, panels: firstPacked..<jpEnd, into: packedB)
           let load = accumulate || p0 > 0
           let aBlock = packedA + p0 * mPadded
           var ip = rowPanels.lowerBound
           while ip < rowPanels.upperBound {
             let ipEnd = min(rowPanels.upperBound, ip + mc / mr)
             for q in jp..<jpEnd {
-              let bPanel = packedB + (q - jp) * kcLen * nr
+              let inPlace = q < firstPacked
+              let bPanel: UnsafePointer<Float> =
+                inPlace ? b + (p0 * ldb + q * nr) : UnsafePointer(packedB + (q - firstPacked) * kcLen * nr)
+              let bStride = inPlace ? ldb : nr
               let cols = min(nr, n - q * nr)
               for r in ip..<ipEnd {
                 let aPanel = aBlock + r * kcLen * mr
                 let rows = min(mr, m - r * mr)
                 let cTile = c + r * mr * ldc + q * nr
                 if rows == mr && cols == nr {
-                  microKernel(kcLen, aPanel, bPanel, cTile, ldc, load)
+                  microKernel(kcLen, aPanel, bPanel, bStride, cTile, ldc, load)
                 } else {
                   if load { copyTile(rows, cols, from: cTile, ldc, to: tile, nr) }
-                  microKernel(kcLen, aPanel, bPanel, tile, nr, load)
+                  microKernel(kcLen, aPanel, bPanel, bStride, tile, nr, load)
                   copyTile(rows, cols, from: tile, nr, to: cTile, ldc)
                 }
               }
@@ -248,11 +266,12 @@ public enum GEMM {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
   }
 
-  /// The `8×32` register tile: `C[0..<8, 0..<32] (+)= Σ_p a[p·8 + r] · b[p·32 + j]` over
-  /// `kcLen` depths of a packed A panel and a packed B panel; `load` adds to C's old values.
+  /// The `8×32` register tile: `C[0..<8, 0..<32] (+)= Σ_p a[p·8 + r] · b[p·bStride + j]` over
+  /// `kcLen` depths of a packed A panel and a B panel (packed: `bStride = 32`); `load` adds to
+  /// C's old values.
   @inline(never)
   private static func microKernel(
-    _ kcLen: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    _ kcLen: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bStride: Int,
     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ load: Bool
   ) {
     typealias V = SIMD16<Float>
@@ -290,7 +309,7 @@ public enum GEMM {
       s = V(repeating: a[7])
       c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
       a += mr
-      b += nr
+      b += bStride
     }
     store(c00, c); store(c01, c + 16)
     store(c10, c + ldc); store(c11, c + ldc + 16)
