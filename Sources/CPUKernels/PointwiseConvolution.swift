@@ -69,7 +69,7 @@ public enum PointwiseConvolution {
     let pixels = g.outHeight * g.outWidth
     // Images per work item: the item's input and gradient planes (re-read once per 4×4 channel
     // tile) stay in L2.
-    let imagesPerItem = max(1, min(batch, (384 << 10) / max(1, (cin + cout) * pixels * 4)))
+    let imagesPerItem = max(1, min(batch, (256 << 10) / max(1, (cin + cout) * pixels * 4)))
     let itemCount = (batch + imagesPerItem - 1) / imagesPerItem
     let workers = min(pool.threadCount, itemCount)
     let partials = UnsafeMutablePointer<Float>.allocate(capacity: workers * cout * cin)
