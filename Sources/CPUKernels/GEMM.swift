@@ -3,23 +3,24 @@ import Synchronization
 /// Fast single-precision matrix product; semantics those of `ReferenceGEMM` (sums in `Float`).
 ///
 /// Goto/BLIS structure: `op(A)` is packed once per call into panels of `mr` rows, `op(B)` is packed
-/// per task into panels of `nr` columns (`kc` deep), and an `mr×nr` register tile of `SIMD16`
-/// accumulators (`8×32`: sixteen zmm registers) runs fused multiply-adds over a packed pair of
-/// panels. Work is split into tasks over (batch item, row chunk, column chunk) that the pool's
-/// threads claim dynamically; each thread owns one B-panel buffer.
+/// per task into panels of `nr` columns (`kc` deep; for few rows of A, full panels of an
+/// untransposed B are read in place), and an `mr×nr` register tile of `SIMD16` accumulators
+/// (`8×32`: sixteen zmm registers) runs fused multiply-adds over a pair of panels. Work is split
+/// into tasks over (batch item, row chunk, column chunk) that the pool's threads claim
+/// dynamically; each thread owns one B-panel buffer. Scratch memory is reused across calls.
 public enum GEMM {
   /// Rows of the register tile.
-  static let mr = 8
+  private static let mr = 8
   /// Columns of the register tile (two `SIMD16<Float>`).
-  static let nr = 32
+  private static let nr = 32
   /// Depth of a packed block: a `kc×nr` B panel (32 KiB) stays in L1.
-  static let kc = 256
+  private static let kc = 256
   /// Rows of A swept per B panel: an `mc×kc` A block (128 KiB) stays in L2.
-  static let mc = 128
+  private static let mc = 128
   /// Rows of A up to which full panels of an untransposed B are not packed.
-  static let inPlaceRowLimit = 64
+  private static let inPlaceRowLimit = 64
   /// Columns of B packed at once: a `kc×nc` B block (512 KiB) stays in L2.
-  static let nc = 512
+  private static let nc = 512
 
   /// `C = op(A)·op(B)`, or `C += op(A)·op(B)` when `accumulate`; row-major with leading
   /// dimensions.

@@ -62,19 +62,34 @@ public enum GeneralConvolution {
     gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool
   ) {
     let s = Shape(g)
-    ScratchMemory.withBuffer(count: s.k * s.columns + s.outPerGroup * s.columns) { scratch in
+    // The reduction over batch·P columns is split across threads (each a serial GEMM into its
+    // own partial sum): the weight matrix is too small to split.
+    let workers = max(1, min(pool.threadCount, s.columns / 256))
+    let partialSize = s.outPerGroup * s.k
+    let matrices = s.k * s.columns + s.outPerGroup * s.columns
+    ScratchMemory.withBuffer(count: matrices + workers * partialSize) { scratch in
       let col = scratch
       let gradRows = scratch + s.k * s.columns
+      let partials = scratch + matrices
       for group in 0..<g.groups {
         s.im2col(input, group: group, into: col, pool: pool)
         s.copyGroupRows(
           tensor: UnsafeMutablePointer(mutating: gradOutput), rows: gradRows, group: group,
           toRows: true, pool: pool)
-        GEMM.multiply(
-          m: s.outPerGroup, n: s.k, k: s.columns,
-          a: gradRows, lda: s.columns, transposeA: false,
-          b: col, ldb: s.columns, transposeB: true,
-          c: gradWeight + group * s.outPerGroup * s.k, ldc: s.k, accumulate: false, pool: pool)
+        pool.parallelFor(workers) { w in
+          let start = w * s.columns / workers
+          let end = (w + 1) * s.columns / workers
+          GEMM.multiply(
+            m: s.outPerGroup, n: s.k, k: end - start,
+            a: gradRows + start, lda: s.columns, transposeA: false,
+            b: col + start, ldb: s.columns, transposeB: true,
+            c: partials + w * partialSize, ldc: s.k, accumulate: false, pool: pool)
+        }
+        let dst = gradWeight + group * partialSize
+        dst.update(from: partials, count: partialSize)
+        for w in 1..<workers {
+          for i in 0..<partialSize { dst[i] += partials[w * partialSize + i] }
+        }
       }
     }
   }

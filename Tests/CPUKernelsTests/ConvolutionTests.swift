@@ -70,6 +70,8 @@ final class ConvolutionTests: XCTestCase {
   func testDenseStems() {
     check(geometry(batch: 2, 3, 8, 9, 9, kernel: (3, 3), pad: (1, 1)))
     check(geometry(batch: 1, 3, 10, 10, 7, kernel: (3, 3), stride: (2, 2), pad: (1, 1)))
+    // 2·16·16 = 512 output pixels: the weight gradient splits its reduction across threads.
+    check(geometry(batch: 2, 3, 5, 16, 16, kernel: (3, 3), pad: (1, 1)))
   }
 
   func testTwoByTwoOnTinyInput() {
