@@ -1,14 +1,355 @@
-// PLACEHOLDER: delegates to the reference until the fast kernel lands.
-/// Fast single-precision matrix product; semantics exactly those of `ReferenceGEMM`.
+import Synchronization
+
+/// Fast single-precision matrix product; semantics those of `ReferenceGEMM` (sums in `Float`).
+///
+/// Goto/BLIS structure: `op(A)` is packed once per call into panels of `mr` rows, `op(B)` is packed
+/// per task into panels of `nr` columns (`kc` deep; for few rows of A, full panels of an
+/// untransposed B are read in place), and an `mr×nr` register tile of `SIMD16` accumulators
+/// (`8×32`: sixteen zmm registers) runs fused multiply-adds over a pair of panels. Work is split
+/// into tasks over (batch item, row chunk, column chunk) that the pool's threads claim
+/// dynamically; each thread owns one B-panel buffer. Scratch memory is reused across calls.
 public enum GEMM {
+  /// Rows of the register tile.
+  private static let mr = 8
+  /// Columns of the register tile (two `SIMD16<Float>`).
+  private static let nr = 32
+  /// Depth of a packed block: a `kc×nr` B panel (32 KiB) stays in L1.
+  private static let kc = 256
+  /// Rows of A swept per B panel: an `mc×kc` A block (128 KiB) stays in L2.
+  private static let mc = 128
+  /// Rows of A up to which full panels of an untransposed B are not packed.
+  private static let inPlaceRowLimit = 64
+  /// Columns of B packed at once: a `kc×nc` B block (512 KiB) stays in L2.
+  private static let nc = 512
+
+  /// `C = op(A)·op(B)`, or `C += op(A)·op(B)` when `accumulate`; row-major with leading
+  /// dimensions.
+  ///
+  /// - Parameters:
+  ///   - m, n, k: `op(A)` is `m×k`, `op(B)` is `k×n`, `C` is `m×n`.
+  ///   - a: `m×k` with row stride `lda`, or `k×m` with row stride `lda` when `transposeA`.
+  ///   - b: `k×n` with row stride `ldb`, or `n×k` with row stride `ldb` when `transposeB`.
+  ///   - c: `m×n` with row stride `ldc`; must not overlap `a` or `b`.
+  ///   - pool: threads to run on (nested calls from inside a pool task run serially).
   public static func multiply(
     m: Int, n: Int, k: Int,
     a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
     b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, pool: WorkerPool
   ) {
-    ReferenceGEMM.multiply(
-      m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
-      transposeB: transposeB, c: c, ldc: ldc, accumulate: accumulate)
+    multiplyBatched(
+      batch: 1, m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA,
+      b: b, ldb: ldb, transposeB: transposeB, batchStrideB: 0,
+      c: c, ldc: ldc, batchStrideC: 0, accumulate: accumulate, pool: pool)
+  }
+
+  /// `C[i] = op(A)·op(B[i])` (or `+=` when `accumulate`) for `i` in `0..<batch`, with one shared
+  /// `A`: `B[i] = b + i·batchStrideB`, `C[i] = c + i·batchStrideC`.
+  ///
+  /// Shapes and layouts as in `multiply`; `A` is packed once for the whole batch, so this is the
+  /// fast path for a weight matrix applied to every image of a batch. The `C[i]` must not overlap.
+  public static func multiplyBatched(
+    batch: Int, m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
+    b: UnsafePointer<Float>, ldb: Int, transposeB: Bool, batchStrideB: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, batchStrideC: Int,
+    accumulate: Bool, pool: WorkerPool
+  ) {
+    if batch <= 0 || m <= 0 || n <= 0 { return }
+    if k <= 0 {
+      if !accumulate {
+        for i in 0..<batch {
+          for row in 0..<m { (c + i * batchStrideC + row * ldc).update(repeating: 0, count: n) }
+        }
+      }
+      return
+    }
+    let mPanels = (m + mr - 1) / mr
+    let nPanels = (n + nr - 1) / nr
+    let kBlocks = (k + kc - 1) / kc
+    // Split the work into at least four tasks per thread where the shape allows it: columns
+    // first (no repeated packing of A), then rows (each row chunk re-packs its B panels).
+    let threads = pool.threadCount
+    let wanted = threads == 1 ? 1 : 4 * threads
+    var colChunks = (nPanels * nr + nc - 1) / nc
+    var rowChunks = 1
+    if batch * colChunks < wanted {
+      colChunks = min(nPanels, (wanted + batch - 1) / batch)
+      rowChunks = min(mPanels, max(1, (wanted + batch * colChunks - 1) / (batch * colChunks)))
+    }
+    let taskCount = batch * rowChunks * colChunks
+    let workers = min(threads, taskCount)
+    let packedASize = mPanels * mr * k
+    let bufferSize = kc * min(nc, nPanels * nr) + mr * nr
+    ScratchMemory.withBuffer(count: packedASize + workers * bufferSize) { scratch in
+      let packedA = scratch
+      pool.parallelChunks(kBlocks * mPanels, grain: 16) { range in
+        for t in range {
+          packA(
+            a, lda: lda, transposed: transposeA, m: m, k: k, rowPanel: t % mPanels,
+            kBlock: t / mPanels, mPanels: mPanels, into: packedA)
+        }
+      }
+      let problem = Problem(
+        m: m, n: n, k: k, packedA: packedA, mPadded: mPanels * mr,
+        b: b, ldb: ldb, transposeB: transposeB, ldc: ldc, accumulate: accumulate)
+      let nextTask = Atomic<Int>(0)
+      pool.parallelFor(workers) { worker in
+        let packedB = scratch + packedASize + worker * bufferSize
+        let tile = packedB + bufferSize - mr * nr
+        while true {
+          let task = nextTask.add(1, ordering: .relaxed).oldValue
+          if task >= taskCount { return }
+          let col = task % colChunks
+          let row = (task / colChunks) % rowChunks
+          let item = task / (colChunks * rowChunks)
+          problem.run(
+            rowPanels: (row * mPanels / rowChunks)..<((row + 1) * mPanels / rowChunks),
+            colPanels: (col * nPanels / colChunks)..<((col + 1) * nPanels / colChunks),
+            b: b + item * batchStrideB, c: c + item * batchStrideC, packedB: packedB, tile: tile)
+        }
+      }
+    }
+  }
+
+  /// Packs rows `rowPanel·mr ..< +mr` and depths of block `kBlock` of `op(A)` as a `kcLen×mr`
+  /// panel (element `(p, r)` at `p·mr + r`, rows past `m` zero) at offset
+  /// `kBlock·kc·mPadded + rowPanel·kcLen·mr` of `packed`.
+  private static func packA(
+    _ a: UnsafePointer<Float>, lda: Int, transposed: Bool, m: Int, k: Int,
+    rowPanel: Int, kBlock: Int, mPanels: Int, into packed: UnsafeMutablePointer<Float>
+  ) {
+    let p0 = kBlock * kc
+    let kcLen = min(kc, k - p0)
+    let i0 = rowPanel * mr
+    let rows = min(mr, m - i0)
+    let dst = packed + kBlock * kc * mPanels * mr + rowPanel * kcLen * mr
+    if rows < mr { dst.update(repeating: 0, count: kcLen * mr) }
+    if transposed {
+      for p in 0..<kcLen {
+        let src = a + (p0 + p) * lda + i0
+        for r in 0..<rows { dst[p * mr + r] = src[r] }
+      }
+    } else {
+      for r in 0..<rows {
+        let src = a + (i0 + r) * lda + p0
+        for p in 0..<kcLen { dst[p * mr + r] = src[p] }
+      }
+    }
+  }
+
+  /// One matrix product's operands and shape, shared read-only by the tasks.
+  private struct Problem {
+    let m: Int, n: Int, k: Int
+    let packedA: UnsafeMutablePointer<Float>
+    let mPadded: Int
+    let b: UnsafePointer<Float>
+    let ldb: Int
+    let transposeB: Bool
+    let ldc: Int
+    let accumulate: Bool
+
+    /// Whether full panels of an untransposed B are read where they are instead of packed: for
+    /// few rows of A each panel is used a few times only, and streaming it straight from memory
+    /// into the FMAs beats copying it first, unless the row stride makes many of the panel's
+    /// rows fall into the same L1 set (4 KiB per way), as power-of-two widths do.
+    var readsBInPlace: Bool {
+      if transposeB || m > inPlaceRowLimit { return false }
+      let rowsPerPeriod = 4096 >> min(12, (ldb * 4).trailingZeroBitCount)
+      return (min(k, kc) + rowsPerPeriod - 1) / rowsPerPeriod <= 8
+    }
+
+    /// Computes the C tiles of row panels `rowPanels` × column panels `colPanels` for the batch
+    /// item whose B and C start at `b` and `c`, packing B into `packedB` and using `tile` as
+    /// scratch for partial edge tiles.
+    func run(
+      rowPanels: Range<Int>, colPanels: Range<Int>, b: UnsafePointer<Float>,
+      c: UnsafeMutablePointer<Float>, packedB: UnsafeMutablePointer<Float>,
+      tile: UnsafeMutablePointer<Float>
+    ) {
+      var jp = colPanels.lowerBound
+      while jp < colPanels.upperBound {
+        let jpEnd = min(colPanels.upperBound, jp + nc / nr)
+        var p0 = 0
+        while p0 < k {
+          let kcLen = min(kc, k - p0)
+          // In-place reads need full panels; a partial last panel is always packed.
+          let fullEnd = min(jpEnd, n / nr)
+          let firstPacked = readsBInPlace ? max(jp, fullEnd) : jp
+          packB(b, p0: p0, kcLen: kcLen, panels: firstPacked..<jpEnd, into: packedB)
+          let load = accumulate || p0 > 0
+          let aBlock = packedA + p0 * mPadded
+          var ip = rowPanels.lowerBound
+          while ip < rowPanels.upperBound {
+            let ipEnd = min(rowPanels.upperBound, ip + mc / mr)
+            for q in jp..<jpEnd {
+              let inPlace = q < firstPacked
+              let bPanel: UnsafePointer<Float> =
+                inPlace ? b + (p0 * ldb + q * nr) : UnsafePointer(packedB + (q - firstPacked) * kcLen * nr)
+              let bStride = inPlace ? ldb : nr
+              let cols = min(nr, n - q * nr)
+              for r in ip..<ipEnd {
+                let aPanel = aBlock + r * kcLen * mr
+                let rows = min(mr, m - r * mr)
+                let cTile = c + r * mr * ldc + q * nr
+                if rows == mr && cols == nr {
+                  microKernel(kcLen, aPanel, bPanel, bStride, cTile, ldc, load)
+                } else {
+                  if load { copyTile(rows, cols, from: cTile, ldc, to: tile, nr) }
+                  microKernel(kcLen, aPanel, bPanel, bStride, tile, nr, load)
+                  copyTile(rows, cols, from: tile, nr, to: cTile, ldc)
+                }
+              }
+            }
+            ip = ipEnd
+          }
+          p0 += kcLen
+        }
+        jp = jpEnd
+      }
+    }
+
+    /// Packs column panels `panels` (of `nr` columns each) at depths `p0 ..< p0 + kcLen` of
+    /// `op(B)`, panel `q` as a `kcLen×nr` block (element `(p, j)` at `p·nr + j`, columns past
+    /// `n` zero) at offset `(q − panels.lowerBound)·kcLen·nr` of `dst`. Untransposed B is read
+    /// row by row, in long sequential runs that the hardware prefetcher follows.
+    private func packB(
+      _ b: UnsafePointer<Float>, p0: Int, kcLen: Int, panels: Range<Int>,
+      into dst: UnsafeMutablePointer<Float>
+    ) {
+      let fullEnd = min(panels.upperBound, n / nr)
+      if fullEnd < panels.upperBound {
+        let last = dst + (panels.count - 1) * kcLen * nr
+        last.update(repeating: 0, count: kcLen * nr)
+      }
+      if transposeB {
+        for q in panels {
+          let panel = dst + (q - panels.lowerBound) * kcLen * nr
+          for j in 0..<min(nr, n - q * nr) {
+            let src = b + (q * nr + j) * ldb + p0
+            for p in 0..<kcLen { panel[p * nr + j] = src[p] }
+          }
+        }
+        return
+      }
+      for p in 0..<kcLen {
+        let src = b + (p0 + p) * ldb
+        var out = dst + p * nr
+        for q in panels.lowerBound..<max(panels.lowerBound, fullEnd) {
+          store(load(src + q * nr), out)
+          store(load(src + q * nr + 16), out + 16)
+          out += kcLen * nr
+        }
+        if fullEnd < panels.upperBound {
+          let j0 = (panels.upperBound - 1) * nr
+          out.update(from: src + j0, count: n - j0)
+        }
+      }
+    }
+  }
+
+  /// Copies a `rows×cols` block between two row-major buffers.
+  @inline(__always)
+  private static func copyTile(
+    _ rows: Int, _ cols: Int, from src: UnsafePointer<Float>, _ lds: Int,
+    to dst: UnsafeMutablePointer<Float>, _ ldd: Int
+  ) {
+    for r in 0..<rows { (dst + r * ldd).update(from: src + r * lds, count: cols) }
+  }
+
+  @inline(__always)
+  private static func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+  }
+
+  @inline(__always)
+  private static func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+  }
+
+  /// The `8×32` register tile: `C[0..<8, 0..<32] (+)= Σ_p a[p·8 + r] · b[p·bStride + j]` over
+  /// `kcLen` depths of a packed A panel and a B panel (packed: `bStride = 32`); `load` adds to
+  /// C's old values.
+  @inline(never)
+  private static func microKernel(
+    _ kcLen: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bStride: Int,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ load: Bool
+  ) {
+    typealias V = SIMD16<Float>
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+    var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
+    if load {
+      c00 = Self.load(c); c01 = Self.load(c + 16)
+      c10 = Self.load(c + ldc); c11 = Self.load(c + ldc + 16)
+      c20 = Self.load(c + 2 * ldc); c21 = Self.load(c + 2 * ldc + 16)
+      c30 = Self.load(c + 3 * ldc); c31 = Self.load(c + 3 * ldc + 16)
+      c40 = Self.load(c + 4 * ldc); c41 = Self.load(c + 4 * ldc + 16)
+      c50 = Self.load(c + 5 * ldc); c51 = Self.load(c + 5 * ldc + 16)
+      c60 = Self.load(c + 6 * ldc); c61 = Self.load(c + 6 * ldc + 16)
+      c70 = Self.load(c + 7 * ldc); c71 = Self.load(c + 7 * ldc + 16)
+    }
+    var a = a
+    var b = b
+    for _ in 0..<kcLen {
+      let b0 = Self.load(b)
+      let b1 = Self.load(b + 16)
+      var s = V(repeating: a[0])
+      c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+      s = V(repeating: a[1])
+      c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+      s = V(repeating: a[2])
+      c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+      s = V(repeating: a[3])
+      c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+      s = V(repeating: a[4])
+      c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
+      s = V(repeating: a[5])
+      c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
+      s = V(repeating: a[6])
+      c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
+      s = V(repeating: a[7])
+      c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
+      a += mr
+      b += bStride
+    }
+    store(c00, c); store(c01, c + 16)
+    store(c10, c + ldc); store(c11, c + ldc + 16)
+    store(c20, c + 2 * ldc); store(c21, c + 2 * ldc + 16)
+    store(c30, c + 3 * ldc); store(c31, c + 3 * ldc + 16)
+    store(c40, c + 4 * ldc); store(c41, c + 4 * ldc + 16)
+    store(c50, c + 5 * ldc); store(c51, c + 5 * ldc + 16)
+    store(c60, c + 6 * ldc); store(c61, c + 6 * ldc + 16)
+    store(c70, c + 7 * ldc); store(c71, c + 7 * ldc + 16)
+  }
+}
+
+/// Process-wide reusable scratch memory for the kernels.
+///
+/// Fresh multi-megabyte allocations come back from `malloc` as untouched pages, and faulting
+/// them in costs about as much as a small GEMM; buffers are therefore kept after use and handed
+/// to the next caller that needs at most their size.
+enum ScratchMemory {
+  /// Free buffers as (address, capacity in floats).
+  private static let free = Mutex<[(address: Int, capacity: Int)]>([])
+
+  /// Calls `body` with an uninitialised buffer of at least `count` floats, valid during the call.
+  static func withBuffer<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+    let taken = free.withLock { buffers -> (address: Int, capacity: Int)? in
+      // The smallest buffer that fits, else the largest (to be grown).
+      let fitting = buffers.indices.filter { buffers[$0].capacity >= count }
+      let pick =
+        fitting.min { buffers[$0].capacity < buffers[$1].capacity }
+        ?? buffers.indices.max { buffers[$0].capacity < buffers[$1].capacity }
+      return pick.map { buffers.remove(at: $0) }
+    }
+    var buffer: (address: Int, capacity: Int)
+    if let taken, taken.capacity >= count {
+      buffer = taken
+    } else {
+      if let taken { UnsafeMutablePointer<Float>(bitPattern: taken.address)!.deallocate() }
+      buffer = (Int(bitPattern: UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))), max(count, 1))
+    }
+    defer { free.withLock { $0.append(buffer) } }
+    return body(UnsafeMutablePointer<Float>(bitPattern: buffer.address)!)
   }
 }

@@ -1,21 +1,191 @@
-// PLACEHOLDER: delegates to the reference until the fast kernel lands.
+import Synchronization
+
+/// Fast 1×1 convolution (no padding, one group, any stride) over NCHW tensors; semantics those
+/// of `ReferenceConvolution`, outputs overwritten.
+///
+/// Per image the forward pass is the matrix product `Y[Cout × HWout] = W[Cout × Cin] · X[Cin × HWout]`
+/// and the input gradient `dX = Wᵀ · dY`: both run as one batched `GEMM` that packs the weight once.
+/// The weight gradient `dW = Σ_images dY · Xᵀ` reduces over `batch·HWout` with a dot-product
+/// kernel (4×4 output channels per register tile, `SIMD16` along pixels) into per-thread partial
+/// sums. Strided convolutions first gather the sampled input pixels into a packed temporary
+/// (and scatter the input gradient back, zeros elsewhere).
 public enum PointwiseConvolution {
+  /// `output[n, o, y, x] = Σ_c input[n, c, y·sH, x·sW] · weight[o, c]`.
+  ///
+  /// Input `[batch, Cin, H, W]`, weight `[Cout, Cin, 1, 1]`, output `[batch, Cout, Hout, Wout]`.
   public static func forward(
     _ g: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     output: UnsafeMutablePointer<Float>, pool: WorkerPool
   ) {
-    ReferenceConvolution.forward(g, input: input, weight: weight, output: output)
+    withSampledInput(g, input, pool: pool) { x in
+      let pixels = g.outHeight * g.outWidth
+      GEMM.multiplyBatched(
+        batch: g.batch, m: g.outChannels, n: pixels, k: g.inChannels,
+        a: weight, lda: g.inChannels, transposeA: false,
+        b: x, ldb: pixels, transposeB: false, batchStrideB: g.inChannels * pixels,
+        c: output, ldc: pixels, batchStrideC: g.outChannels * pixels,
+        accumulate: false, pool: pool)
+    }
   }
+
+  /// The gradient of `forward` with respect to its input, `[batch, Cin, H, W]`; pixels that a
+  /// strided convolution skips get zero.
   public static func backwardInput(
     _ g: ConvolutionGeometry, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     gradInput: UnsafeMutablePointer<Float>, pool: WorkerPool
   ) {
-    ReferenceConvolution.backwardInput(g, gradOutput: gradOutput, weight: weight, gradInput: gradInput)
+    let pixels = g.outHeight * g.outWidth
+    let strided = pixels != g.inHeight * g.inWidth
+    let sampled =
+      strided ? UnsafeMutablePointer<Float>.allocate(capacity: g.batch * g.inChannels * pixels) : gradInput
+    defer { if strided { sampled.deallocate() } }
+    GEMM.multiplyBatched(
+      batch: g.batch, m: g.inChannels, n: pixels, k: g.outChannels,
+      a: weight, lda: g.inChannels, transposeA: true,
+      b: gradOutput, ldb: pixels, transposeB: false, batchStrideB: g.outChannels * pixels,
+      c: sampled, ldc: pixels, batchStrideC: g.inChannels * pixels,
+      accumulate: false, pool: pool)
+    if !strided { return }
+    let (ih, iw, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
+    pool.parallelChunks(g.batch * g.inChannels, grain: 4) { planes in
+      for plane in planes {
+        let dst = gradInput + plane * ih * iw
+        let src = sampled + plane * pixels
+        dst.update(repeating: 0, count: ih * iw)
+        for y in 0..<oh {
+          for x in 0..<ow { dst[y * g.strideHeight * iw + x * g.strideWidth] = src[y * ow + x] }
+        }
+      }
+    }
   }
+
+  /// The gradient of `forward` with respect to its weight: `gradWeight[o, c] =
+  /// Σ_{n, y, x} gradOutput[n, o, y, x] · input[n, c, y·sH, x·sW]`, shape `[Cout, Cin, 1, 1]`.
   public static func backwardWeight(
     _ g: ConvolutionGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
     gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool
   ) {
-    ReferenceConvolution.backwardWeight(g, input: input, gradOutput: gradOutput, gradWeight: gradWeight)
+    let (cin, cout, batch) = (g.inChannels, g.outChannels, g.batch)
+    let pixels = g.outHeight * g.outWidth
+    // Images per work item: the item's input and gradient planes (re-read once per 4×4 channel
+    // tile) stay in L2.
+    let imagesPerItem = max(1, min(batch, (256 << 10) / max(1, (cin + cout) * pixels * 4)))
+    let itemCount = (batch + imagesPerItem - 1) / imagesPerItem
+    let workers = min(pool.threadCount, itemCount)
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: workers * cout * cin)
+    defer { partials.deallocate() }
+    partials.update(repeating: 0, count: workers * cout * cin)
+    withSampledInput(g, input, pool: pool) { x in
+      let nextItem = Atomic<Int>(0)
+      pool.parallelFor(workers) { worker in
+        let partial = partials + worker * cout * cin
+        var sums = SIMD16<Float>()
+        while true {
+          let item = nextItem.add(1, ordering: .relaxed).oldValue
+          if item >= itemCount { return }
+          let n0 = item * imagesPerItem
+          let images = min(imagesPerItem, batch - n0)
+          for o0 in stride(from: 0, to: cout, by: 4) {
+            for c0 in stride(from: 0, to: cin, by: 4) {
+              // Rows past the last channel repeat it; their sums are dropped.
+              let dy = gradOutput + n0 * cout * pixels
+              let xs = x + n0 * cin * pixels
+              dotTile(
+                dy + min(o0, cout - 1) * pixels, dy + min(o0 + 1, cout - 1) * pixels,
+                dy + min(o0 + 2, cout - 1) * pixels, dy + min(o0 + 3, cout - 1) * pixels,
+                xs + min(c0, cin - 1) * pixels, xs + min(c0 + 1, cin - 1) * pixels,
+                xs + min(c0 + 2, cin - 1) * pixels, xs + min(c0 + 3, cin - 1) * pixels,
+                pixels: pixels, images: images, strideDY: cout * pixels, strideX: cin * pixels,
+                into: &sums)
+              for i in 0..<min(4, cout - o0) {
+                for j in 0..<min(4, cin - c0) { partial[(o0 + i) * cin + c0 + j] += sums[i * 4 + j] }
+              }
+            }
+          }
+        }
+      }
+    }
+    gradWeight.update(from: partials, count: cout * cin)
+    for w in 1..<max(1, workers) {
+      for i in 0..<(cout * cin) { gradWeight[i] += partials[w * cout * cin + i] }
+    }
+  }
+
+  /// Calls `body` with the input sampled at the output pixels, `[batch, Cin, Hout·Wout]`: the
+  /// input itself for stride 1, a gathered temporary otherwise.
+  private static func withSampledInput(
+    _ g: ConvolutionGeometry, _ input: UnsafePointer<Float>, pool: WorkerPool,
+    _ body: (UnsafePointer<Float>) -> Void
+  ) {
+    let (ih, iw, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
+    if oh * ow == ih * iw { return body(input) }
+    let sampled = UnsafeMutablePointer<Float>.allocate(capacity: g.batch * g.inChannels * oh * ow)
+    defer { sampled.deallocate() }
+    pool.parallelChunks(g.batch * g.inChannels, grain: 4) { planes in
+      for plane in planes {
+        let src = input + plane * ih * iw
+        let dst = sampled + plane * oh * ow
+        for y in 0..<oh {
+          for x in 0..<ow { dst[y * ow + x] = src[y * g.strideHeight * iw + x * g.strideWidth] }
+        }
+      }
+    }
+    body(sampled)
+  }
+
+  /// `sums[i·4 + j] = Σ_{image, p} dy_i[image·strideDY + p] · x_j[image·strideX + p]` over
+  /// `images` images of `pixels` pixels: a 4×4 block of the weight gradient.
+  @inline(never)
+  private static func dotTile(
+    _ dy0: UnsafePointer<Float>, _ dy1: UnsafePointer<Float>,
+    _ dy2: UnsafePointer<Float>, _ dy3: UnsafePointer<Float>,
+    _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>,
+    _ x2: UnsafePointer<Float>, _ x3: UnsafePointer<Float>,
+    pixels: Int, images: Int, strideDY: Int, strideX: Int, into sums: inout SIMD16<Float>
+  ) {
+    typealias V = SIMD16<Float>
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> V {
+      UnsafeRawPointer(p).loadUnaligned(as: V.self)
+    }
+    var s00 = V(), s01 = V(), s02 = V(), s03 = V(), s10 = V(), s11 = V(), s12 = V(), s13 = V()
+    var s20 = V(), s21 = V(), s22 = V(), s23 = V(), s30 = V(), s31 = V(), s32 = V(), s33 = V()
+    var tail = V()
+    let vectorEnd = pixels & ~15
+    for image in 0..<images {
+      let (d0, d1, d2, d3) = (
+        dy0 + image * strideDY, dy1 + image * strideDY, dy2 + image * strideDY,
+        dy3 + image * strideDY
+      )
+      let (y0, y1, y2, y3) = (
+        x0 + image * strideX, x1 + image * strideX, x2 + image * strideX, x3 + image * strideX
+      )
+      var p = 0
+      while p < vectorEnd {
+        let a0 = load(d0 + p), a1 = load(d1 + p), a2 = load(d2 + p), a3 = load(d3 + p)
+        let b0 = load(y0 + p), b1 = load(y1 + p), b2 = load(y2 + p), b3 = load(y3 + p)
+        s00 = s00.addingProduct(a0, b0); s01 = s01.addingProduct(a0, b1)
+        s02 = s02.addingProduct(a0, b2); s03 = s03.addingProduct(a0, b3)
+        s10 = s10.addingProduct(a1, b0); s11 = s11.addingProduct(a1, b1)
+        s12 = s12.addingProduct(a1, b2); s13 = s13.addingProduct(a1, b3)
+        s20 = s20.addingProduct(a2, b0); s21 = s21.addingProduct(a2, b1)
+        s22 = s22.addingProduct(a2, b2); s23 = s23.addingProduct(a2, b3)
+        s30 = s30.addingProduct(a3, b0); s31 = s31.addingProduct(a3, b1)
+        s32 = s32.addingProduct(a3, b2); s33 = s33.addingProduct(a3, b3)
+        p += 16
+      }
+      while p < pixels {
+        let a = V(
+          d0[p], d0[p], d0[p], d0[p], d1[p], d1[p], d1[p], d1[p],
+          d2[p], d2[p], d2[p], d2[p], d3[p], d3[p], d3[p], d3[p])
+        let b = V(
+          y0[p], y1[p], y2[p], y3[p], y0[p], y1[p], y2[p], y3[p],
+          y0[p], y1[p], y2[p], y3[p], y0[p], y1[p], y2[p], y3[p])
+        tail = tail.addingProduct(a, b)
+        p += 1
+      }
+    }
+    sums = tail + V(
+      s00.sum(), s01.sum(), s02.sum(), s03.sum(), s10.sum(), s11.sum(), s12.sum(), s13.sum(),
+      s20.sum(), s21.sum(), s22.sum(), s23.sum(), s30.sum(), s31.sum(), s32.sum(), s33.sum())
   }
 }

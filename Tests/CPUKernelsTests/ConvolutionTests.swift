@@ -1,0 +1,98 @@
+import CPUKernels
+import XCTest
+import _TestSupport
+
+/// The fast convolutions, called through the `Convolution` dispatcher, against
+/// `ReferenceConvolution` on 1 and 2 threads.
+final class ConvolutionTests: XCTestCase {
+  private func check(
+    _ g: ConvolutionGeometry, file: StaticString = #filePath, line: UInt = #line
+  ) {
+    let input = randomArray(g.inputCount, seed: 11)
+    let weight = randomArray(g.weightCount, seed: 12)
+    let gradOutput = randomArray(g.outputCount, seed: 13)
+    var output = [Float](repeating: 0, count: g.outputCount)
+    var gradInput = [Float](repeating: 0, count: g.inputCount)
+    var gradWeight = [Float](repeating: 0, count: g.weightCount)
+    ReferenceConvolution.forward(g, input: input, weight: weight, output: &output)
+    ReferenceConvolution.backwardInput(
+      g, gradOutput: gradOutput, weight: weight, gradInput: &gradInput)
+    ReferenceConvolution.backwardWeight(
+      g, input: input, gradOutput: gradOutput, gradWeight: &gradWeight)
+    for threads in [1, 2] {
+      let pool = WorkerPool(threadCount: threads)
+      // Stale values in the outputs must be overwritten.
+      var actual = [Float](repeating: 7, count: g.outputCount)
+      Convolution.forward(g, input: input, weight: weight, output: &actual, pool: pool)
+      assertClose(
+        actual, output, rtol: 1e-4, atol: 1e-4, "forward \(g) threads \(threads)",
+        file: file, line: line)
+      actual = [Float](repeating: 7, count: g.inputCount)
+      Convolution.backwardInput(
+        g, gradOutput: gradOutput, weight: weight, gradInput: &actual, pool: pool)
+      assertClose(
+        actual, gradInput, rtol: 1e-4, atol: 1e-4, "backwardInput \(g) threads \(threads)",
+        file: file, line: line)
+      actual = [Float](repeating: 7, count: g.weightCount)
+      Convolution.backwardWeight(
+        g, input: input, gradOutput: gradOutput, gradWeight: &actual, pool: pool)
+      assertClose(
+        actual, gradWeight, rtol: 1e-4, atol: 1e-4, "backwardWeight \(g) threads \(threads)",
+        file: file, line: line)
+    }
+  }
+
+  private func geometry(
+    batch: Int, _ inChannels: Int, _ outChannels: Int, _ height: Int, _ width: Int,
+    kernel: (Int, Int), stride: (Int, Int) = (1, 1), pad: (Int, Int) = (0, 0),
+    dilation: (Int, Int) = (1, 1), groups: Int = 1
+  ) -> ConvolutionGeometry {
+    ConvolutionGeometry(
+      batch: batch, inChannels: inChannels, outChannels: outChannels, inHeight: height,
+      inWidth: width, kernelHeight: kernel.0, kernelWidth: kernel.1, strideHeight: stride.0,
+      strideWidth: stride.1, padHeight: pad.0, padWidth: pad.1, dilationHeight: dilation.0,
+      dilationWidth: dilation.1, groups: groups)
+  }
+
+  func testPointwiseStrideOne() {
+    check(geometry(batch: 2, 5, 7, 6, 5, kernel: (1, 1)))
+    check(geometry(batch: 3, 19, 17, 9, 11, kernel: (1, 1)))
+    check(geometry(batch: 1, 1, 1, 1, 1, kernel: (1, 1)))
+    check(geometry(batch: 2, 16, 16, 8, 8, kernel: (1, 1)))
+  }
+
+  func testPointwiseStrided() {
+    check(geometry(batch: 1, 6, 3, 7, 9, kernel: (1, 1), stride: (2, 2)))
+    check(geometry(batch: 3, 8, 10, 8, 8, kernel: (1, 1), stride: (2, 2)))
+    check(geometry(batch: 2, 5, 4, 5, 6, kernel: (1, 1), stride: (2, 1)))
+  }
+
+  func testDenseStems() {
+    check(geometry(batch: 2, 3, 8, 9, 9, kernel: (3, 3), pad: (1, 1)))
+    check(geometry(batch: 1, 3, 10, 10, 7, kernel: (3, 3), stride: (2, 2), pad: (1, 1)))
+    // 2·16·16 = 512 output pixels: the weight gradient splits its reduction across threads.
+    check(geometry(batch: 2, 3, 5, 16, 16, kernel: (3, 3), pad: (1, 1)))
+  }
+
+  func testTwoByTwoOnTinyInput() {
+    check(geometry(batch: 3, 12, 20, 2, 2, kernel: (2, 2)))
+  }
+
+  func testOneBySevenAndSevenByOne() {
+    check(geometry(batch: 2, 6, 6, 9, 9, kernel: (1, 7), stride: (1, 2), pad: (0, 3)))
+    check(geometry(batch: 2, 6, 6, 9, 9, kernel: (7, 1), stride: (2, 1), pad: (3, 0)))
+  }
+
+  func testGrouped() {
+    check(geometry(batch: 2, 6, 4, 7, 7, kernel: (3, 3), pad: (1, 1), groups: 2))
+    check(geometry(batch: 1, 6, 9, 8, 7, kernel: (3, 3), stride: (2, 2), pad: (1, 1), groups: 3))
+  }
+
+  func testAsymmetricPaddingDilationAndDeepPatches() {
+    check(geometry(batch: 2, 3, 5, 6, 8, kernel: (3, 3), pad: (2, 0)))
+    check(geometry(batch: 2, 4, 5, 8, 8, kernel: (3, 3), pad: (2, 2), dilation: (2, 2)))
+    check(geometry(batch: 1, 4, 3, 5, 5, kernel: (1, 1), pad: (1, 1)))
+    // 32·3·3 = 288 patch elements: more than one GEMM depth block.
+    check(geometry(batch: 1, 32, 9, 5, 5, kernel: (3, 3), pad: (1, 1)))
+  }
+}

@@ -1,0 +1,107 @@
+import CPUKernels
+import XCTest
+import _TestSupport
+
+final class GEMMTests: XCTestCase {
+  /// Shapes around the kernel's tile (8×32), depth block (256) and column block (512) sizes.
+  private let shapes: [(m: Int, n: Int, k: Int)] = [
+    (1, 1, 1), (1, 37, 5), (17, 1, 9), (8, 32, 16), (13, 29, 7), (33, 65, 300), (9, 530, 3),
+  ]
+
+  /// Runs one product through `GEMM.multiply` on 1 and 2 threads and compares it with
+  /// `ReferenceGEMM`; every matrix gets a leading dimension `pad` elements wider than its rows.
+  private func check(
+    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool, pad: Int,
+    file: StaticString = #filePath, line: UInt = #line
+  ) {
+    let (aRows, aCols) = transposeA ? (k, m) : (m, k)
+    let (bRows, bCols) = transposeB ? (n, k) : (k, n)
+    let (lda, ldb, ldc) = (aCols + pad, bCols + pad, n + pad)
+    let a = randomArray(aRows * lda, seed: 1)
+    let b = randomArray(bRows * ldb, seed: 2)
+    let c0 = randomArray(m * ldc, seed: 3)
+    var expected = c0
+    ReferenceGEMM.multiply(
+      m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
+      transposeB: transposeB, c: &expected, ldc: ldc, accumulate: accumulate)
+    for threads in [1, 2] {
+      let pool = WorkerPool(threadCount: threads)
+      var actual = c0
+      GEMM.multiply(
+        m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
+        transposeB: transposeB, c: &actual, ldc: ldc, accumulate: accumulate, pool: pool)
+      assertClose(
+        actual, expected, rtol: 1e-4, atol: 1e-4,
+        "m\(m) n\(n) k\(k) tA \(transposeA) tB \(transposeB) acc \(accumulate) threads \(threads)",
+        file: file, line: line)
+    }
+  }
+
+  func testAllTransposeCombinationsAndShapes() {
+    for (m, n, k) in shapes {
+      for transposeA in [false, true] {
+        for transposeB in [false, true] {
+          check(
+            m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: false,
+            pad: 0)
+        }
+      }
+    }
+  }
+
+  func testAccumulateWithWideLeadingDimensions() {
+    for (m, n, k) in shapes {
+      for transposeA in [false, true] {
+        for transposeB in [false, true] {
+          check(
+            m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, accumulate: true,
+            pad: 3)
+        }
+      }
+    }
+  }
+
+  func testZeroDepthOverwritesOrKeeps() {
+    let pool = WorkerPool(threadCount: 2)
+    let a: [Float] = [1]
+    var c: [Float] = [5, 6, 7, 8]
+    GEMM.multiply(
+      m: 2, n: 2, k: 0, a: a, lda: 1, transposeA: false, b: a, ldb: 2, transposeB: false,
+      c: &c, ldc: 2, accumulate: true, pool: pool)
+    XCTAssertEqual(c, [5, 6, 7, 8])
+    GEMM.multiply(
+      m: 2, n: 2, k: 0, a: a, lda: 1, transposeA: false, b: a, ldb: 2, transposeB: false,
+      c: &c, ldc: 2, accumulate: false, pool: pool)
+    XCTAssertEqual(c, [0, 0, 0, 0])
+  }
+
+  func testBatchedProductSharesA() {
+    let (batch, m, n, k) = (3, 11, 45, 19)
+    let (strideB, strideC) = (k * n + 5, m * n + 2)
+    let a = randomArray(m * k, seed: 4)
+    let b = randomArray(batch * strideB, seed: 5)
+    let c0 = randomArray(batch * strideC, seed: 6)
+    for accumulate in [false, true] {
+      var expected = c0
+      for i in 0..<batch {
+        b.withUnsafeBufferPointer { bp in
+          expected.withUnsafeMutableBufferPointer { cp in
+            ReferenceGEMM.multiply(
+              m: m, n: n, k: k, a: a, lda: k, transposeA: false,
+              b: bp.baseAddress! + i * strideB, ldb: n, transposeB: false,
+              c: cp.baseAddress! + i * strideC, ldc: n, accumulate: accumulate)
+          }
+        }
+      }
+      for threads in [1, 2] {
+        var actual = c0
+        GEMM.multiplyBatched(
+          batch: batch, m: m, n: n, k: k, a: a, lda: k, transposeA: false,
+          b: b, ldb: n, transposeB: false, batchStrideB: strideB,
+          c: &actual, ldc: n, batchStrideC: strideC, accumulate: accumulate,
+          pool: WorkerPool(threadCount: threads))
+        assertClose(actual, expected, rtol: 1e-4, atol: 1e-4, "acc \(accumulate) threads \(threads)")
+      }
+    }
+  }
+}
