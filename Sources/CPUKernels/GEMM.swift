@@ -81,7 +81,7 @@ public enum GEMM {
     let workers = min(threads, taskCount)
     let packedASize = mPanels * mr * k
     let bufferSize = kc * min(nc, nPanels * nr) + mr * nr
-    ScratchMemory.withBuffer(count: packedASize + workers * bufferSize) { scratch in
+    pool.withScratch(count: packedASize + workers * bufferSize) { scratch in
       let packedA = scratch
       pool.parallelChunks(kBlocks * mPanels, grain: 16) { range in
         for t in range {
@@ -320,36 +320,5 @@ public enum GEMM {
     store(c50, c + 5 * ldc); store(c51, c + 5 * ldc + 16)
     store(c60, c + 6 * ldc); store(c61, c + 6 * ldc + 16)
     store(c70, c + 7 * ldc); store(c71, c + 7 * ldc + 16)
-  }
-}
-
-/// Process-wide reusable scratch memory for the kernels.
-///
-/// Fresh multi-megabyte allocations come back from `malloc` as untouched pages, and faulting
-/// them in costs about as much as a small GEMM; buffers are therefore kept after use and handed
-/// to the next caller that needs at most their size.
-enum ScratchMemory {
-  /// Free buffers as (address, capacity in floats).
-  private static let free = Mutex<[(address: Int, capacity: Int)]>([])
-
-  /// Calls `body` with an uninitialised buffer of at least `count` floats, valid during the call.
-  static func withBuffer<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
-    let taken = free.withLock { buffers -> (address: Int, capacity: Int)? in
-      // The smallest buffer that fits, else the largest (to be grown).
-      let fitting = buffers.indices.filter { buffers[$0].capacity >= count }
-      let pick =
-        fitting.min { buffers[$0].capacity < buffers[$1].capacity }
-        ?? buffers.indices.max { buffers[$0].capacity < buffers[$1].capacity }
-      return pick.map { buffers.remove(at: $0) }
-    }
-    var buffer: (address: Int, capacity: Int)
-    if let taken, taken.capacity >= count {
-      buffer = taken
-    } else {
-      if let taken { UnsafeMutablePointer<Float>(bitPattern: taken.address)!.deallocate() }
-      buffer = (Int(bitPattern: UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))), max(count, 1))
-    }
-    defer { free.withLock { $0.append(buffer) } }
-    return body(UnsafeMutablePointer<Float>(bitPattern: buffer.address)!)
   }
 }

@@ -18,7 +18,7 @@ public enum GeneralConvolution {
     output: UnsafeMutablePointer<Float>, pool: WorkerPool
   ) {
     let s = Shape(g)
-    ScratchMemory.withBuffer(count: s.k * s.columns + s.outPerGroup * s.columns) { scratch in
+    pool.withScratch(count: s.k * s.columns + s.outPerGroup * s.columns) { scratch in
       let col = scratch
       let product = scratch + s.k * s.columns
       for group in 0..<g.groups {
@@ -39,7 +39,7 @@ public enum GeneralConvolution {
     gradInput: UnsafeMutablePointer<Float>, pool: WorkerPool
   ) {
     let s = Shape(g)
-    ScratchMemory.withBuffer(count: s.k * s.columns + s.outPerGroup * s.columns) { scratch in
+    pool.withScratch(count: s.k * s.columns + s.outPerGroup * s.columns) { scratch in
       let colGrad = scratch
       let gradRows = scratch + s.k * s.columns
       for group in 0..<g.groups {
@@ -67,7 +67,7 @@ public enum GeneralConvolution {
     let workers = max(1, min(pool.threadCount, s.columns / 256))
     let partialSize = s.outPerGroup * s.k
     let matrices = s.k * s.columns + s.outPerGroup * s.columns
-    ScratchMemory.withBuffer(count: matrices + workers * partialSize) { scratch in
+    pool.withScratch(count: matrices + workers * partialSize) { scratch in
       let col = scratch
       let gradRows = scratch + s.k * s.columns
       let partials = scratch + matrices

@@ -16,6 +16,7 @@ public final class WorkerPool: @unchecked Sendable {
   /// The number of threads that execute tasks, the calling thread included.
   public let threadCount: Int
   private let state: PoolState
+  private let scratch = ScratchMemory()
 
   /// Creates a pool that runs loops on `threadCount` threads (the caller plus
   /// `threadCount - 1` workers started here).
@@ -45,6 +46,14 @@ public final class WorkerPool: @unchecked Sendable {
       state.run(taskCount: taskCount, body: escapable)
     }
     state.release()
+  }
+
+  /// Calls `body` with an uninitialised buffer of at least `count` floats, valid during the
+  /// call. Buffers are kept after use and handed to the next caller (fresh multi-megabyte
+  /// allocations come back as untouched pages, and faulting them in costs about as much as a
+  /// small GEMM). Safe to call from several threads.
+  public func withScratch<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+    scratch.withBuffer(count: count, body)
   }
 
   /// Splits `0..<count` into contiguous chunks of at least `grain` elements (about four per
@@ -147,5 +156,38 @@ private final class PoolState: @unchecked Sendable {
     lock.lock()
     lock.broadcast()
     lock.unlock()
+  }
+}
+
+/// Reusable scratch buffers of one pool: kept after use, handed to the next caller that needs
+/// at most their size.
+private final class ScratchMemory: @unchecked Sendable {
+  private let lock = NSLock()
+  /// Free buffers with their capacities in floats.
+  private var free: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
+
+  deinit { for buffer in free { buffer.pointer.deallocate() } }
+
+  func withBuffer<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+    lock.lock()
+    // The smallest buffer that fits, else the largest (to be replaced by a bigger one).
+    let fitting = free.indices.filter { free[$0].capacity >= count }
+    let pick = fitting.min { free[$0].capacity < free[$1].capacity }
+      ?? free.indices.max { free[$0].capacity < free[$1].capacity }
+    let taken = pick.map { free.remove(at: $0) }
+    lock.unlock()
+    var buffer: (pointer: UnsafeMutablePointer<Float>, capacity: Int)
+    if let taken, taken.capacity >= count {
+      buffer = taken
+    } else {
+      taken?.pointer.deallocate()
+      buffer = (UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1)), max(count, 1))
+    }
+    defer {
+      lock.lock()
+      free.append(buffer)
+      lock.unlock()
+    }
+    return body(buffer.pointer)
   }
 }
