@@ -30,6 +30,7 @@ let package = Package(
     .target(name: "CPUKernels", swiftSettings: releaseKernelFlags),
     .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseKernelFlags),
     .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
+    .target(name: "SearchSpace", dependencies: ["NN"], swiftSettings: releaseKernelFlags),
     .target(name: "Benchmarks", dependencies: ["CPUKernels"], swiftSettings: releaseKernelFlags),
     .executableTarget(
       name: "darts",
@@ -49,6 +50,7 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "NNTests", dependencies: ["NN", "_TestSupport"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "_TestSupport"]),
     .testTarget(name: "DartsCLITests", dependencies: ["darts"]),
   ]
 )

@@ -156,6 +156,42 @@ public enum Elementwise {
     zip(y, x, y, count: count, pool: pool, vector: { $0 + a * $1 }, scalar: { $0 + alpha * $1 })
   }
 
+  /// `out[i] = Σ_k weights[k]·inputs[k][i]`, in one pass over the inputs and one write.
+  public static func weightedSum(
+    _ inputs: [UnsafePointer<Float>], weights: [Float], _ out: UnsafeMutablePointer<Float>,
+    count: Int, pool: WorkerPool
+  ) {
+    precondition(inputs.count == weights.count && !inputs.isEmpty, "weighted sum needs one weight per input")
+    let sources = inputs.map { UnsafeSendable($0) }
+    let os = UnsafeSendable(UnsafePointer(out))
+    pool.parallelChunks(count, grain: grain) { range in
+      let out = UnsafeMutablePointer(mutating: os.pointer)
+      // Up to four inputs per pass over `out`; later passes accumulate.
+      var first = 0
+      while first < sources.count {
+        let last = Swift.min(first + 4, sources.count)
+        let p = (first..<last).map { sources[$0].pointer }
+        let w = (first..<last).map { SIMD16<Float>(repeating: weights[$0]) }
+        let ws = (first..<last).map { weights[$0] }
+        let accumulate = first > 0
+        var i = range.lowerBound
+        while i + 16 <= range.upperBound {
+          var v = accumulate ? out.loadVector(at: i) : SIMD16<Float>(repeating: 0)
+          for k in 0..<p.count { v = v.addingProduct(w[k], p[k].loadVector(at: i)) }
+          out.storeVector(v, at: i)
+          i += 16
+        }
+        while i < range.upperBound {
+          var v: Float = accumulate ? out[i] : 0
+          for k in 0..<p.count { v += ws[k] * p[k][i] }
+          out[i] = v
+          i += 1
+        }
+        first = last
+      }
+    }
+  }
+
   /// `Σ a[i]·b[i]`, accumulated in `Double` across SIMD partial sums.
   public static func dot(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int, pool: WorkerPool

@@ -21,6 +21,9 @@ final class GradientCheckTests: XCTestCase {
     checkGradients("channel broadcast", inputs: [random([2, 3, 2, 2]), random([1, 3, 1, 1])]) { $0[0] * $0[1] + $0[1] }
     checkGradients("scalar weight", inputs: [random([1]), random([2, 3, 4, 4])]) { $0[0] * $0[1] }
     checkGradients("affine", inputs: [a]) { ($0[0] * 3 + 1) - 2 }
+    checkGradients("weighted sum", inputs: [random([2, 3, 5, 5]), random([2, 3, 5, 5]), random([2, 3, 5, 5]), random([2, 3, 5, 5]), random([2, 3, 5, 5]), random([5])]) {
+      Tensor.weightedSum(Array($0[0..<5]), weights: $0[5])
+    }
   }
 
   func testFanOutAccumulates() {

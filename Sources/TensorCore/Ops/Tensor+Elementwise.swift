@@ -134,4 +134,30 @@ extension Tensor {
     Elementwise.log(storage.pointer, out.storage.pointer, count: count, pool: backend.pool)
     return Tensor.recorded(out, name: "log", inputs: [self]) { g, _ in [g / self] }
   }
+
+  // MARK: Weighted sums
+
+  /// `Σ_k weights[k]·tensors[k]` for equally shaped tensors and a `[K]` weight vector, in one
+  /// pass: the DARTS mixed operation `Σ_o softmax(α)_o·o(x)` and the PC-DARTS
+  /// edge-normalised node sum. The weight gradient is one dot product per tensor; tensor
+  /// gradients are `weights[k]·g`.
+  public static func weightedSum(_ tensors: [Tensor], weights: Tensor) -> Tensor {
+    precondition(weights.count == tensors.count && !tensors.isEmpty, "weighted sum of \(tensors.count) tensors with \(weights.count) weights")
+    let shape = tensors[0].shape
+    precondition(tensors.allSatisfy { $0.shape == shape }, "weighted sum of tensors of different shapes")
+    let backend = tensors[0].backend
+    let out = Tensor.uninitialized(shape, on: backend)
+    let w = weights.scalars
+    Elementwise.weightedSum(tensors.map { UnsafePointer($0.storage.pointer) }, weights: w, out.storage.pointer, count: out.count, pool: backend.pool)
+    return recorded(out, name: "weightedSum", inputs: tensors + [weights]) { g, needed in
+      var grads: [Tensor?] = tensors.indices.map { k in needed[k] ? g.affine(scale: w[k]) : nil }
+      if needed[tensors.count] {
+        let dots = tensors.map { Float(Elementwise.dot(g.storage.pointer, $0.storage.pointer, count: g.count, pool: g.backend.pool)) }
+        grads.append(Tensor(shape: weights.shape, scalars: dots, on: g.backend))
+      } else {
+        grads.append(nil)
+      }
+      return grads
+    }
+  }
 }

@@ -1,0 +1,103 @@
+import NN
+import TensorCore
+
+/// ReLU → Conv k×k → BN (SPEC §1.2); the 1×1 version is the cell's preprocessing layer.
+/// Reference names `op.1.weight`, `op.2.*`.
+public final class ReLUConvBN: Module, Layer {
+  public let op: Sequential
+
+  public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int, padding: Int, affine: Bool, using factory: inout ParameterFactory) {
+    op = Sequential([
+      ReLU(),
+      Conv2d(inChannels, outChannels, kernel: kernel, stride: stride, padding: padding, using: &factory),
+      BatchNorm2d(outChannels, affine: affine, using: &factory),
+    ])
+  }
+
+  public func callAsFunction(_ input: Tensor) -> Tensor { op(input) }
+}
+
+/// Halves H and W with two 1×1 stride-2 convolutions, the second on the input shifted by one
+/// pixel (`x[:, :, 1:, 1:]`), concatenated (first branch first) and batch-normalised
+/// (SPEC §1.2). Requires an even `outChannels`. Reference names `conv_1.weight`,
+/// `conv_2.weight`, `bn.*`.
+public final class FactorizedReduce: Module, Layer {
+  public let firstConvolution: Conv2d
+  public let secondConvolution: Conv2d
+  public let norm: BatchNorm2d
+
+  public init(_ inChannels: Int, _ outChannels: Int, affine: Bool, using factory: inout ParameterFactory) {
+    precondition(outChannels % 2 == 0, "FactorizedReduce needs an even channel count, got \(outChannels)")
+    firstConvolution = Conv2d(inChannels, outChannels / 2, kernel: 1, stride: 2, using: &factory)
+    secondConvolution = Conv2d(inChannels, outChannels / 2, kernel: 1, stride: 2, using: &factory)
+    norm = BatchNorm2d(outChannels, affine: affine, using: &factory)
+  }
+
+  public override func referenceName(forProperty label: String) -> String? {
+    ["firstConvolution": "conv_1", "secondConvolution": "conv_2", "norm": "bn"][label] ?? label
+  }
+
+  public func callAsFunction(_ input: Tensor) -> Tensor {
+    let x = input.relu()
+    let shifted = x.sliced(lower: [0, 0, 1, 1], upper: x.shape)
+    return norm(Tensor.concatenated([firstConvolution(x), secondConvolution(shifted)], alongAxis: 1))
+  }
+}
+
+/// Depthwise-separable convolution applied twice (SPEC §1.2): ReLU → dw k×k (stride) → pw 1×1 →
+/// BN → ReLU → dw k×k (stride 1) → pw 1×1 → BN. Reference names `op.1`, `op.2`, `op.3`,
+/// `op.5`, `op.6`, `op.7`.
+public final class SepConv: Module, Layer {
+  public let op: Sequential
+
+  public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int, padding: Int, affine: Bool, using factory: inout ParameterFactory) {
+    op = Sequential([
+      ReLU(),
+      Conv2d(inChannels, inChannels, kernel: kernel, stride: stride, padding: padding, groups: inChannels, using: &factory),
+      Conv2d(inChannels, inChannels, kernel: 1, using: &factory),
+      BatchNorm2d(inChannels, affine: affine, using: &factory),
+      ReLU(),
+      Conv2d(inChannels, inChannels, kernel: kernel, stride: 1, padding: padding, groups: inChannels, using: &factory),
+      Conv2d(inChannels, outChannels, kernel: 1, using: &factory),
+      BatchNorm2d(outChannels, affine: affine, using: &factory),
+    ])
+  }
+
+  public func callAsFunction(_ input: Tensor) -> Tensor { op(input) }
+}
+
+/// Dilated depthwise-separable convolution (SPEC §1.2): ReLU → dw k×k (stride, dilation) →
+/// pw 1×1 → BN. Reference names `op.1`, `op.2`, `op.3`.
+public final class DilConv: Module, Layer {
+  public let op: Sequential
+
+  public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int, padding: Int, dilation: Int, affine: Bool, using factory: inout ParameterFactory) {
+    op = Sequential([
+      ReLU(),
+      Conv2d(inChannels, inChannels, kernel: kernel, stride: stride, padding: padding, dilation: dilation, groups: inChannels, using: &factory),
+      Conv2d(inChannels, outChannels, kernel: 1, using: &factory),
+      BatchNorm2d(outChannels, affine: affine, using: &factory),
+    ])
+  }
+
+  public func callAsFunction(_ input: Tensor) -> Tensor { op(input) }
+}
+
+/// The `none` operation: zeros of the output shape (stride 2 keeps ⌈H/2⌉ × ⌈W/2⌉, the shape of
+/// `x[:, :, ::2, ::2]`). Its output never depends on the input.
+public final class Zero: Module, Layer {
+  public let stride: Int
+
+  public init(stride: Int) { self.stride = stride }
+
+  public override func referenceName(forProperty label: String) -> String? { nil }
+
+  /// The output shape for an input shape.
+  public func outputShape(_ shape: [Int]) -> [Int] {
+    [shape[0], shape[1], (shape[2] + stride - 1) / stride, (shape[3] + stride - 1) / stride]
+  }
+
+  public func callAsFunction(_ input: Tensor) -> Tensor {
+    Tensor.zeros(outputShape(input.shape), on: input.backend)
+  }
+}
