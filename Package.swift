@@ -31,6 +31,7 @@ let package = Package(
     .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseKernelFlags),
     .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
     .target(name: "SearchSpace", dependencies: ["NN"], swiftSettings: releaseKernelFlags),
+    .target(name: "Search", dependencies: ["SearchSpace", "NN"], swiftSettings: releaseKernelFlags),
     .target(name: "Benchmarks", dependencies: ["CPUKernels"], swiftSettings: releaseKernelFlags),
     .executableTarget(
       name: "darts",
@@ -51,6 +52,7 @@ let package = Package(
     .testTarget(
       name: "NNTests", dependencies: ["NN", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "_TestSupport"]),
+    .testTarget(name: "SearchTests", dependencies: ["Search", "_TestSupport"]),
     .testTarget(name: "DartsCLITests", dependencies: ["darts"]),
   ]
 )

@@ -1,0 +1,69 @@
+import NN
+import SearchSpace
+import TensorCore
+
+/// A search cell (SPEC §1.3): two preprocessed inputs, `steps` intermediate nodes each summing
+/// a mixed op over every earlier node, output = concatenation of the intermediate nodes.
+public final class SearchCell: Module {
+  public let preprocess0: any Layer
+  public let preprocess1: ReLUConvBN
+  public let edges: [MixedOp]
+  public let isReduction: Bool
+  public let topology: CellTopology
+
+  /// - Parameters:
+  ///   - previousPrevious, previous: channels of the cell inputs c_{k−2}, c_{k−1}.
+  ///   - channels: this cell's C (each node has C channels; the output 4C).
+  ///   - reductionPrevious: the previous cell reduced, so c_{k−2} has twice the resolution and
+  ///     is reduced by a FactorizedReduce.
+  public init(
+    previousPrevious: Int, previous: Int, channels: Int, isReduction: Bool, reductionPrevious: Bool,
+    configuration: SearchNetworkConfiguration, using factory: inout ParameterFactory
+  ) {
+    preprocess0 = reductionPrevious
+      ? FactorizedReduce(previousPrevious, channels, affine: false, using: &factory)
+      : ReLUConvBN(previousPrevious, channels, kernel: 1, stride: 1, padding: 0, affine: false, using: &factory)
+    preprocess1 = ReLUConvBN(previous, channels, kernel: 1, stride: 1, padding: 0, affine: false, using: &factory)
+    self.isReduction = isReduction
+    topology = configuration.topology
+    let operations = isReduction ? configuration.reduceOperations : configuration.normalOperations
+    var edges: [MixedOp] = []
+    for step in 0..<configuration.steps {
+      for edge in topology.edges(ofStep: step) {
+        let source = edge - topology.edges(ofStep: step).lowerBound
+        edges.append(MixedOp(
+          channels: channels, stride: isReduction && source < 2 ? 2 : 1, primitives: operations[edge],
+          partialChannels: configuration.partialChannels, skipDropout: configuration.skipDropout,
+          using: &factory))
+      }
+    }
+    self.edges = edges
+  }
+
+  public override func referenceName(forProperty label: String) -> String? {
+    switch label {
+    case "edges": return "_ops"
+    case "isReduction", "topology": return nil
+    default: return label
+    }
+  }
+
+  /// - Parameters:
+  ///   - weights: `[edges, ops]` operation weights (softmax of α).
+  ///   - edgeWeights: `[edges]` normalised β (PC-DARTS), or nil for plain sums.
+  public func callAsFunction(_ s0: Tensor, _ s1: Tensor, weights: Tensor, edgeWeights: Tensor?) -> Tensor {
+    var states = [preprocess0(s0), preprocess1(s1)]
+    let operationCount = weights.shape[1]
+    for step in 0..<topology.steps {
+      let range = topology.edges(ofStep: step)
+      let inputs = range.map { edge -> Tensor in
+        let w = weights.sliced(lower: [edge, 0], upper: [edge + 1, operationCount]).reshaped(to: [operationCount])
+        return edges[edge](states[edge - range.lowerBound], weights: w)
+      }
+      let nodeWeights = edgeWeights?.sliced(lower: [range.lowerBound], upper: [range.upperBound])
+        ?? Tensor(repeating: 1, shape: [inputs.count], on: s0.backend)
+      states.append(Tensor.weightedSum(inputs, weights: nodeWeights))
+    }
+    return Tensor.concatenated(Array(states[2...]), alongAxis: 1)
+  }
+}

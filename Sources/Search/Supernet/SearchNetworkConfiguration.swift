@@ -1,0 +1,52 @@
+import SearchSpace
+
+/// The shape of a search supernet (SPEC §1.3–1.5, §5): everything that decides which modules
+/// exist, so a configuration plus a seed rebuilds the same network.
+public struct SearchNetworkConfiguration: Codable, Sendable, Equatable {
+  /// Initial channels C (cells 0… use C, doubled at each reduction cell).
+  public var channels: Int = 16
+  /// Number of cells L; reductions at L/3 and 2L/3.
+  public var layers: Int = 8
+  /// Intermediate nodes per cell.
+  public var steps: Int = 4
+  /// Stem output channels = `stemMultiplier · C`.
+  public var stemMultiplier: Int = 3
+  /// Output classes.
+  public var classes: Int = 10
+  /// Input image channels (3 for CIFAR, 1 for (Fashion-)MNIST).
+  public var inputChannels: Int = 3
+  /// The primitives on each edge of normal and reduction cells (`[edge][k]`, primitive
+  /// order). DARTS: all eight everywhere; P-DARTS prunes them per edge between stages.
+  public var normalOperations: [[Primitive]]
+  public var reduceOperations: [[Primitive]]
+  /// PC-DARTS partial channels K: ops see the first C/K channels (1 = plain DARTS).
+  public var partialChannels: Int = 1
+  /// PC-DARTS edge normalisation with β.
+  public var edgeNormalization: Bool = false
+  /// P-DARTS skip-connect dropout: stride-1 skips are followed by dropout (rate set per epoch).
+  public var skipDropout: Bool = false
+
+  public init(
+    channels: Int = 16, layers: Int = 8, steps: Int = 4, classes: Int = 10, inputChannels: Int = 3,
+    operations: [Primitive] = Primitive.searchSpace, partialChannels: Int = 1,
+    edgeNormalization: Bool = false, skipDropout: Bool = false
+  ) {
+    self.channels = channels
+    self.layers = layers
+    self.steps = steps
+    self.classes = classes
+    self.inputChannels = inputChannels
+    let edges = CellTopology(steps: steps).edgeCount
+    normalOperations = Array(repeating: operations, count: edges)
+    reduceOperations = Array(repeating: operations, count: edges)
+    self.partialChannels = partialChannels
+    self.edgeNormalization = edgeNormalization
+    self.skipDropout = skipDropout
+  }
+
+  /// The cell topology.
+  public var topology: CellTopology { CellTopology(steps: steps) }
+
+  /// Whether cell `i` is a reduction cell.
+  public func isReduction(_ cell: Int) -> Bool { cell == layers / 3 || cell == 2 * layers / 3 }
+}
