@@ -22,7 +22,7 @@ public enum DepthwiseConvolution {
     let taps = g.kernelHeight * g.kernelWidth
     let (inPlane, outPlane) = (g.inHeight * g.inWidth, g.outHeight * g.outWidth)
     plan.withTapOffsets { offsets in
-      forEachTask(g.batch * g.inChannels, scratch: plan.layout.count, fill: 0, pool: pool) {
+      forEachWindowTask(g.batch * g.inChannels, scratch: plan.layout.count, fill: 0, pool: pool) {
         plane, scratch in
         plan.layout.transfer(plane: UnsafeMutablePointer(mutating: input + plane * inPlane),
           buffer: scratch, intoBuffer: true)
@@ -48,7 +48,7 @@ public enum DepthwiseConvolution {
     let taps = g.kernelHeight * g.kernelWidth
     let (inPlane, outPlane) = (g.inHeight * g.inWidth, g.outHeight * g.outWidth)
     plan.withTapOffsets { offsets in
-      forEachTask(g.batch * g.inChannels, scratch: plan.layout.count, fill: 0, pool: pool) {
+      forEachWindowTask(g.batch * g.inChannels, scratch: plan.layout.count, fill: 0, pool: pool) {
         plane, scratch in
         plan.layout.transfer(plane: UnsafeMutablePointer(mutating: gradOutput + plane * outPlane),
           buffer: scratch, intoBuffer: true)
@@ -79,12 +79,12 @@ public enum DepthwiseConvolution {
     let gradLayout = PlaneLayout(
       sourceHeight: g.outHeight, sourceWidth: g.outWidth, rowScale: 1, rowOffset: 0,
       columnScale: 1, columnOffset: 0, phases: 1,
-      phaseWidth: roundUp(g.outWidth, plan.lanes), rows: roundUp(g.outHeight, WindowPlan.rowBlock))
+      phaseWidth: roundUpToMultiple(g.outWidth, plan.lanes), rows: roundUpToMultiple(g.outHeight, WindowPlan.rowBlock))
     let taps = g.kernelHeight * g.kernelWidth
     let (inPlane, outPlane) = (g.inHeight * g.inWidth, g.outHeight * g.outWidth)
     let scratchCount = plan.layout.count + gradLayout.count
     plan.withTapOffsets { offsets in
-      forEachTask(g.inChannels, scratch: scratchCount, fill: 0, pool: pool) { c, scratch in
+      forEachWindowTask(g.inChannels, scratch: scratchCount, fill: 0, pool: pool) { c, scratch in
         let gradBuffer = scratch + plan.layout.count
         let sums = gradWeight + c * taps
         sums.update(repeating: 0, count: taps)
@@ -105,14 +105,26 @@ public enum DepthwiseConvolution {
 
 /// Rounds `value` up to a multiple of `multiple`.
 @inline(__always)
-func roundUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
+func roundUpToMultiple(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
 
 /// A SIMD float vector the windowed kernels run on, with its double-width partner for
 /// splitting a row into even and odd columns and merging it back.
+///
+/// The lane-wise comparisons are requirements because the standard library's generic `SIMD`
+/// comparisons run lane by lane even when specialised; the concrete types' own operators
+/// compile to vector instructions.
 protocol LaneVector: SIMD where Scalar == Float {
   associatedtype Pair: SIMD where Pair.Scalar == Float
   static func split(_ pair: Pair) -> (even: Self, odd: Self)
   static func merge(even: Self, odd: Self) -> Pair
+  /// Lane-wise `b > a ? b : a` (the first of equal values wins).
+  static func maximum(_ a: Self, _ b: Self) -> Self
+  /// Where `value > best`, or `best` is NaN: `best = value`, `tag = newTag`.
+  static func takeGreater(_ value: Self, tag newTag: Float, best: inout Self, tag: inout Self)
+  /// `self` in the lanes whose `tags` lane equals `tag`, zero elsewhere.
+  func keeping(where tags: Self, equal tag: Float) -> Self
+  /// `self` with lanes `0..<count` set to zero.
+  func zeroingLanes(below count: Int) -> Self
 }
 
 extension LaneVector {
@@ -133,13 +145,6 @@ extension LaneVector {
       for lane in 0..<count { p[lane] = self[lane] }
     }
   }
-  /// `0, 1, 2, …` as floats.
-  @inline(__always)
-  static var laneIndices: Self {
-    var v = Self()
-    for lane in v.indices { v[lane] = Float(lane) }
-    return v
-  }
 }
 
 extension SIMD16: LaneVector where Scalar == Float {
@@ -148,9 +153,22 @@ extension SIMD16: LaneVector where Scalar == Float {
   @inline(__always)
   static func merge(even: Self, odd: Self) -> SIMD32<Float> {
     var pair = SIMD32<Float>()
-    pair.evenHalf = even
-    pair.oddHalf = odd
+    (pair.evenHalf, pair.oddHalf) = (even, odd)
     return pair
+  }
+  @inline(__always)
+  static func maximum(_ a: Self, _ b: Self) -> Self { a.replacing(with: b, where: b .> a) }
+  @inline(__always)
+  static func takeGreater(_ value: Self, tag newTag: Float, best: inout Self, tag: inout Self) {
+    let mask = (value .> best) .| (best .!= best)
+    best.replace(with: value, where: mask)
+    tag.replace(with: newTag, where: mask)
+  }
+  @inline(__always)
+  func keeping(where tags: Self, equal tag: Float) -> Self { replacing(with: 0, where: tags .!= tag) }
+  @inline(__always)
+  func zeroingLanes(below count: Int) -> Self {
+    replacing(with: 0, where: Self(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .< Float(count))
   }
 }
 
@@ -160,9 +178,22 @@ extension SIMD8: LaneVector where Scalar == Float {
   @inline(__always)
   static func merge(even: Self, odd: Self) -> SIMD16<Float> {
     var pair = SIMD16<Float>()
-    pair.evenHalf = even
-    pair.oddHalf = odd
+    (pair.evenHalf, pair.oddHalf) = (even, odd)
     return pair
+  }
+  @inline(__always)
+  static func maximum(_ a: Self, _ b: Self) -> Self { a.replacing(with: b, where: b .> a) }
+  @inline(__always)
+  static func takeGreater(_ value: Self, tag newTag: Float, best: inout Self, tag: inout Self) {
+    let mask = (value .> best) .| (best .!= best)
+    best.replace(with: value, where: mask)
+    tag.replace(with: newTag, where: mask)
+  }
+  @inline(__always)
+  func keeping(where tags: Self, equal tag: Float) -> Self { replacing(with: 0, where: tags .!= tag) }
+  @inline(__always)
+  func zeroingLanes(below count: Int) -> Self {
+    replacing(with: 0, where: Self(0, 1, 2, 3, 4, 5, 6, 7) .< Float(count))
   }
 }
 
@@ -172,16 +203,29 @@ extension SIMD4: LaneVector where Scalar == Float {
   @inline(__always)
   static func merge(even: Self, odd: Self) -> SIMD8<Float> {
     var pair = SIMD8<Float>()
-    pair.evenHalf = even
-    pair.oddHalf = odd
+    (pair.evenHalf, pair.oddHalf) = (even, odd)
     return pair
+  }
+  @inline(__always)
+  static func maximum(_ a: Self, _ b: Self) -> Self { a.replacing(with: b, where: b .> a) }
+  @inline(__always)
+  static func takeGreater(_ value: Self, tag newTag: Float, best: inout Self, tag: inout Self) {
+    let mask = (value .> best) .| (best .!= best)
+    best.replace(with: value, where: mask)
+    tag.replace(with: newTag, where: mask)
+  }
+  @inline(__always)
+  func keeping(where tags: Self, equal tag: Float) -> Self { replacing(with: 0, where: tags .!= tag) }
+  @inline(__always)
+  func zeroingLanes(below count: Int) -> Self {
+    replacing(with: 0, where: Self(0, 1, 2, 3) .< Float(count))
   }
 }
 
 /// Runs `body(task, scratch)` for every task in `0..<count` on the pool. Tasks are grouped into
 /// contiguous chunks; each chunk gets its own `scratch` region of `scratch` floats, set to
 /// `fill` once before its first task (one allocation per call).
-func forEachTask(
+func forEachWindowTask(
   _ count: Int, scratch: Int, fill: Float, pool: WorkerPool,
   _ body: (Int, UnsafeMutablePointer<Float>) -> Void
 ) {
@@ -217,31 +261,103 @@ struct PlaneLayout {
   var rowStride: Int { phases * phaseWidth }
   var count: Int { rows * rowStride }
 
+  /// The vectorised column mappings: plain copy (scale 1, one phase), even/odd split (scale 1,
+  /// two phases) and, into the buffer only, zero insertion (scale 2, one phase).
+  private enum RunKind { case copy, split, insert, scalar }
+
+  @inline(__always)
+  private func runKind(intoBuffer: Bool) -> RunKind {
+    switch (columnScale, phases) {
+    case (1, 1): .copy
+    case (1, 2): .split
+    case (2, 1) where intoBuffer: .insert
+    default: .scalar
+    }
+  }
+
   /// Copies a whole plane into the buffer (`intoBuffer`) or back out of it; copying out writes
   /// zero for source positions outside the buffer.
+  @inline(__always)
   func transfer(plane: UnsafeMutablePointer<Float>, buffer: UnsafeMutablePointer<Float>, intoBuffer: Bool) {
+    let kind = runKind(intoBuffer: intoBuffer)
+    let width = kind == .split ? sourceWidth / 2 : sourceWidth
+    if kind != .scalar && width >= 16 {
+      transferRows(SIMD16<Float>.self, kind, plane, buffer, intoBuffer: intoBuffer)
+    } else if kind != .scalar && width >= 8 {
+      transferRows(SIMD8<Float>.self, kind, plane, buffer, intoBuffer: intoBuffer)
+    } else {
+      transferRows(SIMD4<Float>.self, width >= 4 ? kind : .scalar, plane, buffer, intoBuffer: intoBuffer)
+    }
+  }
+
+  /// Moves every row in runs of `V` lanes (the last run moved left to end at the row's end;
+  /// moving an element twice is harmless). A run that would leave the buffer moves element by
+  /// element.
+  @inline(__always)
+  private func transferRows<V: LaneVector>(
+    _: V.Type, _ kind: RunKind, _ plane: UnsafeMutablePointer<Float>,
+    _ buffer: UnsafeMutablePointer<Float>, intoBuffer: Bool
+  ) {
+    let run = kind == .split ? 2 * V.scalarCount : kind == .scalar ? sourceWidth : V.scalarCount
     for i in 0..<sourceHeight {
       let row = i * rowScale + rowOffset
       let planeRow = plane + i * sourceWidth
-      if row >= 0 && row < rows {
-        transferRow(planeRow, buffer + row * rowStride, intoBuffer: intoBuffer)
-      } else if !intoBuffer {
-        planeRow.update(repeating: 0, count: sourceWidth)
+      guard row >= 0 && row < rows else {
+        if !intoBuffer { planeRow.update(repeating: 0, count: sourceWidth) }
+        continue
+      }
+      let bufferRow = buffer + row * rowStride
+      var next = 0
+      while next < sourceWidth {
+        let j = min(next, sourceWidth - run)
+        if !transferRun(V.self, kind, planeRow, bufferRow, at: j, intoBuffer: intoBuffer) {
+          for e in j..<(j + run) { transferElement(e, planeRow, bufferRow, intoBuffer: intoBuffer) }
+        }
+        next = j + run
       }
     }
   }
 
-  /// Moves one row: in vector runs while they fit, then element by element.
+  /// Moves the run of source columns starting at `j` with vector loads and stores; returns
+  /// false (moving nothing) when the run does not fit in the buffer row.
   @inline(__always)
-  private func transferRow(_ planeRow: UnsafeMutablePointer<Float>, _ bufferRow: UnsafeMutablePointer<Float>, intoBuffer: Bool) {
-    var j = 0
-    j = transferRuns(SIMD16<Float>.self, planeRow, bufferRow, from: j, intoBuffer: intoBuffer)
-    j = transferRuns(SIMD8<Float>.self, planeRow, bufferRow, from: j, intoBuffer: intoBuffer)
-    j = transferRuns(SIMD4<Float>.self, planeRow, bufferRow, from: j, intoBuffer: intoBuffer)
-    while j < sourceWidth {
-      transferElement(j, planeRow, bufferRow, intoBuffer: intoBuffer)
-      j += 1
+  private func transferRun<V: LaneVector>(
+    _: V.Type, _ kind: RunKind, _ planeRow: UnsafeMutablePointer<Float>,
+    _ bufferRow: UnsafeMutablePointer<Float>, at j: Int, intoBuffer: Bool
+  ) -> Bool {
+    let n = V.scalarCount
+    switch kind {
+    case .copy:
+      let v = j + columnOffset
+      guard v >= 0 && v + n <= phaseWidth else { return false }
+      if intoBuffer {
+        V.load(planeRow + j).store(to: bufferRow + v)
+      } else {
+        V.load(bufferRow + v).store(to: planeRow + j)
+      }
+    case .split:
+      let v = j + columnOffset
+      guard v >= 0 && (v + 1) >> 1 + n <= phaseWidth else { return false }
+      let even = bufferRow + (v & 1) * phaseWidth + v >> 1
+      let odd = bufferRow + ((v + 1) & 1) * phaseWidth + (v + 1) >> 1
+      if intoBuffer {
+        let (e, o) = V.split(UnsafeRawPointer(planeRow + j).loadUnaligned(as: V.Pair.self))
+        e.store(to: even)
+        o.store(to: odd)
+      } else {
+        UnsafeMutableRawPointer(planeRow + j).storeBytes(
+          of: V.merge(even: V.load(even), odd: V.load(odd)), as: V.Pair.self)
+      }
+    case .insert:
+      // Odd buffer columns of the run get the zeros they already hold.
+      let v = 2 * j + columnOffset
+      guard v >= 0 && v + 2 * n <= phaseWidth else { return false }
+      UnsafeMutableRawPointer(bufferRow + v).storeBytes(
+        of: V.merge(even: V.load(planeRow + j), odd: V()), as: V.Pair.self)
+    case .scalar:
+      return false
     }
+    return true
   }
 
   /// Buffer index of source column `j`, or nil when it falls outside the buffer.
@@ -264,71 +380,6 @@ struct PlaneLayout {
     } else {
       planeRow[j] = index.map { bufferRow[$0] } ?? 0
     }
-  }
-
-  /// Moves runs of `V` lanes starting at source column `j` while a whole run fits in the row;
-  /// a run that would leave the buffer moves its first element alone. Vectorised mappings:
-  /// plain copy (scale 1, one phase), even/odd split (scale 1, two phases) and zero insertion
-  /// into the buffer (scale 2, one phase). Returns the first column not moved.
-  @inline(__always)
-  private func transferRuns<V: LaneVector>(
-    _: V.Type, _ planeRow: UnsafeMutablePointer<Float>, _ bufferRow: UnsafeMutablePointer<Float>,
-    from start: Int, intoBuffer: Bool
-  ) -> Int {
-    let n = V.scalarCount
-    var j = start
-    switch (columnScale, phases) {
-    case (1, 1):
-      while sourceWidth - j >= n {
-        let v = j + columnOffset
-        if v >= 0 && v + n <= phaseWidth {
-          if intoBuffer {
-            V.load(planeRow + j).store(to: bufferRow + v)
-          } else {
-            V.load(bufferRow + v).store(to: planeRow + j)
-          }
-          j += n
-        } else {
-          transferElement(j, planeRow, bufferRow, intoBuffer: intoBuffer)
-          j += 1
-        }
-      }
-    case (1, 2):
-      while sourceWidth - j >= 2 * n {
-        let v = j + columnOffset
-        if v >= 0 && (v + 1) >> 1 + n <= phaseWidth {
-          let even = bufferRow + (v & 1) * phaseWidth + v >> 1
-          let odd = bufferRow + ((v + 1) & 1) * phaseWidth + (v + 1) >> 1
-          if intoBuffer {
-            let (e, o) = V.split(UnsafeRawPointer(planeRow + j).loadUnaligned(as: V.Pair.self))
-            e.store(to: even)
-            o.store(to: odd)
-          } else {
-            UnsafeMutableRawPointer(planeRow + j).storeBytes(
-              of: V.merge(even: V.load(even), odd: V.load(odd)), as: V.Pair.self)
-          }
-          j += 2 * n
-        } else {
-          transferElement(j, planeRow, bufferRow, intoBuffer: intoBuffer)
-          j += 1
-        }
-      }
-    case (2, 1) where intoBuffer:
-      while sourceWidth - j >= n {
-        let v = 2 * j + columnOffset
-        if v >= 0 && v + 2 * n <= phaseWidth {
-          UnsafeMutableRawPointer(bufferRow + v).storeBytes(
-            of: V.merge(even: V.load(planeRow + j), odd: V()), as: V.Pair.self)
-          j += n
-        } else {
-          transferElement(j, planeRow, bufferRow, intoBuffer: intoBuffer)
-          j += 1
-        }
-      }
-    default:
-      break
-    }
-    return j
   }
 }
 
@@ -372,8 +423,8 @@ struct WindowPlan {
     layout = PlaneLayout(
       sourceHeight: sourceHeight, sourceWidth: sourceWidth, rowScale: rowScale,
       rowOffset: rowOffset, columnScale: columnScale, columnOffset: columnOffset, phases: strideX,
-      phaseWidth: roundUp(outWidth, lanes) + (kernelWidth - 1) * dilationX / strideX,
-      rows: (roundUp(outHeight, Self.rowBlock) - 1) * strideY + (kernelHeight - 1) * dilationY + 1)
+      phaseWidth: roundUpToMultiple(outWidth, lanes) + (kernelWidth - 1) * dilationX / strideX,
+      rows: (roundUpToMultiple(outHeight, Self.rowBlock) - 1) * strideY + (kernelHeight - 1) * dilationY + 1)
   }
 
   /// The forward window of a convolution: input placed at offset `(padH, padW)`.

@@ -74,7 +74,7 @@ public enum Pooling {
     let plan = WindowPlan.pooling(g)
     let (inPlane, outPlane) = (g.inHeight * g.inWidth, g.outHeight * g.outWidth)
     plan.withTapOffsets { offsets in
-      forEachTask(g.planes, scratch: plan.layout.count, fill: padding, pool: pool) {
+      forEachWindowTask(g.planes, scratch: plan.layout.count, fill: padding, pool: pool) {
         plane, scratch in
         plan.layout.transfer(plane: UnsafeMutablePointer(mutating: input + plane * inPlane),
           buffer: scratch, intoBuffer: true)
@@ -92,7 +92,7 @@ public enum Pooling {
     let (inPlane, outPlane) = (g.inHeight * g.inWidth, g.outHeight * g.outWidth)
     let count = plan.layout.count
     plan.withTapOffsets { offsets in
-      forEachTask(g.planes, scratch: input == nil ? count : 2 * count, fill: .nan, pool: pool) {
+      forEachWindowTask(g.planes, scratch: input == nil ? count : 2 * count, fill: .nan, pool: pool) {
         plane, scratch in
         let gradBuffer = scratch
         let window = input == nil ? scratch : scratch + count
@@ -112,7 +112,7 @@ public enum Pooling {
     _ g: PoolGeometry, _ countIncludePad: Bool, _ body: (AverageFactors) -> T
   ) -> T {
     // Room for a whole vector read at any block start.
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: roundUp(g.outWidth, 16)) { table in
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: roundUpToMultiple(g.outWidth, 16)) { table in
       for x in 0..<table.count {
         table[x] = 1 / Float(
           countIncludePad
@@ -137,7 +137,7 @@ struct MaxReduction: WindowReduction {
   @inline(__always) func start<V: LaneVector>() -> V { V(repeating: -.infinity) }
   @inline(__always)
   func combine<V: LaneVector>(_ accumulator: V, _ value: V, tap: Int) -> V {
-    accumulator.replacing(with: value, where: value .> accumulator)
+    V.maximum(accumulator, value)
   }
   @inline(__always) func finish<V: LaneVector>(_ accumulator: V, y: Int, x: Int) -> V { accumulator }
 }
@@ -187,13 +187,10 @@ struct FirstMaxRouting: WindowScatter {
     var best = V.load(window + offsets[0])
     var bestTap = V()  // tap numbers as floats (exact)
     for t in 1..<taps {
-      let value = V.load(window + offsets[t])
-      let better = (value .> best) .| (best .!= best)
-      best.replace(with: value, where: better)
-      bestTap.replace(with: Float(t), where: better)
+      V.takeGreater(V.load(window + offsets[t]), tag: Float(t), best: &best, tag: &bestTap)
     }
     for t in 0..<taps {
-      let share = grad.replacing(with: 0, where: bestTap .!= Float(t))
+      let share = grad.keeping(where: bestTap, equal: Float(t))
       (V.load(target + offsets[t]) + share).store(to: target + offsets[t])
     }
   }
@@ -226,7 +223,6 @@ extension WindowPlan {
     _ window: UnsafePointer<Float>, _ rule: S, _ target: UnsafeMutablePointer<Float>
   ) {
     let step = outputRowStep
-    let laneIndices = V.laneIndices
     for y in 0..<outHeight {
       let row = gradOutput + y * outWidth
       forEachBlock { x, fresh in
@@ -234,7 +230,7 @@ extension WindowPlan {
         if outWidth >= V.scalarCount {
           grad = V.load(row + x)
           // Lanes the previous (overlapping) block already sent.
-          if fresh > 0 { grad.replace(with: 0, where: laneIndices .< Float(fresh)) }
+          if fresh > 0 { grad = grad.zeroingLanes(below: fresh) }
         } else {
           for lane in 0..<outWidth { grad[lane] = row[lane] }
         }
