@@ -123,8 +123,6 @@ protocol LaneVector: SIMD where Scalar == Float {
   static func takeGreater(_ value: Self, tag newTag: Float, best: inout Self, tag: inout Self)
   /// `self` in the lanes whose `tags` lane equals `tag`, zero elsewhere.
   func keeping(where tags: Self, equal tag: Float) -> Self
-  /// `self` with lanes `0..<count` set to zero.
-  func zeroingLanes(below count: Int) -> Self
 }
 
 extension LaneVector {
@@ -166,10 +164,6 @@ extension SIMD16: LaneVector where Scalar == Float {
   }
   @inline(__always)
   func keeping(where tags: Self, equal tag: Float) -> Self { replacing(with: 0, where: tags .!= tag) }
-  @inline(__always)
-  func zeroingLanes(below count: Int) -> Self {
-    replacing(with: 0, where: Self(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .< Float(count))
-  }
 }
 
 extension SIMD8: LaneVector where Scalar == Float {
@@ -191,10 +185,6 @@ extension SIMD8: LaneVector where Scalar == Float {
   }
   @inline(__always)
   func keeping(where tags: Self, equal tag: Float) -> Self { replacing(with: 0, where: tags .!= tag) }
-  @inline(__always)
-  func zeroingLanes(below count: Int) -> Self {
-    replacing(with: 0, where: Self(0, 1, 2, 3, 4, 5, 6, 7) .< Float(count))
-  }
 }
 
 extension SIMD4: LaneVector where Scalar == Float {
@@ -216,10 +206,6 @@ extension SIMD4: LaneVector where Scalar == Float {
   }
   @inline(__always)
   func keeping(where tags: Self, equal tag: Float) -> Self { replacing(with: 0, where: tags .!= tag) }
-  @inline(__always)
-  func zeroingLanes(below count: Int) -> Self {
-    replacing(with: 0, where: Self(0, 1, 2, 3) .< Float(count))
-  }
 }
 
 /// Runs `body(task, scratch)` for every task in `0..<count` on the pool. Tasks are grouped into
@@ -478,15 +464,14 @@ struct WindowPlan {
     }
   }
 
-  /// Calls `body(x, fresh)` for vector blocks covering `0..<outWidth`: blocks start at multiples
-  /// of `lanes`, except that the last one is moved left to end at `outWidth` (when the row holds
-  /// a whole vector); its first `fresh` lanes were already covered by the previous block.
+  /// Calls `body(x)` for vector blocks covering `0..<outWidth`: blocks start at multiples of
+  /// `lanes`, except that the last one is moved left to end at `outWidth` (when the row holds a
+  /// whole vector), overlapping the previous block.
   @inline(__always)
-  func forEachBlock(_ body: (_ x: Int, _ fresh: Int) -> Void) {
+  func forEachBlock(_ body: (_ x: Int) -> Void) {
     var x = 0
     repeat {
-      let start = outWidth >= lanes ? min(x, outWidth - lanes) : 0
-      body(start, x - start)
+      body(outWidth >= lanes ? min(x, outWidth - lanes) : 0)
       x += lanes
     } while x < outWidth
   }
@@ -510,7 +495,7 @@ struct WindowPlan {
     let step = outputRowStep
     let (width, taps) = (outWidth, tapCount)
     for y in stride(from: 0, to: outHeight, by: Self.rowBlock) {
-      forEachBlock { x, _ in
+      forEachBlock { x in
         let base = buffer + y * step + x
         var a0: V = reduction.start()
         var (a1, a2, a3) = (a0, a0, a0)

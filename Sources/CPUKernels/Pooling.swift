@@ -91,17 +91,21 @@ public enum Pooling {
     let plan = WindowPlan.pooling(g)
     let (inPlane, outPlane) = (g.inHeight * g.inWidth, g.outHeight * g.outWidth)
     let count = plan.layout.count
+    let shareCount = plan.shareCount
+    // Scratch: gradient buffer, shares, tags, then the input's window buffer (max pooling).
+    let scratch = 2 * count + 2 * shareCount
     plan.withTapOffsets { offsets in
-      forEachWindowTask(g.planes, scratch: input == nil ? count : 2 * count, fill: .nan, pool: pool) {
-        plane, scratch in
-        let gradBuffer = scratch
-        let window = input == nil ? scratch : scratch + count
+      forEachWindowTask(g.planes, scratch: scratch, fill: .nan, pool: pool) { plane, scratch in
+        let (gradBuffer, shares) = (scratch, scratch + count)
+        let (tags, window) = (shares + shareCount, shares + 2 * shareCount)
         if let input {
           plan.layout.transfer(plane: UnsafeMutablePointer(mutating: input + plane * inPlane),
             buffer: window, intoBuffer: true)
         }
         gradBuffer.update(repeating: 0, count: count)
-        plan.scatter(offsets, gradOutput + plane * outPlane, window, rule, into: gradBuffer)
+        plan.scatter(
+          offsets, gradOutput + plane * outPlane, window, rule, shares: shares, tags: tags,
+          into: gradBuffer)
         plan.layout.transfer(plane: gradInput + plane * inPlane, buffer: gradBuffer, intoBuffer: false)
       }
     }
@@ -166,77 +170,102 @@ struct AverageFactors: WindowReduction, WindowScatter {
   }
 
   @inline(__always)
-  func scatter<V: LaneVector>(
+  func share<V: LaneVector>(
     _ grad: V, y: Int, x: Int, window: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
-    taps: Int, into target: UnsafeMutablePointer<Float>
-  ) {
-    let share = grad * factor(y: y, x: x)
-    for t in 0..<taps {
-      (V.load(target + offsets[t]) + share).store(to: target + offsets[t])
-    }
+    taps: Int
+  ) -> (share: V, tag: V) {
+    (grad * factor(y: y, x: x), V())
   }
+
+  @inline(__always)
+  func contribution<V: LaneVector>(_ share: V, tag: V, tap: Int) -> V { share }
 }
 
 /// Sends each output gradient to the first window maximum in row-major order.
 struct FirstMaxRouting: WindowScatter {
+  /// The gradient, tagged with the tap of the first maximum.
   @inline(__always)
-  func scatter<V: LaneVector>(
+  func share<V: LaneVector>(
     _ grad: V, y: Int, x: Int, window: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
-    taps: Int, into target: UnsafeMutablePointer<Float>
-  ) {
+    taps: Int
+  ) -> (share: V, tag: V) {
     var best = V.load(window + offsets[0])
     var bestTap = V()  // tap numbers as floats (exact)
     for t in 1..<taps {
       V.takeGreater(V.load(window + offsets[t]), tag: Float(t), best: &best, tag: &bestTap)
     }
-    for t in 0..<taps {
-      let share = grad.keeping(where: bestTap, equal: Float(t))
-      (V.load(target + offsets[t]) + share).store(to: target + offsets[t])
-    }
+    return (grad, bestTap)
+  }
+
+  @inline(__always)
+  func contribution<V: LaneVector>(_ share: V, tag: V, tap: Int) -> V {
+    share.keeping(where: tag, equal: Float(tap))
   }
 }
 
-/// How `WindowPlan.scatter` distributes the gradient of one vector of outputs over the taps of
-/// their windows (`window` and `target` point at the outputs' base position).
+/// How `WindowPlan.scatter` distributes output gradients over the taps of their windows: each
+/// vector of outputs gets a share and a tag (from `window`, pointing at the outputs' base
+/// position), and tap `t` then receives `contribution(share, tag, t)`.
 protocol WindowScatter {
-  func scatter<V: LaneVector>(
+  func share<V: LaneVector>(
     _ grad: V, y: Int, x: Int, window: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
-    taps: Int, into target: UnsafeMutablePointer<Float>)
+    taps: Int) -> (share: V, tag: V)
+  func contribution<V: LaneVector>(_ share: V, tag: V, tap: Int) -> V
 }
 
 extension WindowPlan {
+  /// Floats in a plane of shares or tags (`outHeight` rows padded to whole vectors).
+  var shareCount: Int { outHeight * roundUpToMultiple(outWidth, lanes) }
+
   /// Adds every output gradient `gradOutput[y, x]` (a dense `outHeight × outWidth` plane) into
-  /// `target` at its window's taps, as decided by `rule`.
+  /// `target` at its window's taps, as decided by `rule`. Shares and tags are computed first,
+  /// then added one tap at a time over the whole plane: the read-modify-writes of one tap never
+  /// overlap, and those of consecutive taps are a plane apart (no store-forwarding stalls).
   func scatter<S: WindowScatter>(
     _ offsets: UnsafePointer<Int>, _ gradOutput: UnsafePointer<Float>,
-    _ window: UnsafePointer<Float>, _ rule: S, into target: UnsafeMutablePointer<Float>
+    _ window: UnsafePointer<Float>, _ rule: S, shares: UnsafeMutablePointer<Float>,
+    tags: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>
   ) {
     switch lanes {
-    case 16: scatter(SIMD16<Float>.self, offsets, gradOutput, window, rule, target)
-    case 8: scatter(SIMD8<Float>.self, offsets, gradOutput, window, rule, target)
-    default: scatter(SIMD4<Float>.self, offsets, gradOutput, window, rule, target)
+    case 16: scatter(SIMD16<Float>.self, offsets, gradOutput, window, rule, shares, tags, target)
+    case 8: scatter(SIMD8<Float>.self, offsets, gradOutput, window, rule, shares, tags, target)
+    default: scatter(SIMD4<Float>.self, offsets, gradOutput, window, rule, shares, tags, target)
     }
   }
 
   private func scatter<V: LaneVector, S: WindowScatter>(
     _: V.Type, _ offsets: UnsafePointer<Int>, _ gradOutput: UnsafePointer<Float>,
-    _ window: UnsafePointer<Float>, _ rule: S, _ target: UnsafeMutablePointer<Float>
+    _ window: UnsafePointer<Float>, _ rule: S, _ shares: UnsafeMutablePointer<Float>,
+    _ tags: UnsafeMutablePointer<Float>, _ target: UnsafeMutablePointer<Float>
   ) {
     let step = outputRowStep
+    let shareStep = roundUpToMultiple(outWidth, V.scalarCount)
+    // Zeros past the last output, so whole vectors can be added below.
+    shares.update(repeating: 0, count: outHeight * shareStep)
     for y in 0..<outHeight {
       let row = gradOutput + y * outWidth
-      forEachBlock { x, fresh in
+      forEachBlock { x in
         var grad = V()
         if outWidth >= V.scalarCount {
           grad = V.load(row + x)
-          // Lanes the previous (overlapping) block already sent.
-          if fresh > 0 { grad = grad.zeroingLanes(below: fresh) }
         } else {
           for lane in 0..<outWidth { grad[lane] = row[lane] }
         }
-        rule.scatter(
-          grad, y: y, x: x, window: window + y * step + x, offsets: offsets, taps: tapCount,
-          into: target + y * step + x)
+        // An overlapping last block rewrites the same values.
+        let (share, tag) = rule.share(
+          grad, y: y, x: x, window: window + y * step + x, offsets: offsets, taps: tapCount)
+        share.store(to: shares + y * shareStep + x)
+        tag.store(to: tags + y * shareStep + x)
+      }
+    }
+    for t in 0..<tapCount {
+      for y in 0..<outHeight {
+        let (destination, source) = (target + y * step + offsets[t], y * shareStep)
+        for x in stride(from: 0, to: shareStep, by: V.scalarCount) {
+          let add = rule.contribution(
+            V.load(shares + source + x), tag: V.load(tags + source + x), tap: t)
+          (V.load(destination + x) + add).store(to: destination + x)
+        }
       }
     }
   }
