@@ -217,10 +217,13 @@ func forEachWindowTask(
 ) {
   if count <= 0 { return }
   let chunks = min(count, pool.threadCount == 1 ? 1 : pool.threadCount * 4)
-  let buffer = UnsafeMutablePointer<Float>.allocate(capacity: chunks * max(scratch, 1))
-  defer { buffer.deallocate() }
+  // Regions start on cache lines (64 bytes), so aligned buffer rows give aligned vector loads.
+  let stride = roundUpToMultiple(max(scratch, 1), 16)
+  let raw = UnsafeMutableRawPointer.allocate(byteCount: chunks * stride * 4, alignment: 64)
+  defer { raw.deallocate() }
+  let buffer = raw.bindMemory(to: Float.self, capacity: chunks * stride)
   pool.parallelFor(chunks) { chunk in
-    let region = buffer + chunk * max(scratch, 1)
+    let region = buffer + chunk * stride
     region.initialize(repeating: fill, count: scratch)
     for task in (count * chunk / chunks)..<(count * (chunk + 1) / chunks) { body(task, region) }
   }
@@ -409,7 +412,9 @@ struct WindowPlan {
     layout = PlaneLayout(
       sourceHeight: sourceHeight, sourceWidth: sourceWidth, rowScale: rowScale,
       rowOffset: rowOffset, columnScale: columnScale, columnOffset: columnOffset, phases: strideX,
-      phaseWidth: roundUpToMultiple(outWidth, lanes) + (kernelWidth - 1) * dilationX / strideX,
+      // Whole cache lines per row: the taps with no column shift load aligned vectors.
+      phaseWidth: roundUpToMultiple(
+        roundUpToMultiple(outWidth, lanes) + (kernelWidth - 1) * dilationX / strideX, 16),
       rows: (roundUpToMultiple(outHeight, Self.rowBlock) - 1) * strideY + (kernelHeight - 1) * dilationY + 1)
   }
 
