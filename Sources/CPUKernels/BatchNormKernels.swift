@@ -19,13 +19,9 @@ public enum BatchNormKernels {
     let count = Double(batch * spatial)
     pool.parallelFor(channels) { c in
       let shift = batch * spatial > 0 ? input[c * spatial] : 0
-      var (sum, squares) = (0.0, 0.0)
-      for n in 0..<batch {
-        let x = input + (n * channels + c) * spatial
-        let (s, q) = shiftedSums(x, shift, x, shift, count: spatial)
-        sum += s
-        squares += q
-      }
+      let x = input + c * spatial
+      let (sum, squares) = shiftedSums(
+        x, shift, x, shift, planes: batch, planeStride: channels * spatial, count: spatial)
       let m = sum / count
       mean[c] = Float(Double(shift) + m)
       variance[c] = Float(max(0, squares / count - m * m))
@@ -76,13 +72,9 @@ public enum BatchNormKernels {
     let count = Double(batch * spatial)
     pool.parallelFor(channels) { c in
       let mu = mean[c]
-      var (sumDy, sumDyCentered) = (0.0, 0.0)
-      for n in 0..<batch {
-        let offset = (n * channels + c) * spatial
-        let (s, q) = shiftedSums(gradOutput + offset, 0, input + offset, mu, count: spatial)
-        sumDy += s
-        sumDyCentered += q
-      }
+      let (sumDy, sumDyCentered) = shiftedSums(
+        gradOutput + c * spatial, 0, input + c * spatial, mu, planes: batch,
+        planeStride: channels * spatial, count: spatial)
       let sigma = Double(invStd[c])
       gradBeta[c] = Float(sumDy)
       gradGamma[c] = Float(sumDyCentered * sigma)
@@ -120,43 +112,50 @@ private func forEachVector(_ count: Int, _ vector: (Int) -> Void, scalar: (Int) 
   }
 }
 
-/// `(Σ (u − uShift), Σ (u − uShift)·(v − vShift))` over `count` elements: `Float` vector sums
-/// over blocks of at most 4096 elements, combined in `Double`.
+/// `(Σ (u − uShift), Σ (u − uShift)·(v − vShift))` over `planes` runs of `count` elements,
+/// `planeStride` apart: `Float` vector sums over segments of at most 4096 elements (one
+/// segment may span several small planes), combined in `Double`.
 @inline(__always)
 private func shiftedSums(
   _ u: UnsafePointer<Float>, _ uShift: Float, _ v: UnsafePointer<Float>, _ vShift: Float,
-  count: Int
+  planes: Int, planeStride: Int, count: Int
 ) -> (Double, Double) {
   var (first, second) = (0.0, 0.0)
-  var start = 0
-  while start < count {
-    let end = min(count, start + 4096)
-    var (s0, s1, q0, q1) = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
-    var i = start
-    while end - i >= 32 {
-      let (a0, a1) = (SIMD16.load(u + i) - uShift, SIMD16.load(u + i + 16) - uShift)
-      s0 += a0
-      s1 += a1
-      q0.addProduct(a0, SIMD16.load(v + i) - vShift)
-      q1.addProduct(a1, SIMD16.load(v + i + 16) - vShift)
-      i += 32
+  var (s0, s1, q0, q1) = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+  var pending = 0
+  for plane in 0..<planes {
+    let (u, v) = (u + plane * planeStride, v + plane * planeStride)
+    var i = 0
+    while i < count {
+      let (start, end) = (i, min(count, i + 4096))
+      while end - i >= 32 {
+        let (a0, a1) = (SIMD16.load(u + i) - uShift, SIMD16.load(u + i + 16) - uShift)
+        s0 += a0
+        s1 += a1
+        q0.addProduct(a0, SIMD16.load(v + i) - vShift)
+        q1.addProduct(a1, SIMD16.load(v + i + 16) - vShift)
+        i += 32
+      }
+      if end - i >= 16 {
+        let a = SIMD16.load(u + i) - uShift
+        s0 += a
+        q0.addProduct(a, SIMD16.load(v + i) - vShift)
+        i += 16
+      }
+      while i < end {
+        let a = u[i] - uShift
+        s0[0] += a
+        q0[0] += a * (v[i] - vShift)
+        i += 1
+      }
+      pending += end - start
+      if pending >= 4096 || plane == planes - 1 && end == count {
+        first += Double((s0 + s1).sum())
+        second += Double((q0 + q1).sum())
+        (s0, s1, q0, q1) = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+        pending = 0
+      }
     }
-    if end - i >= 16 {
-      let a = SIMD16.load(u + i) - uShift
-      s0 += a
-      q0.addProduct(a, SIMD16.load(v + i) - vShift)
-      i += 16
-    }
-    var (s, q) = ((s0 + s1).sum(), (q0 + q1).sum())
-    while i < end {
-      let a = u[i] - uShift
-      s += a
-      q += a * (v[i] - vShift)
-      i += 1
-    }
-    first += Double(s)
-    second += Double(q)
-    start = end
   }
   return (first, second)
 }
