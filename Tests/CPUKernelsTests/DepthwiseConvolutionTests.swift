@@ -1,0 +1,73 @@
+import CPUKernels
+import XCTest
+import _TestSupport
+
+/// Depthwise convolutions through the public `Convolution` dispatcher against
+/// `ReferenceConvolution`, on one and two threads.
+final class DepthwiseConvolutionTests: XCTestCase {
+  /// (batch, channels, height, width, kernel, stride, padding, dilation).
+  static let cases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
+    (2, 3, 13, 13, 3, 1, 1, 1),  // sep 3×3
+    (1, 5, 17, 17, 3, 2, 1, 1),  // sep 3×3, stride 2 on an odd size
+    (2, 4, 7, 7, 5, 1, 2, 1),  // sep 5×5
+    (1, 3, 33, 33, 5, 2, 2, 1),
+    (2, 3, 8, 8, 3, 1, 2, 2),  // dil 3×3
+    (1, 3, 14, 14, 5, 2, 4, 2),  // dil 5×5, stride 2
+    (2, 5, 16, 16, 5, 1, 4, 2),
+    (1, 2, 32, 32, 3, 1, 1, 1),
+    (1, 2, 9, 9, 7, 1, 3, 1),  // 7×7
+    (1, 2, 11, 11, 3, 2, 0, 1),  // no padding
+    (1, 3, 3, 3, 3, 2, 1, 1),  // 2×2 output
+    (1, 2, 10, 10, 3, 3, 1, 1),  // stride 3 (scalar buffer copies)
+    (1, 2, 6, 6, 3, 1, 3, 1),  // padding wider than the kernel's reach
+  ]
+
+  func testMatchesReference() {
+    var geometries = Self.cases.map { b, c, h, w, k, s, p, d in
+      ConvolutionGeometry(
+        batch: b, inChannels: c, outChannels: c, inHeight: h, inWidth: w, kernelHeight: k,
+        kernelWidth: k, strideHeight: s, strideWidth: s, padHeight: p, padWidth: p,
+        dilationHeight: d, dilationWidth: d, groups: c)
+    }
+    // Non-square input, kernel, stride, padding and dilation.
+    geometries.append(ConvolutionGeometry(
+      batch: 2, inChannels: 3, outChannels: 3, inHeight: 12, inWidth: 19, kernelHeight: 3,
+      kernelWidth: 5, strideHeight: 2, strideWidth: 1, padHeight: 1, padWidth: 4,
+      dilationHeight: 1, dilationWidth: 2, groups: 3))
+    for threads in [1, 2] {
+      let pool = WorkerPool(threadCount: threads)
+      for (index, g) in geometries.enumerated() {
+        check(g, pool: pool, seed: UInt64(index), "\(g) threads \(threads)")
+      }
+    }
+  }
+
+  private func check(_ g: ConvolutionGeometry, pool: WorkerPool, seed: UInt64, _ label: String) {
+    XCTAssertTrue(g.isDepthwise)
+    let input = randomArray(g.inputCount, seed: seed)
+    let weight = randomArray(g.weightCount, seed: seed + 100)
+    let gradOutput = randomArray(g.outputCount, seed: seed + 200)
+
+    var output = [Float](repeating: .nan, count: g.outputCount)
+    var expected = output
+    Convolution.forward(g, input: input, weight: weight, output: &output, pool: pool)
+    ReferenceConvolution.forward(g, input: input, weight: weight, output: &expected)
+    assertClose(output, expected, rtol: 1e-4, atol: 1e-5, "forward \(label)")
+
+    var gradInput = [Float](repeating: .nan, count: g.inputCount)
+    var expectedGradInput = gradInput
+    Convolution.backwardInput(
+      g, gradOutput: gradOutput, weight: weight, gradInput: &gradInput, pool: pool)
+    ReferenceConvolution.backwardInput(
+      g, gradOutput: gradOutput, weight: weight, gradInput: &expectedGradInput)
+    assertClose(gradInput, expectedGradInput, rtol: 1e-4, atol: 1e-5, "backwardInput \(label)")
+
+    var gradWeight = [Float](repeating: .nan, count: g.weightCount)
+    var expectedGradWeight = gradWeight
+    Convolution.backwardWeight(
+      g, input: input, gradOutput: gradOutput, gradWeight: &gradWeight, pool: pool)
+    ReferenceConvolution.backwardWeight(
+      g, input: input, gradOutput: gradOutput, gradWeight: &expectedGradWeight)
+    assertClose(gradWeight, expectedGradWeight, rtol: 1e-4, atol: 1e-4, "backwardWeight \(label)")
+  }
+}
