@@ -15,6 +15,8 @@ public struct Augmentation: Hashable, Codable, Sendable {
   /// Side of the cutout square (DARTS evaluation uses 16); 0: no cutout.
   public var cutoutLength: Int
 
+  /// The defaults are the CIFAR search transform of SPEC §2.1 / §8.2; DARTS evaluation adds
+  /// `cutoutLength: 16`.
   public init(padding: Int = 4, flipProbability: Float = 0.5, cutoutLength: Int = 0) {
     precondition(padding >= 0 && cutoutLength >= 0, "negative padding or cutout length")
     precondition((0...1).contains(flipProbability), "flip probability outside [0, 1]")
@@ -109,6 +111,8 @@ public struct AugmentationDraw: Sendable {
   /// `row − L/2 ..< row − L/2 + L` (integer division) and likewise columns, clipped to the image.
   public var cutoutCenter: (row: Int, column: Int)?
 
+  /// Choices given explicitly (tests, visualisation); training draws them with
+  /// `Augmentation.draw(height:width:using:)`.
   public init(cropTop: Int, cropLeft: Int, flip: Bool, cutoutCenter: (row: Int, column: Int)?) {
     self.cropTop = cropTop
     self.cropLeft = cropLeft

@@ -26,7 +26,8 @@ public final class BatchLoader: Sequence, IteratorProtocol {
 
   /// Starts preparing batches.
   /// - Parameters:
-  ///   - backend: where the image tensors are allocated.
+  ///   - backend: where the image tensors are allocated; its `allocate` is called from the
+  ///     background thread and must be thread-safe (`CPUBackend`'s is).
   ///   - start: the first position (a resumed run passes the position it stopped at).
   ///   - stepsPerEpoch: steps per epoch (default `sampler.batchesPerEpoch`). For the fresh
   ///     architecture batches of DARTS pass the weight sampler's count, so that architecture

@@ -2,9 +2,12 @@ import TensorCore
 
 /// A place in the batch schedule: step `step` (0-based) of epoch `epoch` (0-based).
 public struct BatchPosition: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+  /// Epoch number, from 0.
   public var epoch: Int
+  /// Step within the epoch, from 0.
   public var step: Int
 
+  /// The position of step `step` of epoch `epoch`.
   public init(epoch: Int, step: Int) {
     self.epoch = epoch
     self.step = step
@@ -45,7 +48,7 @@ public struct Batch: Sendable {
 /// batches of an uninterrupted run, however batches are prefetched. Give samplers that share a
 /// seed different `stream`s (e.g. weights 0, architecture 1) so their choices are independent.
 public struct BatchSampler: Sendable {
-  /// How indices are picked.
+  /// The three batch orders of the search and evaluation loops.
   public enum Order: String, Codable, Sendable {
     /// Each epoch is a random permutation of the indices, cut into consecutive batches; the
     /// last, partial batch is kept (DARTS weight batches, SPEC §2.1).
@@ -63,6 +66,7 @@ public struct BatchSampler: Sendable {
   public let indices: Range<Int>
   /// Images per batch (the last batch of an epoch may have fewer).
   public let batchSize: Int
+  /// How indices are picked.
   public let order: Order
   /// The per-image transform (`.evaluation` for no randomness).
   public let augmentation: Augmentation
