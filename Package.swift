@@ -21,6 +21,7 @@ let package = Package(
     .executable(name: "darts", targets: ["darts"]),
     .library(name: "TensorCore", targets: ["TensorCore"]),
     .library(name: "NN", targets: ["NN"]),
+    .library(name: "Datasets", targets: ["Datasets"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.0.0")
@@ -30,6 +31,10 @@ let package = Package(
     .target(name: "CPUKernels", swiftSettings: releaseKernelFlags),
     .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseKernelFlags),
     .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
+    .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+    .target(
+      name: "Datasets", dependencies: ["TensorCore", "CZlib"], resources: [.copy("Demo")],
+      swiftSettings: releaseKernelFlags),
     .target(name: "SearchSpace", dependencies: ["NN"], swiftSettings: releaseKernelFlags),
     .target(name: "Search", dependencies: ["SearchSpace", "NN"], swiftSettings: releaseKernelFlags),
     .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "Search"], swiftSettings: releaseKernelFlags),
@@ -51,6 +56,7 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "NNTests", dependencies: ["NN", "_TestSupport"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "_TestSupport"]),
     .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "_TestSupport"]),
     .testTarget(name: "SearchTests", dependencies: ["Search", "_TestSupport"]),
     .testTarget(name: "DartsCLITests", dependencies: ["darts"]),

@@ -1,0 +1,164 @@
+import TensorCore
+
+/// A place in the batch schedule: step `step` (0-based) of epoch `epoch` (0-based).
+public struct BatchPosition: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+  /// Epoch number, from 0.
+  public var epoch: Int
+  /// Step within the epoch, from 0.
+  public var step: Int
+
+  /// The position of step `step` of epoch `epoch`.
+  public init(epoch: Int, step: Int) {
+    self.epoch = epoch
+    self.step = step
+  }
+
+  /// The position after this one in a schedule of `stepsPerEpoch` steps per epoch.
+  public func advanced(stepsPerEpoch: Int) -> BatchPosition {
+    step + 1 < stepsPerEpoch
+      ? BatchPosition(epoch: epoch, step: step + 1) : BatchPosition(epoch: epoch + 1, step: 0)
+  }
+
+  public static func < (a: BatchPosition, b: BatchPosition) -> Bool {
+    (a.epoch, a.step) < (b.epoch, b.step)
+  }
+
+  public var description: String { "epoch \(epoch) step \(step)" }
+}
+
+/// A batch of images ready for the network.
+public struct Batch: Sendable {
+  /// Transformed images, `[n, channels, height, width]` float32 (n = batch size, or fewer for
+  /// the last batch of an epoch).
+  public let images: Tensor
+  /// Class of each image.
+  public let labels: [Int]
+  /// Dataset index of each image.
+  public let indices: [Int]
+  /// Where in the schedule this batch belongs.
+  public let position: BatchPosition
+}
+
+/// Which images make up batch `(epoch, step)` of an index range, and how they are transformed.
+///
+/// Every random choice of a batch — the epoch's permutation, the fresh random draw, each
+/// image's crop, flip and cutout — comes from a generator seeded by hashing
+/// `(seed, stream, epoch, step)` only (the permutation: `(seed, stream, epoch)`). A batch is
+/// therefore a pure function of its position: a run resumed at `(epoch, step)` sees exactly the
+/// batches of an uninterrupted run, however batches are prefetched. Give samplers that share a
+/// seed different `stream`s (e.g. weights 0, architecture 1) so their choices are independent.
+public struct BatchSampler: Sendable {
+  /// The three batch orders of the search and evaluation loops.
+  public enum Order: String, Codable, Sendable {
+    /// Each epoch is a random permutation of the indices, cut into consecutive batches; the
+    /// last, partial batch is kept (DARTS weight batches, SPEC §2.1).
+    case epochPermutation
+    /// Each batch is `batchSize` distinct random indices, drawn afresh at every position: the
+    /// first batch of a fresh shuffle (DARTS `next(iter(valid_queue))`, SPEC §2.1).
+    case freshRandom
+    /// Indices in order, `batchSize` at a time (evaluation). The epoch does not matter.
+    case sequential
+  }
+
+  /// The images sampled from.
+  public let dataset: ImageDataset
+  /// The dataset indices used (e.g. one half of a `SearchSplit`).
+  public let indices: Range<Int>
+  /// Images per batch (the last batch of an epoch may have fewer).
+  public let batchSize: Int
+  /// How indices are picked.
+  public let order: Order
+  /// The per-image transform (`.evaluation` for no randomness).
+  public let augmentation: Augmentation
+  /// The run's seed.
+  public let seed: UInt64
+  /// Distinguishes samplers sharing a seed.
+  public let stream: UInt64
+
+  /// - Precondition: `indices` is non-empty and inside the dataset; `batchSize > 0`.
+  public init(
+    dataset: ImageDataset, indices: Range<Int>, batchSize: Int, order: Order,
+    augmentation: Augmentation, seed: UInt64, stream: UInt64 = 0
+  ) {
+    precondition(!indices.isEmpty && indices.upperBound <= dataset.count, "indices \(indices) of \(dataset.count)")
+    precondition(batchSize > 0, "batch size \(batchSize)")
+    self.dataset = dataset
+    self.indices = indices
+    self.batchSize = batchSize
+    self.order = order
+    self.augmentation = augmentation
+    self.seed = seed
+    self.stream = stream
+  }
+
+  /// Batches in one pass over `indices`: ⌈count / batchSize⌉ (391 for 25,000 at 64).
+  public var batchesPerEpoch: Int { (indices.count + batchSize - 1) / batchSize }
+
+  /// The dataset indices of batch `position`.
+  public func indices(at position: BatchPosition) -> [Int] {
+    indices(at: position, epochPermutation: order == .epochPermutation ? permutation(epoch: position.epoch) : [])
+  }
+
+  /// Batch `position`, assembled on `backend`.
+  public func batch(at position: BatchPosition, on backend: any Backend) -> Batch {
+    assemble(position, indices: indices(at: position), on: backend)
+  }
+
+  // MARK: Internals shared with BatchLoader
+
+  /// What a random choice is for, so that the choices of one position are independent.
+  private enum Purpose: UInt64 {
+    case indices = 1
+    case augmentation = 2
+  }
+
+  /// The dataset indices of epoch `epoch` in the order `.epochPermutation` visits them.
+  func permutation(epoch: Int) -> [Int] {
+    var generator = derivedGenerator(seed, stream, UInt64(truncatingIfNeeded: epoch), .max, Purpose.indices.rawValue)
+    return shuffledPrefix(count: indices.count, length: indices.count, using: &generator)
+      .map { $0 + indices.lowerBound }
+  }
+
+  /// The indices of `position`, given `permutation(epoch: position.epoch)` for
+  /// `.epochPermutation` (ignored by the other orders).
+  func indices(at position: BatchPosition, epochPermutation: [Int]) -> [Int] {
+    precondition(position.step >= 0 && (order == .freshRandom || position.step < batchesPerEpoch),
+                 "\(position) beyond the \(batchesPerEpoch) batches of an epoch")
+    var window: Range<Int> { (position.step * batchSize)..<min((position.step + 1) * batchSize, indices.count) }
+    switch order {
+    case .epochPermutation:
+      return Array(epochPermutation[window])
+    case .sequential:
+      return window.map { $0 + indices.lowerBound }
+    case .freshRandom:
+      var generator = derivedGenerator(
+        seed, stream, UInt64(truncatingIfNeeded: position.epoch), UInt64(position.step),
+        Purpose.indices.rawValue)
+      return shuffledPrefix(count: indices.count, length: min(batchSize, indices.count), using: &generator)
+        .map { $0 + indices.lowerBound }
+    }
+  }
+
+  /// Transforms the images `indices` with the augmentation choices of `position`.
+  func assemble(_ position: BatchPosition, indices: [Int], on backend: any Backend) -> Batch {
+    var generator = derivedGenerator(
+      seed, stream, UInt64(truncatingIfNeeded: position.epoch), UInt64(position.step),
+      Purpose.augmentation.rawValue)
+    let tables = (0..<dataset.channels).map { dataset.normalization.lookupTable(channel: $0) }
+    let imageSize = dataset.imageSize
+    let values = [Float](unsafeUninitializedCapacity: indices.count * imageSize) { buffer, initialized in
+      dataset.pixels.withUnsafeBufferPointer { pixels in
+        for (slot, index) in indices.enumerated() {
+          let draw = augmentation.draw(height: dataset.height, width: dataset.width, using: &generator)
+          augmentation.render(
+            draw, image: index, pixels: pixels, shape: dataset.imageShape, tables: tables,
+            into: buffer.baseAddress! + slot * imageSize)
+        }
+      }
+      initialized = indices.count * imageSize
+    }
+    return Batch(
+      images: Tensor(shape: [indices.count] + dataset.imageShape, scalars: values, on: backend),
+      labels: indices.map { dataset.labels[$0] }, indices: indices, position: position)
+  }
+}

@@ -1,0 +1,65 @@
+import Foundation
+
+/// Why a dataset could not be read. Every case names the file (or directory) at fault, and
+/// `description` is a single line suitable for a command-line error message.
+public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
+  /// A required file or directory does not exist.
+  case missingFile(path: String)
+  /// A file exists but could not be read (permissions, I/O error).
+  case unreadable(path: String, reason: String)
+  /// A file is shorter (or longer) than its format requires.
+  case wrongSize(path: String, bytes: Int, expectedBytes: Int)
+  /// A file holds a whole number of records, but not as many as the format requires.
+  case recordCount(path: String, records: Int, expected: Int)
+  /// An IDX file does not start with the expected magic number.
+  case badMagic(path: String, found: UInt32, expected: UInt32)
+  /// An IDX image file has the wrong image dimensions.
+  case wrongDimensions(path: String, found: [Int], expected: [Int])
+  /// An image file and its label file disagree on the number of items.
+  case countMismatch(imagesPath: String, images: Int, labelsPath: String, labels: Int)
+  /// A label is outside `0..<classCount`.
+  case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
+  /// A gzip stream is truncated or corrupt.
+  case corruptGzip(path: String, reason: String)
+  /// The directory holds a different dataset format than the one asked for.
+  case wrongFormat(path: String, found: String, expected: String)
+  /// No directory was given and the dataset kind has no default location.
+  case noDirectory(kind: String)
+
+  public var description: String {
+    switch self {
+    case .missingFile(let path):
+      return "\(path): no such file or directory"
+    case .unreadable(let path, let reason):
+      return "\(path): cannot be read (\(reason))"
+    case .wrongSize(let path, let bytes, let expected):
+      let problem = bytes < expected ? "truncated" : "too long"
+      return "\(path): \(problem): \(bytes) bytes, expected \(expected)"
+    case .recordCount(let path, let records, let expected):
+      return "\(path): holds \(records) records, expected \(expected)"
+    case .badMagic(let path, let found, let expected):
+      return "\(path): bad IDX magic number 0x\(hex(found)), expected 0x\(hex(expected))"
+    case .wrongDimensions(let path, let found, let expected):
+      return "\(path): wrong dimensions \(dims(found)), expected \(dims(expected))"
+    case .countMismatch(let imagesPath, let images, let labelsPath, let labels):
+      return "\(imagesPath): holds \(images) images but \(labelsPath) holds \(labels) labels"
+    case .labelOutOfRange(let path, let index, let label, let classCount):
+      return "\(path): label \(label) of item \(index) is outside 0..<\(classCount)"
+    case .corruptGzip(let path, let reason):
+      return "\(path): corrupt or truncated gzip data (\(reason))"
+    case .wrongFormat(let path, let found, let expected):
+      return "\(path): holds \(found) data, expected \(expected)"
+    case .noDirectory(let kind):
+      return "\(kind): no data directory given and no default location (use --data)"
+    }
+  }
+
+  public var errorDescription: String? { description }
+}
+
+private func hex(_ value: UInt32) -> String {
+  let digits = String(value, radix: 16)
+  return String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+}
+
+private func dims(_ values: [Int]) -> String { values.map(String.init).joined(separator: "×") }
