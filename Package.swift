@@ -21,6 +21,7 @@ let package = Package(
     .executable(name: "darts", targets: ["darts"]),
     .library(name: "TensorCore", targets: ["TensorCore"]),
     .library(name: "NN", targets: ["NN"]),
+    .library(name: "Runs", targets: ["Runs"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.0.0")
@@ -30,6 +31,7 @@ let package = Package(
     .target(name: "CPUKernels", swiftSettings: releaseKernelFlags),
     .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseKernelFlags),
     .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
+    .target(name: "Runs", dependencies: ["TensorCore"]),
     .target(name: "Benchmarks", dependencies: ["CPUKernels"], swiftSettings: releaseKernelFlags),
     .executableTarget(
       name: "darts",
@@ -49,6 +51,7 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "NNTests", dependencies: ["NN", "_TestSupport"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "RunsTests", dependencies: ["Runs", "_TestSupport"]),
     .testTarget(name: "DartsCLITests", dependencies: ["darts"]),
   ]
 )
