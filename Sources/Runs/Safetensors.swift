@@ -254,6 +254,13 @@ public struct SafetensorsEntry: Sendable, Equatable {
   public var shape: [Int]
   /// The elements in row-major order.
   public var scalars: [Float]
+
+  /// An entry of `dtype` holding `scalars` with `shape`.
+  public init(dtype: SafetensorsDType, shape: [Int], scalars: [Float]) {
+    self.dtype = dtype
+    self.shape = shape
+    self.scalars = scalars
+  }
 }
 
 /// The tensors and metadata of a safetensors file.
