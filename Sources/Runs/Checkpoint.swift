@@ -6,7 +6,8 @@ import TensorCore
 /// `tensors` holds every tensor of the run under names the caller chooses (model weights and
 /// buffers under their PyTorch reference names, architecture parameters, optimizer moments, …).
 /// `state` holds the rest as a `Codable` value (epoch, step cursor, generator states, optimizer
-/// step counts, the config); it is stored as JSON in the file's `__metadata__` under
+/// step counts, the config); it is stored as JSON (non-finite floats as `"NaN"` etc.) in the
+/// file's `__metadata__` under
 /// ``stateKey``, beside ``formatKey``. Because tensors and state share one file, which is
 /// replaced atomically, a checkpoint on disk is always complete and self-consistent, and a
 /// failed save leaves the previous checkpoint in place.
@@ -32,9 +33,7 @@ public struct Checkpoint<State: Codable> {
   /// Writes the checkpoint to `url` atomically (usually ``RunDirectory/checkpointURL``).
   /// - Throws: the encoder's error if `state` does not encode, ``AtomicFileError`` on I/O failure.
   public func save(to url: URL) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    let json = String(decoding: try encoder.encode(state), as: UTF8.self)
+    let json = String(decoding: try JSONCoding.encoder().encode(state), as: UTF8.self)
     try Safetensors.write(
       tensors, metadata: [Self.stateKey: json, Self.formatKey: Self.formatVersion], to: url)
   }
@@ -53,7 +52,7 @@ public struct Checkpoint<State: Codable> {
     }
     let state: State
     do {
-      state = try JSONDecoder().decode(State.self, from: Data(json.utf8))
+      state = try JSONCoding.decoder().decode(State.self, from: Data(json.utf8))
     } catch {
       throw CheckpointError(path: url.path, problem: .invalidState(oneLine(String(describing: error))))
     }

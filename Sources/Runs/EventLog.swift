@@ -41,10 +41,7 @@ public final class EventLog {
     self.url = url
     descriptor = open(url.path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     guard descriptor >= 0 else { throw EventLogError(path: url.path, problem: .cannotOpen(errnoDescription())) }
-    encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(
-      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    encoder = JSONCoding.encoder()
     do {
       try repair(cursor: cursor, cursorKey: cursorKey)
     } catch {

@@ -4,12 +4,19 @@ public enum JSONValue: Sendable, Equatable, Codable,
   ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
   ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
 {
+  /// A JSON string.
   case string(String)
+  /// A JSON number without a fraction.
   case int(Int)
+  /// A JSON number; non-finite values are written as `"NaN"`, `"Infinity"`, `"-Infinity"`.
   case double(Double)
+  /// `true` or `false`.
   case bool(Bool)
+  /// A JSON array.
   case array([JSONValue])
+  /// A JSON object.
   case object([String: JSONValue])
+  /// `null`.
   case null
 
   public init(stringLiteral value: String) { self = .string(value) }

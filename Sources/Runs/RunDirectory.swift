@@ -83,11 +83,9 @@ public struct RunDirectory: Sendable {
   }
 
   /// Writes `value` as pretty-printed JSON with sorted keys to one of the run's JSON files,
-  /// atomically.
+  /// atomically (non-finite floats as `"NaN"`, `"Infinity"`, `"-Infinity"`).
   public func write(_ value: some Encodable, to file: JSONFile) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    var data = try encoder.encode(value)
+    var data = try JSONCoding.encoder(pretty: true).encode(value)
     data.append(0x0A)
     try AtomicFile.write(data, to: url(of: file))
   }
@@ -97,7 +95,7 @@ public struct RunDirectory: Sendable {
   public func read<Value: Decodable>(_ type: Value.Type, from file: JSONFile) throws(RunDirectoryError) -> Value {
     let fileURL = url(of: file)
     do {
-      return try JSONDecoder().decode(type, from: Data(contentsOf: fileURL))
+      return try JSONCoding.decoder().decode(type, from: Data(contentsOf: fileURL))
     } catch {
       throw RunDirectoryError(path: fileURL.path, problem: .unreadableFile(oneLine(String(describing: error))))
     }
@@ -115,14 +113,10 @@ public struct RunDirectory: Sendable {
 
   /// `mkdir -p`; returns nil on success, else the system's reason.
   private static func makeDirectories(_ path: String) -> String? {
-    var prefix = path.hasPrefix("/") ? "" : "."
+    var prefix = ""  // `path` is absolute
     for component in path.split(separator: "/") {
       prefix += "/" + component
       if mkdir(prefix, 0o777) != 0 && errno != EEXIST { return "\(prefix): \(errnoDescription())" }
-    }
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-      return "a path component is not a directory"
     }
     return nil
   }

@@ -8,10 +8,18 @@ private struct TrainingState: Codable, Equatable {
   var step: Int
   var generator: SeededGenerator
   var optimizerSteps: [String: Int]
+  var bestLoss: Double
 }
 
 private struct OtherState: Codable {
   var unrelated: String
+}
+
+private struct EncodingFailure: Error {}
+
+/// A state whose encoding fails, to make a save fail.
+private struct UnencodableState: Codable {
+  func encode(to encoder: any Encoder) throws { throw EncodingFailure() }
 }
 
 final class CheckpointTests: XCTestCase {
@@ -21,7 +29,7 @@ final class CheckpointTests: XCTestCase {
     let run = try RunDirectory.create(at: makeTemporaryDirectory(self))
     var generator = SeededGenerator(seed: 42)
     _ = generator.next()
-    let state = TrainingState(epoch: 3, step: 1170, generator: generator, optimizerSteps: ["weights": 1170, "alphas": 1170])
+    let state = TrainingState(epoch: 3, step: 1170, generator: generator, optimizerSteps: ["weights": 1170, "alphas": 1170], bestLoss: .infinity)
     let tensors: [String: Tensor] = [
       "model.cells.0._ops.0._ops.4.op.1.weight": Tensor.randomNormal([4, 1, 3, 3], generator: &generator, on: backend),
       "model.stem.1.num_batches_tracked": Tensor(shape: [], scalars: [1170], on: backend),
@@ -44,11 +52,10 @@ final class CheckpointTests: XCTestCase {
 
   func testFailedSaveKeepsThePreviousCheckpoint() throws {
     let run = try RunDirectory.create(at: makeTemporaryDirectory(self))
-    let state = TrainingState(epoch: 1, step: 10, generator: SeededGenerator(seed: 1), optimizerSteps: [:])
+    let state = TrainingState(epoch: 1, step: 10, generator: SeededGenerator(seed: 1), optimizerSteps: [:], bestLoss: 0.5)
     try Checkpoint(tensors: ["w": Tensor(shape: [1], scalars: [1], on: backend)], state: state).save(to: run.checkpointURL)
-    // A state that does not encode (NaN under the default JSON strategy) fails the save.
     XCTAssertThrowsError(
-      try Checkpoint(tensors: ["w": Tensor(shape: [1], scalars: [2], on: backend)], state: ["x": Float.nan])
+      try Checkpoint(tensors: ["w": Tensor(shape: [1], scalars: [2], on: backend)], state: UnencodableState())
         .save(to: run.checkpointURL))
     let loaded = try Checkpoint<TrainingState>.load(from: run.checkpointURL, on: backend)
     XCTAssertEqual(loaded.state, state)
@@ -59,7 +66,7 @@ final class CheckpointTests: XCTestCase {
   func testLoadReportsTruncatedAndForeignFilesInOneLine() throws {
     let run = try RunDirectory.create(at: makeTemporaryDirectory(self))
     let url = run.checkpointURL
-    let state = TrainingState(epoch: 1, step: 10, generator: SeededGenerator(seed: 1), optimizerSteps: [:])
+    let state = TrainingState(epoch: 1, step: 10, generator: SeededGenerator(seed: 1), optimizerSteps: [:], bestLoss: 0.5)
     try Checkpoint(tensors: ["w": Tensor.zeros([64], on: backend)], state: state).save(to: url)
     let bytes = try Data(contentsOf: url)
 
