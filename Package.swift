@@ -22,6 +22,7 @@ let package = Package(
     .library(name: "TensorCore", targets: ["TensorCore"]),
     .library(name: "NN", targets: ["NN"]),
     .library(name: "Datasets", targets: ["Datasets"]),
+    .library(name: "Runs", targets: ["Runs"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.0.0")
@@ -37,6 +38,7 @@ let package = Package(
       swiftSettings: releaseKernelFlags),
     .target(name: "SearchSpace", dependencies: ["NN"], swiftSettings: releaseKernelFlags),
     .target(name: "Search", dependencies: ["SearchSpace", "NN"], swiftSettings: releaseKernelFlags),
+    .target(name: "Runs", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
     .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "Search"], swiftSettings: releaseKernelFlags),
     .executableTarget(
       name: "darts",
@@ -57,6 +59,7 @@ let package = Package(
     .testTarget(
       name: "NNTests", dependencies: ["NN", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "_TestSupport"]),
+    .testTarget(name: "RunsTests", dependencies: ["Runs", "_TestSupport"]),
     .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "_TestSupport"]),
     .testTarget(name: "SearchTests", dependencies: ["Search", "_TestSupport"]),
     .testTarget(name: "DartsCLITests", dependencies: ["darts"]),

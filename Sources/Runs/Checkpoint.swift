@@ -1,0 +1,92 @@
+import Foundation
+import TensorCore
+
+/// Everything needed to resume a run, saved as one safetensors file.
+///
+/// `tensors` holds every tensor of the run under names the caller chooses (model weights and
+/// buffers under their PyTorch reference names, architecture parameters, optimizer moments, …).
+/// `state` holds the rest as a `Codable` value (epoch, step cursor, generator states, optimizer
+/// step counts, the config); it is stored as JSON (non-finite floats as `"NaN"` etc.) in the
+/// file's `__metadata__` under
+/// ``stateKey``, beside ``formatKey``. Because tensors and state share one file, which is
+/// replaced atomically, a checkpoint on disk is always complete and self-consistent, and a
+/// failed save leaves the previous checkpoint in place.
+public struct Checkpoint<State: Codable> {
+  /// Metadata key of the JSON-encoded state.
+  public static var stateKey: String { "state" }
+  /// Metadata key identifying the file as a checkpoint of this package, with ``formatVersion``.
+  public static var formatKey: String { "format" }
+  /// The checkpoint format written by this version.
+  public static var formatVersion: String { "darts-checkpoint-1" }
+
+  /// Tensors by name.
+  public var tensors: [String: Tensor]
+  /// Everything else.
+  public var state: State
+
+  /// A checkpoint of `tensors` and `state`.
+  public init(tensors: [String: Tensor], state: State) {
+    self.tensors = tensors
+    self.state = state
+  }
+
+  /// Writes the checkpoint to `url` atomically (usually ``RunDirectory/checkpointURL``).
+  /// - Throws: the encoder's error if `state` does not encode, ``AtomicFileError`` on I/O failure.
+  public func save(to url: URL) throws {
+    let json = String(decoding: try JSONCoding.encoder().encode(state), as: UTF8.self)
+    try Safetensors.write(
+      tensors, metadata: [Self.stateKey: json, Self.formatKey: Self.formatVersion], to: url)
+  }
+
+  /// Reads and validates the checkpoint at `url`, placing its tensors on `backend`.
+  /// - Throws: ``SafetensorsError`` if the file is missing, truncated or corrupt;
+  ///   ``CheckpointError`` if it is valid safetensors but not a readable checkpoint. Both
+  ///   describe the problem in one line naming the file.
+  public static func load(from url: URL, on backend: any Backend) throws -> Checkpoint {
+    let contents = try Safetensors.read(from: url)
+    guard let json = contents.metadata[stateKey] else {
+      throw CheckpointError(path: url.path, problem: .missingState)
+    }
+    guard contents.metadata[formatKey] == formatVersion else {
+      throw CheckpointError(path: url.path, problem: .unknownFormat(contents.metadata[formatKey] ?? "none"))
+    }
+    let state: State
+    do {
+      state = try JSONCoding.decoder().decode(State.self, from: Data(json.utf8))
+    } catch {
+      throw CheckpointError(path: url.path, problem: .invalidState(oneLine(String(describing: error))))
+    }
+    return Checkpoint(tensors: contents.tensors(on: backend), state: state)
+  }
+}
+
+extension Checkpoint: Sendable where State: Sendable {}
+
+/// A safetensors file that is not a usable checkpoint; its description is one line naming it.
+public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendable {
+  /// What is wrong.
+  public enum Problem: Equatable, Sendable {
+    /// The metadata has no state (a plain weights file, not a checkpoint).
+    case missingState
+    /// The metadata's format tag is not one this version reads.
+    case unknownFormat(String)
+    /// The state JSON does not decode as the expected type.
+    case invalidState(String)
+  }
+
+  /// The checkpoint file.
+  public let path: String
+  /// What is wrong.
+  public let problem: Problem
+
+  public var description: String {
+    switch problem {
+    case .missingState:
+      return "\(path): not a checkpoint (no \"state\" in the safetensors metadata)"
+    case .unknownFormat(let format):
+      return oneLine("\(path): unknown checkpoint format \(format.debugDescription)")
+    case .invalidState(let reason):
+      return oneLine("\(path): checkpoint state does not decode: \(reason)")
+    }
+  }
+}

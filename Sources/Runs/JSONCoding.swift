@@ -1,0 +1,21 @@
+import Foundation
+
+/// The one JSON configuration of every file a run writes: sorted keys (stable, diffable
+/// output), unescaped slashes, and non-finite floats as the strings `"NaN"`, `"Infinity"` and
+/// `"-Infinity"` (a diverged loss must not make a log line or a checkpoint unwritable).
+enum JSONCoding {
+  static func encoder(pretty: Bool = false) -> JSONEncoder {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    return encoder
+  }
+
+  static func decoder() -> JSONDecoder {
+    let decoder = JSONDecoder()
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    return decoder
+  }
+}
