@@ -13,12 +13,14 @@ public enum DepthwiseConvolution {
   ///   - input: `[batch, C, inHeight, inWidth]`.
   ///   - weight: `[C, 1, kernelHeight, kernelWidth]`.
   ///   - output: `[batch, C, outHeight, outWidth]`, overwritten.
+  ///   - rectifiedInput: convolve `max(input, 0)` (a ReLU fused into the input read).
   public static func forward(
     _ g: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    output: UnsafeMutablePointer<Float>, pool: WorkerPool
+    output: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false
   ) {
     precondition(g.isDepthwise, "not a depthwise geometry: \(g)")
-    let plan = WindowPlan.forward(g)
+    var plan = WindowPlan.forward(g)
+    plan.layout.rectify = rectifiedInput
     let taps = g.kernelHeight * g.kernelWidth
     let (inPlane, outPlane) = (g.inHeight * g.inWidth, g.outHeight * g.outWidth)
     plan.withTapOffsets { offsets in
@@ -39,9 +41,11 @@ public enum DepthwiseConvolution {
   ///   - gradOutput: `[batch, C, outHeight, outWidth]`.
   ///   - weight: `[C, 1, kernelHeight, kernelWidth]`.
   ///   - gradInput: `[batch, C, inHeight, inWidth]`, overwritten.
+  ///   - rectifiedInput: the forward pass read `max(rectifiedInput, 0)`; the gradient is zeroed
+  ///     where the input is not positive (the fused ReLU's gradient).
   public static func backwardInput(
     _ g: ConvolutionGeometry, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    gradInput: UnsafeMutablePointer<Float>, pool: WorkerPool
+    gradInput: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: UnsafePointer<Float>? = nil
   ) {
     precondition(g.isDepthwise, "not a depthwise geometry: \(g)")
     let plan = WindowPlan.transposed(g)
@@ -55,6 +59,19 @@ public enum DepthwiseConvolution {
         // The flipped kernel: tap t of the correlation uses weight[taps − 1 − t].
         let flipped = TapWeights(weights: weight + (plane % g.inChannels + 1) * taps - 1, step: -1)
         plan.gather(offsets, scratch, flipped, gradInput + plane * inPlane)
+        if let rectifiedInput {
+          let (x, dx) = (rectifiedInput + plane * inPlane, gradInput + plane * inPlane)
+          var i = 0
+          while i + 16 <= inPlane {
+            let v = dx.loadVector(at: i)
+            dx.storeVector(v.replacing(with: 0, where: x.loadVector(at: i) .<= 0), at: i)
+            i += 16
+          }
+          while i < inPlane {
+            if x[i] <= 0 { dx[i] = 0 }
+            i += 1
+          }
+        }
       }
     }
   }
@@ -69,12 +86,14 @@ public enum DepthwiseConvolution {
   ///   - input: `[batch, C, inHeight, inWidth]`.
   ///   - gradOutput: `[batch, C, outHeight, outWidth]`.
   ///   - gradWeight: `[C, 1, kernelHeight, kernelWidth]`, overwritten.
+  ///   - rectifiedInput: the forward pass read `max(input, 0)`.
   public static func backwardWeight(
     _ g: ConvolutionGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
-    gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool
+    gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false
   ) {
     precondition(g.isDepthwise, "not a depthwise geometry: \(g)")
-    let plan = WindowPlan.forward(g)
+    var plan = WindowPlan.forward(g)
+    plan.layout.rectify = rectifiedInput
     // The output gradient, copied into rows padded with zeros to whole vectors and register blocks.
     let gradLayout = PlaneLayout(
       sourceHeight: g.outHeight, sourceWidth: g.outWidth, rowScale: 1, rowOffset: 0,
@@ -246,6 +265,8 @@ struct PlaneLayout {
   var phases: Int
   var phaseWidth: Int
   var rows: Int
+  /// Copy `max(x, 0)` into the buffer instead of `x` (a ReLU fused into the read).
+  var rectify = false
 
   var rowStride: Int { phases * phaseWidth }
   var count: Int { rows * rowStride }
@@ -320,7 +341,8 @@ struct PlaneLayout {
       let v = j + columnOffset
       guard v >= 0 && v + n <= phaseWidth else { return false }
       if intoBuffer {
-        V.load(planeRow + j).store(to: bufferRow + v)
+        let x = V.load(planeRow + j)
+        (rectify ? V.maximum(V(), x) : x).store(to: bufferRow + v)
       } else {
         V.load(bufferRow + v).store(to: planeRow + j)
       }
@@ -331,13 +353,14 @@ struct PlaneLayout {
       let odd = bufferRow + ((v + 1) & 1) * phaseWidth + (v + 1) >> 1
       if intoBuffer {
         let (e, o) = V.split(UnsafeRawPointer(planeRow + j).loadUnaligned(as: V.Pair.self))
-        e.store(to: even)
-        o.store(to: odd)
+        (rectify ? V.maximum(V(), e) : e).store(to: even)
+        (rectify ? V.maximum(V(), o) : o).store(to: odd)
       } else {
         UnsafeMutableRawPointer(planeRow + j).storeBytes(
           of: V.merge(even: V.load(even), odd: V.load(odd)), as: V.Pair.self)
       }
     case .insert:
+      precondition(!rectify, "zero insertion never reads a rectified input")
       // Odd buffer columns of the run get the zeros they already hold.
       let v = 2 * j + columnOffset
       guard v >= 0 && v + 2 * n <= phaseWidth else { return false }
@@ -365,7 +388,7 @@ struct PlaneLayout {
   ) {
     let index = bufferIndex(j)
     if intoBuffer {
-      if let index { bufferRow[index] = planeRow[j] }
+      if let index { bufferRow[index] = rectify ? max(planeRow[j], 0) : planeRow[j] }
     } else {
       planeRow[j] = index.map { bufferRow[$0] } ?? 0
     }

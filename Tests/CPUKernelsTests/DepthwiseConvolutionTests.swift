@@ -70,4 +70,40 @@ final class DepthwiseConvolutionTests: XCTestCase {
       g, input: input, gradOutput: gradOutput, gradWeight: &expectedGradWeight)
     assertClose(gradWeight, expectedGradWeight, rtol: 1e-4, atol: 1e-4, "backwardWeight \(label)")
   }
+
+  /// The fused input ReLU equals the reference on `max(x, 0)`, and its input gradient is the
+  /// reference gradient masked where `x ≤ 0`.
+  func testRectifiedInputMatchesReferenceOnReLU() {
+    for threads in [1, 2] {
+      let pool = WorkerPool(threadCount: threads)
+      for (index, (b, c, h, w, k, s, p, d)) in Self.cases.prefix(8).enumerated() {
+        let g = ConvolutionGeometry(
+          batch: b, inChannels: c, outChannels: c, inHeight: h, inWidth: w, kernelHeight: k,
+          kernelWidth: k, strideHeight: s, strideWidth: s, padHeight: p, padWidth: p,
+          dilationHeight: d, dilationWidth: d, groups: c)
+        let input = randomArray(g.inputCount, seed: UInt64(index))
+        let rectified = input.map { max($0, 0) }
+        let weight = randomArray(g.weightCount, seed: 7)
+        let gradOutput = randomArray(g.outputCount, seed: 8)
+        var output = [Float](repeating: .nan, count: g.outputCount)
+        var expected = output
+        DepthwiseConvolution.forward(g, input: input, weight: weight, output: &output, pool: pool, rectifiedInput: true)
+        ReferenceConvolution.forward(g, input: rectified, weight: weight, output: &expected)
+        assertClose(output, expected, rtol: 1e-4, atol: 1e-5, "forward \(g)")
+
+        var gradInput = [Float](repeating: .nan, count: g.inputCount)
+        var expectedGradInput = gradInput
+        DepthwiseConvolution.backwardInput(g, gradOutput: gradOutput, weight: weight, gradInput: &gradInput, pool: pool, rectifiedInput: input)
+        ReferenceConvolution.backwardInput(g, gradOutput: gradOutput, weight: weight, gradInput: &expectedGradInput)
+        for i in expectedGradInput.indices where input[i] <= 0 { expectedGradInput[i] = 0 }
+        assertClose(gradInput, expectedGradInput, rtol: 1e-4, atol: 1e-5, "backward input \(g)")
+
+        var gradWeight = [Float](repeating: .nan, count: g.weightCount)
+        var expectedGradWeight = gradWeight
+        DepthwiseConvolution.backwardWeight(g, input: input, gradOutput: gradOutput, gradWeight: &gradWeight, pool: pool, rectifiedInput: true)
+        ReferenceConvolution.backwardWeight(g, input: rectified, gradOutput: gradOutput, gradWeight: &expectedGradWeight)
+        assertClose(gradWeight, expectedGradWeight, rtol: 1e-4, atol: 1e-4, "backward weight \(g)")
+      }
+    }
+  }
 }

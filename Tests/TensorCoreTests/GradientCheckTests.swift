@@ -75,6 +75,22 @@ final class GradientCheckTests: XCTestCase {
     }
   }
 
+  func testDepthwiseConvolutionWithFusedReLU() {
+    // Inputs kept away from 0 so ±h never crosses the ReLU kink.
+    var values = (0..<(2 * 3 * 7 * 7)).map { _ in generator.nextUniform() * 0.8 + 0.2 }
+    for i in values.indices where i % 3 == 0 { values[i] = -values[i] }
+    let x = Tensor(shape: [2, 3, 7, 7], scalars: values, on: backend)
+    for (stride, padding, dilation, k) in [(1, 1, 1, 3), (2, 2, 1, 5), (1, 4, 2, 5)] {
+      let w = random([3, 1, k, k])
+      checkGradients("fused relu dw k\(k) s\(stride)", inputs: [x, w]) {
+        $0[0].conv2d(weight: $0[1], stride: (stride, stride), padding: (padding, padding), dilation: (dilation, dilation), groups: 3, rectifyingInput: true)
+      }
+      let fused = withoutGradients { x.conv2d(weight: w, stride: (stride, stride), padding: (padding, padding), dilation: (dilation, dilation), groups: 3, rectifyingInput: true) }
+      let plain = withoutGradients { x.relu().conv2d(weight: w, stride: (stride, stride), padding: (padding, padding), dilation: (dilation, dilation), groups: 3) }
+      assertClose(fused.scalars, plain.scalars, rtol: 1e-6, atol: 1e-6)
+    }
+  }
+
   func testPooling() {
     // Distinct values spaced well apart so ±h never changes a window's maximum.
     var values = (0..<72).map { Float($0) * 0.1 }

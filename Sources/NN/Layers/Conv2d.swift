@@ -32,6 +32,12 @@ public final class Conv2d: Module, Layer {
   }
 
   public func callAsFunction(_ input: Tensor) -> Tensor {
-    input.conv2d(weight: weight.value, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    callAsFunction(input, rectifyingInput: false)
+  }
+
+  /// The convolution of `relu(input)` when `rectifyingInput` (depthwise only; the ReLU is
+  /// fused into the kernel's input read and never materialised).
+  public func callAsFunction(_ input: Tensor, rectifyingInput: Bool) -> Tensor {
+    input.conv2d(weight: weight.value, stride: stride, padding: padding, dilation: dilation, groups: groups, rectifyingInput: rectifyingInput)
   }
 }

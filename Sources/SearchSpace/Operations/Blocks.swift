@@ -46,7 +46,7 @@ public final class FactorizedReduce: Module, Layer {
 
 /// Depthwise-separable convolution applied twice (SPEC §1.2): ReLU → dw k×k (stride) → pw 1×1 →
 /// BN → ReLU → dw k×k (stride 1) → pw 1×1 → BN. Reference names `op.1`, `op.2`, `op.3`,
-/// `op.5`, `op.6`, `op.7`.
+/// `op.5`, `op.6`, `op.7`. Each ReLU is fused into the depthwise convolution after it.
 public final class SepConv: Module, Layer {
   public let op: Sequential
 
@@ -63,11 +63,18 @@ public final class SepConv: Module, Layer {
     ])
   }
 
-  public func callAsFunction(_ input: Tensor) -> Tensor { op(input) }
+  public func callAsFunction(_ input: Tensor) -> Tensor {
+    let l = op.layers
+    let (depthwise1, pointwise1, norm1) = (l[1] as! Conv2d, l[2] as! Conv2d, l[3] as! BatchNorm2d)
+    let (depthwise2, pointwise2, norm2) = (l[5] as! Conv2d, l[6] as! Conv2d, l[7] as! BatchNorm2d)
+    let half = norm1(pointwise1(depthwise1(input, rectifyingInput: true)))
+    return norm2(pointwise2(depthwise2(half, rectifyingInput: true)))
+  }
 }
 
 /// Dilated depthwise-separable convolution (SPEC §1.2): ReLU → dw k×k (stride, dilation) →
-/// pw 1×1 → BN. Reference names `op.1`, `op.2`, `op.3`.
+/// pw 1×1 → BN. Reference names `op.1`, `op.2`, `op.3`. The ReLU is fused into the depthwise
+/// convolution.
 public final class DilConv: Module, Layer {
   public let op: Sequential
 
@@ -80,7 +87,11 @@ public final class DilConv: Module, Layer {
     ])
   }
 
-  public func callAsFunction(_ input: Tensor) -> Tensor { op(input) }
+  public func callAsFunction(_ input: Tensor) -> Tensor {
+    let l = op.layers
+    let (depthwise, pointwise, norm) = (l[1] as! Conv2d, l[2] as! Conv2d, l[3] as! BatchNorm2d)
+    return norm(pointwise(depthwise(input, rectifyingInput: true)))
+  }
 }
 
 /// The `none` operation: zeros of the output shape (stride 2 keeps ⌈H/2⌉ × ⌈W/2⌉, the shape of

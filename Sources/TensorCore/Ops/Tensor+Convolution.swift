@@ -7,10 +7,13 @@ extension Tensor {
   ///   - weight: `[outChannels, inChannels / groups, kH, kW]`.
   ///   - stride, padding, dilation: `(height, width)` pairs; zero padding.
   ///   - groups: channel groups (`inChannels` for a depthwise convolution).
+  ///   - rectifyingInput: convolve `relu(self)` without materialising it (depthwise only): the
+  ///     ReLU → depthwise-conv pair that opens every DARTS separable and dilated convolution,
+  ///     in one pass over the input forward and backward.
   /// - Returns: `[N, outChannels, outH, outW]` with `out = (in + 2p − d(k−1) − 1)/s + 1`.
   public func conv2d(
     weight: Tensor, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
-    dilation: (Int, Int) = (1, 1), groups: Int = 1
+    dilation: (Int, Int) = (1, 1), groups: Int = 1, rectifyingInput: Bool = false
   ) -> Tensor {
     precondition(rank == 4 && weight.rank == 4, "conv2d needs NCHW input and OIHW weight, got \(shape) and \(weight.shape)")
     precondition(shape[1] == weight.shape[1] * groups, "conv2d: input has \(shape[1]) channels, weight expects \(weight.shape[1] * groups)")
@@ -20,19 +23,33 @@ extension Tensor {
       strideHeight: stride.0, strideWidth: stride.1, padHeight: padding.0, padWidth: padding.1,
       dilationHeight: dilation.0, dilationWidth: dilation.1, groups: groups)
     precondition(g.outHeight > 0 && g.outWidth > 0, "conv2d: \(g) has an empty output")
+    precondition(!rectifyingInput || g.isDepthwise, "a fused input ReLU needs a depthwise convolution")
     let out = Tensor.uninitialized([g.batch, g.outChannels, g.outHeight, g.outWidth], on: backend)
-    Convolution.forward(g, input: storage.pointer, weight: weight.storage.pointer, output: out.storage.pointer, pool: backend.pool)
+    let pool = backend.pool
+    if rectifyingInput {
+      DepthwiseConvolution.forward(g, input: storage.pointer, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool, rectifiedInput: true)
+    } else {
+      Convolution.forward(g, input: storage.pointer, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool)
+    }
     return Tensor.recorded(out, name: "conv2d", inputs: [self, weight]) { gradOut, needed in
       var dx: Tensor?
       var dw: Tensor?
       if needed[0] {
         let t = Tensor.uninitialized(self.shape, on: self.backend)
-        Convolution.backwardInput(g, gradOutput: gradOut.storage.pointer, weight: weight.storage.pointer, gradInput: t.storage.pointer, pool: self.backend.pool)
+        if rectifyingInput {
+          DepthwiseConvolution.backwardInput(g, gradOutput: gradOut.storage.pointer, weight: weight.storage.pointer, gradInput: t.storage.pointer, pool: pool, rectifiedInput: self.storage.pointer)
+        } else {
+          Convolution.backwardInput(g, gradOutput: gradOut.storage.pointer, weight: weight.storage.pointer, gradInput: t.storage.pointer, pool: pool)
+        }
         dx = t
       }
       if needed[1] {
         let t = Tensor.uninitialized(weight.shape, on: self.backend)
-        Convolution.backwardWeight(g, input: self.storage.pointer, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: self.backend.pool)
+        if rectifyingInput {
+          DepthwiseConvolution.backwardWeight(g, input: self.storage.pointer, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool, rectifiedInput: true)
+        } else {
+          Convolution.backwardWeight(g, input: self.storage.pointer, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool)
+        }
         dw = t
       }
       return [dx, dw]
@@ -106,15 +123,31 @@ extension Tensor {
     var inputs = [self]
     if let gamma { inputs.append(gamma) }
     if let beta { inputs.append(beta) }
+    // NOTE: without γ/β the output *is* x̂, so the backward pass reads the output instead of
+    // the input, and the input (usually a convolution output nothing else keeps) can be freed
+    // right after the forward pass. With γ/β the input is kept.
+    let affineFree = gamma == nil && beta == nil
+    let saved = affineFree ? out : self
     let result = Tensor.recorded(out, name: "batchNorm", inputs: inputs) { gradOut, needed in
-      let dx = Tensor.uninitialized(self.shape, on: self.backend)
-      let dGamma = Tensor.uninitialized([c], on: self.backend)
-      let dBeta = Tensor.uninitialized([c], on: self.backend)
-      BatchNormKernels.backward(
-        gradOutput: gradOut.storage.pointer, input: self.storage.pointer, mean: mean.storage.pointer,
-        invStd: invStd.storage.pointer, gamma: gamma?.storage.pointer, gradInput: dx.storage.pointer,
-        gradGamma: dGamma.storage.pointer, gradBeta: dBeta.storage.pointer, batch: n, channels: c,
-        spatial: spatial, pool: self.backend.pool)
+      let dx = Tensor.uninitialized(saved.shape, on: saved.backend)
+      let dGamma = Tensor.uninitialized([c], on: saved.backend)
+      let dBeta = Tensor.uninitialized([c], on: saved.backend)
+      if affineFree {
+        // x̂ = y: mean 0 and inverse deviation 1 in x̂'s own terms; the true 1/σ scales dx.
+        let zeros = Tensor.zeros([c], on: saved.backend)
+        let ones = Tensor(repeating: 1, shape: [c], on: saved.backend)
+        BatchNormKernels.backward(
+          gradOutput: gradOut.storage.pointer, input: saved.storage.pointer, mean: zeros.storage.pointer,
+          invStd: ones.storage.pointer, gamma: invStd.storage.pointer, gradInput: dx.storage.pointer,
+          gradGamma: dGamma.storage.pointer, gradBeta: dBeta.storage.pointer, batch: n, channels: c,
+          spatial: spatial, pool: saved.backend.pool)
+      } else {
+        BatchNormKernels.backward(
+          gradOutput: gradOut.storage.pointer, input: saved.storage.pointer, mean: mean.storage.pointer,
+          invStd: invStd.storage.pointer, gamma: gamma?.storage.pointer, gradInput: dx.storage.pointer,
+          gradGamma: dGamma.storage.pointer, gradBeta: dBeta.storage.pointer, batch: n, channels: c,
+          spatial: spatial, pool: saved.backend.pool)
+      }
       var grads: [Tensor?] = [needed[0] ? dx : nil]
       if gamma != nil { grads.append(dGamma) }
       if beta != nil { grads.append(dBeta) }
