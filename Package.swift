@@ -37,13 +37,13 @@ let package = Package(
       name: "Datasets", dependencies: ["TensorCore", "CZlib"], resources: [.copy("Demo")],
       swiftSettings: releaseKernelFlags),
     .target(name: "SearchSpace", dependencies: ["NN"], swiftSettings: releaseKernelFlags),
-    .target(name: "Search", dependencies: ["SearchSpace", "NN"], swiftSettings: releaseKernelFlags),
+    .target(name: "Search", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseKernelFlags),
     .target(name: "Runs", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
     .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "Search"], swiftSettings: releaseKernelFlags),
     .executableTarget(
       name: "darts",
       dependencies: [
-        "CPUKernels", "TensorCore", "NN", "Benchmarks",
+        "CPUKernels", "TensorCore", "NN", "Datasets", "Search", "Benchmarks",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: releaseKernelFlags),

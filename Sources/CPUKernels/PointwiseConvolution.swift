@@ -6,7 +6,7 @@ import Synchronization
 /// Per image the forward pass is the matrix product `Y[Cout × HWout] = W[Cout × Cin] · X[Cin × HWout]`
 /// and the input gradient `dX = Wᵀ · dY`: both run as one batched `GEMM` that packs the weight once.
 /// The weight gradient `dW = Σ_images dY · Xᵀ` reduces over `batch·HWout` with a dot-product
-/// kernel (4×4 output channels per register tile, `SIMD16` along pixels) into per-thread partial
+/// kernel (4×4 output channels per register tile, `SIMD16` along pixels) into per-item partial
 /// sums. Strided convolutions first gather the sampled input pixels into a packed temporary
 /// (and scatter the input gradient back, zeros elsewhere).
 public enum PointwiseConvolution {
@@ -71,18 +71,20 @@ public enum PointwiseConvolution {
     // tile) stay in L2.
     let imagesPerItem = max(1, min(batch, (256 << 10) / max(1, (cin + cout) * pixels * 4)))
     let itemCount = (batch + imagesPerItem - 1) / imagesPerItem
+    // NOTE: one partial sum per work item (not per thread), added in item order, so the result
+    // does not depend on which thread ran which item: runs are bit-reproducible.
     let workers = min(pool.threadCount, itemCount)
-    let partials = UnsafeMutablePointer<Float>.allocate(capacity: workers * cout * cin)
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: itemCount * cout * cin)
     defer { partials.deallocate() }
-    partials.update(repeating: 0, count: workers * cout * cin)
+    partials.update(repeating: 0, count: itemCount * cout * cin)
     withSampledInput(g, input, pool: pool) { x in
       let nextItem = Atomic<Int>(0)
-      pool.parallelFor(workers) { worker in
-        let partial = partials + worker * cout * cin
+      pool.parallelFor(workers) { _ in
         var sums = SIMD16<Float>()
         while true {
           let item = nextItem.add(1, ordering: .relaxed).oldValue
           if item >= itemCount { return }
+          let partial = partials + item * cout * cin
           let n0 = item * imagesPerItem
           let images = min(imagesPerItem, batch - n0)
           for o0 in stride(from: 0, to: cout, by: 4) {
@@ -106,8 +108,8 @@ public enum PointwiseConvolution {
       }
     }
     gradWeight.update(from: partials, count: cout * cin)
-    for w in 1..<max(1, workers) {
-      for i in 0..<(cout * cin) { gradWeight[i] += partials[w * cout * cin + i] }
+    for item in 1..<max(1, itemCount) {
+      for i in 0..<(cout * cin) { gradWeight[i] += partials[item * cout * cin + i] }
     }
   }
 

@@ -115,6 +115,12 @@ final class GradientCheckTests: XCTestCase {
     }
   }
 
+  func testPerChannelAffine() {
+    checkGradients("per-channel affine", inputs: [random([2, 3, 4, 5]), random([3]), random([3])]) {
+      $0[0].scaledPerChannel(scale: $0[1], shift: $0[2])
+    }
+  }
+
   func testMatmulAndLinear() {
     for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
       let a = random(ta ? [4, 3] : [3, 4])

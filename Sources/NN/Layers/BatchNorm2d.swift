@@ -55,13 +55,9 @@ public final class BatchNorm2d: Module, Layer {
     }
     // Evaluation: a per-channel affine map with the running statistics.
     let channels = input.shape[1]
-    let invStd = runningVariance.value.scalars.map { 1 / ($0 + epsilon).squareRoot() }
-    let backend = input.backend
-    let invStdTensor = Tensor(shape: [channels], scalars: invStd, on: backend)
-    var scale = invStdTensor
-    if let weight { scale = weight.value * invStdTensor }
-    var shift = -(runningMean.value * scale)
-    if let bias { shift = shift + bias.value }
-    return input * scale.reshaped(to: [1, channels, 1, 1]) + shift.reshaped(to: [1, channels, 1, 1])
+    let invStd = Tensor(shape: [channels], scalars: runningVariance.value.scalars.map { 1 / ($0 + epsilon).squareRoot() }, on: input.backend)
+    let scale = weight.map { $0.value * invStd } ?? invStd
+    let centered = -(runningMean.value * scale)
+    return input.scaledPerChannel(scale: scale, shift: bias.map { centered + $0.value } ?? centered)
   }
 }

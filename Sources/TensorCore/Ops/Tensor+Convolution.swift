@@ -156,6 +156,30 @@ extension Tensor {
     return (result, mean, variance)
   }
 
+  /// `y[n, c, …] = x[n, c, …]·scale[c] + shift[c]` for an NCHW tensor and `[C]` scale and shift:
+  /// batch normalisation with fixed statistics (evaluation mode), folded into one pass.
+  public func scaledPerChannel(scale: Tensor, shift: Tensor) -> Tensor {
+    precondition(rank == 4 && scale.shape == [shape[1]] && shift.shape == [shape[1]], "per-channel affine of \(shape) needs [\(shape[1])] scale and shift")
+    let (n, c, spatial) = (shape[0], shape[1], shape[2] * shape[3])
+    let out = Tensor.uninitialized(shape, on: backend)
+    BatchNormKernels.channelAffine(input: storage.pointer, scale: scale.storage.pointer, shift: shift.storage.pointer, output: out.storage.pointer, batch: n, channels: c, spatial: spatial, pool: backend.pool)
+    return Tensor.recorded(out, name: "scaledPerChannel", inputs: [self, scale, shift]) { g, needed in
+      var dx: Tensor?
+      if needed[0] {
+        let t = Tensor.uninitialized(self.shape, on: self.backend)
+        let zeros = Tensor.zeros([c], on: self.backend)
+        BatchNormKernels.channelAffine(input: g.storage.pointer, scale: scale.storage.pointer, shift: zeros.storage.pointer, output: t.storage.pointer, batch: n, channels: c, spatial: spatial, pool: self.backend.pool)
+        dx = t
+      }
+      let perChannel = [1, c, 1, 1]
+      return [
+        dx,
+        needed[1] ? (g * self).summed(toShape: perChannel).reshaped(to: [c]) : nil,
+        needed[2] ? g.summed(toShape: perChannel).reshaped(to: [c]) : nil,
+      ]
+    }
+  }
+
   /// Matrix product of 2-D tensors, `op(a)·op(b)` with optional transposes
   /// (`a: [m, k]` or `[k, m]` when `transposeA`; `b: [k, n]` or `[n, k]` when `transposeB`).
   public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {

@@ -1,0 +1,90 @@
+import Datasets
+import SearchSpace
+
+/// Every setting of a search run (written to `config.json`, so a run can be repeated). The
+/// defaults are the DARTS reference (`cnn/train_search.py`, SPEC §2.2).
+public struct SearchSettings: Codable, Sendable, Equatable {
+  /// The search algorithm.
+  public enum Method: String, Codable, Sendable, CaseIterable {
+    case darts
+    case pcDarts = "pc-darts"
+    case pDarts = "p-darts"
+  }
+
+  public var method: Method = .darts
+  /// Architecture gradient order (1: DARTS-V1, 2: DARTS-V2).
+  public var order: Int = 1
+  public var dataset: DatasetKind = .cifar10
+  /// The dataset directory (nil: the dataset's default location).
+  public var dataDirectory: String?
+  /// Use only the first `limit` training images (nil: all).
+  public var limit: Int?
+  /// Fraction of the (limited) training set that trains the weights; the rest trains α.
+  public var trainPortion: Double = 0.5
+  public var batchSize: Int = 64
+  public var epochs: Int = 50
+  public var learningRate: Double = 0.025
+  public var learningRateMin: Double = 0.001
+  public var momentum: Double = 0.9
+  public var weightDecay: Double = 3e-4
+  public var gradientClip: Double = 5
+  public var architectureLearningRate: Double = 3e-4
+  public var architectureWeightDecay: Double = 1e-3
+  /// Epochs at the start during which α is frozen (PC-DARTS: 15).
+  public var architectureWarmupEpochs: Int = 0
+  public var channels: Int = 16
+  public var layers: Int = 8
+  public var nodes: Int = 4
+  /// PC-DARTS partial channels K (1: off).
+  public var partialChannels: Int = 1
+  /// PC-DARTS edge normalisation.
+  public var edgeNormalization: Bool = false
+  /// Training augmentation of both splits (SPEC §2.1, §8.2).
+  public var cropPadding: Int = 4
+  public var flip: Bool = true
+  public var seed: UInt64 = 2
+  public var threads: Int = 2
+  /// Cap on the steps of an epoch (smoke runs); nil: whole epochs.
+  public var maxStepsPerEpoch: Int?
+  /// Also checkpoint every N steps (nil: at epoch ends only).
+  public var checkpointEvery: Int?
+
+  public init() {}
+
+  /// The settings of `darts search` with no arguments: a short real search on the demo data
+  /// shipped with the package (4,000 Fashion-MNIST images), about ten minutes on two cores.
+  public static var demo: SearchSettings {
+    var s = SearchSettings()
+    s.dataset = .demo
+    s.batchSize = 32
+    s.epochs = 8
+    s.channels = 8
+    s.layers = 5
+    s.learningRate = 0.05
+    s.architectureLearningRate = 3e-3
+    s.cropPadding = 2
+    return s
+  }
+
+  /// The supernet these settings describe.
+  public func networkConfiguration(inputChannels: Int, classes: Int) -> SearchNetworkConfiguration {
+    SearchNetworkConfiguration(
+      channels: channels, layers: layers, steps: nodes, classes: classes, inputChannels: inputChannels,
+      partialChannels: partialChannels, edgeNormalization: edgeNormalization)
+  }
+
+  /// A one-line reason these settings cannot run, or nil.
+  public func validationProblem() -> String? {
+    if order != 1 && order != 2 { return "--order must be 1 or 2" }
+    if batchSize < 1 { return "--batch-size must be positive" }
+    if epochs < 1 { return "--epochs must be positive" }
+    if !(0 < trainPortion && trainPortion < 1) { return "--train-portion must be between 0 and 1" }
+    if channels < 1 || layers < 3 || nodes < 2 { return "--init-channels must be positive, --layers at least 3 and --nodes at least 2" }
+    if partialChannels < 1 || channels % partialChannels != 0 { return "--partial-channels \(partialChannels) must divide --init-channels \(channels)" }
+    if threads < 1 { return "--threads must be positive" }
+    if let m = maxStepsPerEpoch, m < 1 { return "--max-steps-per-epoch must be positive" }
+    if let c = checkpointEvery, c < 1 { return "--checkpoint-every must be positive" }
+    if learningRate <= 0 || architectureLearningRate <= 0 { return "learning rates must be positive" }
+    return nil
+  }
+}

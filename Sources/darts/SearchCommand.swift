@@ -1,0 +1,121 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import Search
+
+extension DatasetKind: ExpressibleByArgument {}
+extension SearchSettings.Method: ExpressibleByArgument {}
+
+struct SearchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "search",
+    abstract: "Search a cell with DARTS (first or second order).",
+    discussion: """
+      With no options, runs a short real search on the Fashion-MNIST images shipped with the \
+      package (about ten minutes on two cores). With --dataset, starts from the reference \
+      settings of the method (DARTS: cnn/train_search.py) and applies the options given. \
+      A run directory receives config.json, events.jsonl, checkpoint.safetensors (every epoch \
+      and every --checkpoint-every steps), genotype.json and architecture.json; --resume DIR \
+      continues a stopped run exactly where its last checkpoint left it.
+      """)
+
+  @Option(help: "Search method: darts.") var method: SearchSettings.Method = .darts
+  @Option(help: "Architecture gradient order: 1 or 2 (DARTS).") var order: Int?
+  @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist.") var dataset: DatasetKind?
+  @Option(help: "Dataset directory (default: the dataset's usual location).") var data: String?
+  @Option(help: "Use only the first N training images.") var limit: Int?
+  @Option(help: "Fraction of the training images that train the weights (the rest train the architecture).") var trainPortion: Double?
+  @Option(help: "Batch size of both splits.") var batchSize: Int?
+  @Option(help: "Epochs.") var epochs: Int?
+  @Option(help: "Initial SGD learning rate (cosine-annealed per epoch).") var learningRate: Double?
+  @Option(help: "Final SGD learning rate of the cosine schedule.") var learningRateMin: Double?
+  @Option(help: "SGD momentum.") var momentum: Double?
+  @Option(help: "SGD weight decay.") var weightDecay: Double?
+  @Option(help: "Global-norm clip of the weight gradients.") var gradClip: Double?
+  @Option(help: "Adam learning rate of the architecture parameters.") var archLearningRate: Double?
+  @Option(help: "Adam weight decay of the architecture parameters.") var archWeightDecay: Double?
+  @Option(help: "Epochs before the architecture starts to learn.") var archWarmupEpochs: Int?
+  @Option(help: "Initial channels C.") var initChannels: Int?
+  @Option(help: "Cells L.") var layers: Int?
+  @Option(help: "Intermediate nodes per cell.") var nodes: Int?
+  @Option(help: "Zero padding of the random crop.") var cropPadding: Int?
+  @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var flip: Bool?
+  @Option(help: "Random seed.") var seed: UInt64?
+  @Option(help: "Threads.") var threads: Int?
+  @Option(help: "Stop each epoch after N steps (smoke runs).") var maxStepsPerEpoch: Int?
+  @Option(help: "Also checkpoint every N steps.") var checkpointEvery: Int?
+  @Option(help: "Run directory (default: runs/search-<method>-<time>).") var runDir: String?
+  @Option(help: "Continue the run in this directory from its last checkpoint.") var resume: String?
+
+  /// The settings: the base of the dataset and method, then every option given.
+  func settings() -> SearchSettings {
+    var s: SearchSettings = (dataset ?? .demo) == .demo ? .demo : SearchSettings()
+    s.method = method
+    if let dataset { s.dataset = dataset }
+    s.dataDirectory = data
+    if let v = order { s.order = v }
+    if let v = limit { s.limit = v }
+    if let v = trainPortion { s.trainPortion = v }
+    if let v = batchSize { s.batchSize = v }
+    if let v = epochs { s.epochs = v }
+    if let v = learningRate { s.learningRate = v }
+    if let v = learningRateMin { s.learningRateMin = v }
+    if let v = momentum { s.momentum = v }
+    if let v = weightDecay { s.weightDecay = v }
+    if let v = gradClip { s.gradientClip = v }
+    if let v = archLearningRate { s.architectureLearningRate = v }
+    if let v = archWeightDecay { s.architectureWeightDecay = v }
+    if let v = archWarmupEpochs { s.architectureWarmupEpochs = v }
+    if let v = initChannels { s.channels = v }
+    if let v = layers { s.layers = v }
+    if let v = nodes { s.nodes = v }
+    if let v = cropPadding { s.cropPadding = v }
+    if let v = flip { s.flip = v }
+    if let v = seed { s.seed = v }
+    if let v = threads { s.threads = v }
+    if let v = maxStepsPerEpoch { s.maxStepsPerEpoch = v }
+    if let v = checkpointEvery { s.checkpointEvery = v }
+    return s
+  }
+
+  func validate() throws {
+    if resume == nil, let problem = settings().validationProblem() { throw ValidationError(problem) }
+  }
+
+  func run() throws {
+    try reportingFailures {
+      let run: SearchRun
+      if let resume {
+        run = try SearchRun.resume(URL(fileURLWithPath: resume))
+        emit("resuming \(resume)")
+      } else {
+        let settings = settings()
+        let directory = runDir ?? "runs/search-\(settings.method.rawValue)-\(timestamp())"
+        run = try SearchRun.start(settings, in: URL(fileURLWithPath: directory))
+        emit("run directory: \(directory)")
+      }
+      let genotype = try run.run()
+      emit("final genotype: \(genotype)")
+      emit("written: \(run.directory.url(of: .genotype).path)")
+    }
+  }
+}
+
+/// A sortable local time stamp for directory names.
+func timestamp() -> String {
+  let formatter = DateFormatter()
+  formatter.dateFormat = "yyyyMMdd-HHmmss"
+  return formatter.string(from: Date())
+}
+
+/// Runs `body`; an error becomes one line on standard error and exit status 1.
+func reportingFailures(_ body: () throws -> Void) throws {
+  do {
+    try body()
+  } catch let error as ExitCode {
+    throw error
+  } catch {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    throw ExitCode.failure
+  }
+}
