@@ -2,34 +2,41 @@ import Foundation
 import XCTest
 
 /// Runs the built `darts` binary as a user would and checks what it prints.
-final class DartsCLITests: XCTestCase {
-  /// The `darts` executable beside this test bundle in the build products directory.
-  static var executable: URL {
-    get throws {
-      var candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
-      candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
-      for dir in candidates {
-        let url = dir.appendingPathComponent("darts")
-        if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-      }
-      throw XCTSkip("darts binary not found near \(Bundle.main.bundleURL.path)")
+/// The `darts` executable beside the test bundle in the build products directory.
+var dartsExecutable: URL {
+  get throws {
+    var candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
+    candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+    for dir in candidates {
+      let url = dir.appendingPathComponent("darts")
+      if FileManager.default.isExecutableFile(atPath: url.path) { return url }
     }
+    throw XCTSkip("darts binary not found near \(Bundle.main.bundleURL.path)")
   }
+}
 
-  /// Runs `darts arguments…`, returning exit status, stdout and stderr.
-  func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-    let process = Process()
-    process.executableURL = try Self.executable
-    process.arguments = arguments
-    let (out, err) = (Pipe(), Pipe())
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-  }
+/// Runs `darts arguments…`, returning exit status, stdout and stderr.
+func runDarts(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+  let process = Process()
+  process.executableURL = try dartsExecutable
+  process.arguments = arguments
+  let (out, err) = (Pipe(), Pipe())
+  process.standardOutput = out
+  process.standardError = err
+  try process.run()
+  // Drain stderr concurrently so a chatty child never blocks on a full pipe.
+  nonisolated(unsafe) var errData = Data()
+  let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+  reader.start()
+  let outData = out.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  while reader.isExecuting || !reader.isFinished { usleep(1000) }
+  return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// Runs the built `darts` binary as a user would and checks what it prints.
+final class DartsCLITests: XCTestCase {
+  func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) { try runDarts(arguments) }
 
   func testVersionAndHelp() throws {
     let version = try run(["--version"])

@@ -1,0 +1,106 @@
+import Foundation
+import XCTest
+
+/// `darts search` through the binary: a short run on the demo data, exact resume after
+/// `kill -9`, and bad input.
+final class SearchCLITests: XCTestCase {
+  /// A tiny search on the shipped demo images (a few seconds).
+  let tiny = [
+    "search", "--limit", "256", "--batch-size", "16", "--init-channels", "4", "--layers", "3",
+    "--epochs", "2", "--max-steps-per-epoch", "4", "--checkpoint-every", "1", "--threads", "2",
+  ]
+
+  func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("darts-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+    return url
+  }
+
+  func testShortSearchWritesTheRunDirectory() throws {
+    let run = try temporaryDirectory().appendingPathComponent("run")
+    let result = try runDarts(tiny + ["--run-dir", run.path])
+    XCTAssertEqual(result.status, 0, result.err)
+    for file in ["config.json", "events.jsonl", "genotype.json", "architecture.json", "checkpoint.safetensors"] {
+      XCTAssert(FileManager.default.fileExists(atPath: run.appendingPathComponent(file).path), file)
+    }
+    let genotype = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("genotype.json"))) as! [String: Any]
+    XCTAssertEqual((genotype["normal"] as! [[Any]]).count, 8)
+    let events = try String(contentsOf: run.appendingPathComponent("events.jsonl"), encoding: .utf8).split(separator: "\n")
+    let objects = try events.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+    XCTAssertEqual(objects.filter { $0["type"] as? String == "step" }.count, 8)
+    XCTAssertEqual(objects.filter { $0["type"] as? String == "epoch" }.count, 2)
+    XCTAssertEqual(objects.map { $0["event"] as! Int }, Array(0..<objects.count))
+    let architecture = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("architecture.json"))) as! [String: Any]
+    XCTAssertNotNil(architecture["alphas_normal"])
+    XCTAssertNotNil(architecture["alphas_reduce"])
+  }
+
+  func testResumeAfterKillIsBitIdentical() throws {
+    let root = try temporaryDirectory()
+    let reference = root.appendingPathComponent("reference")
+    XCTAssertEqual(try runDarts(tiny + ["--run-dir", reference.path]).status, 0)
+
+    let interrupted = root.appendingPathComponent("interrupted")
+    let process = Process()
+    process.executableURL = try dartsExecutable
+    process.arguments = tiny + ["--run-dir", interrupted.path]
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    // Kill -9 as soon as a checkpoint exists (wherever the run is then).
+    let checkpoint = interrupted.appendingPathComponent("checkpoint.safetensors")
+    while process.isRunning && !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(2_000) }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+
+    let resumed = try runDarts(["search", "--resume", interrupted.path])
+    XCTAssertEqual(resumed.status, 0, resumed.err)
+    let a = try Data(contentsOf: reference.appendingPathComponent("architecture.json"))
+    let b = try Data(contentsOf: interrupted.appendingPathComponent("architecture.json"))
+    XCTAssertEqual(a, b, "final α differ after kill -9 and resume")
+    XCTAssertEqual(
+      try Data(contentsOf: reference.appendingPathComponent("genotype.json")),
+      try Data(contentsOf: interrupted.appendingPathComponent("genotype.json")))
+    // The resumed log has every step exactly once.
+    let events = try String(contentsOf: interrupted.appendingPathComponent("events.jsonl"), encoding: .utf8).split(separator: "\n")
+    let steps = try events.compactMap { line -> Int? in
+      let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+      return object["type"] as? String == "step" ? object["global_step"] as? Int : nil
+    }
+    XCTAssertEqual(steps, Array(1...8))
+  }
+
+  func testBadInputGivesOneLineErrors() throws {
+    let root = try temporaryDirectory()
+    // An existing, non-empty run directory without --resume.
+    let existing = root.appendingPathComponent("existing")
+    try FileManager.default.createDirectory(at: existing, withIntermediateDirectories: true)
+    try Data("x".utf8).write(to: existing.appendingPathComponent("file"))
+    var result = try runDarts(tiny + ["--run-dir", existing.path])
+    XCTAssertNotEqual(result.status, 0)
+    XCTAssert(result.err.contains(existing.path), result.err)
+
+    // A dataset directory without the files.
+    result = try runDarts(tiny + ["--dataset", "cifar10", "--data", root.path, "--run-dir", root.appendingPathComponent("r2").path])
+    XCTAssertNotEqual(result.status, 0)
+    XCTAssert(result.err.contains(root.path), result.err)
+    XCTAssertEqual(result.err.split(separator: "\n").count, 1, result.err)
+
+    // Resume of a directory with a corrupt checkpoint.
+    let run = root.appendingPathComponent("run")
+    XCTAssertEqual(try runDarts(tiny + ["--run-dir", run.path, "--epochs", "1", "--max-steps-per-epoch", "1"]).status, 0)
+    let checkpoint = run.appendingPathComponent("checkpoint.safetensors")
+    let bytes = try Data(contentsOf: checkpoint)
+    try bytes.prefix(bytes.count / 2).write(to: checkpoint)
+    result = try runDarts(["search", "--resume", run.path])
+    XCTAssertNotEqual(result.status, 0)
+    XCTAssert(result.err.contains("checkpoint.safetensors"), result.err)
+
+    // Resume of a directory that does not exist; invalid option values.
+    result = try runDarts(["search", "--resume", root.appendingPathComponent("nope").path])
+    XCTAssertNotEqual(result.status, 0)
+    XCTAssert(result.err.contains("nope"), result.err)
+    result = try runDarts(["search", "--partial-channels", "3"])
+    XCTAssertNotEqual(result.status, 0)
+  }
+}
