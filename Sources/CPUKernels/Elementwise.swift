@@ -192,6 +192,59 @@ public enum Elementwise {
     }
   }
 
+  /// The backward pass of `weightedSum` in one pass over the upstream gradient `g`:
+  /// `gradInputs[k] = weights[k]·g` (where given) and the weight gradients
+  /// `Σ_i g[i]·inputs[k][i]` (where `needWeightGradient`; Float within blocks of 4096
+  /// elements, blocks combined in Double, chunk partials added in chunk order).
+  public static func weightedSumBackward(
+    _ g: UnsafePointer<Float>, inputs: [UnsafePointer<Float>], weights: [Float],
+    gradInputs: [UnsafeMutablePointer<Float>?], needWeightGradient: Bool, count: Int, pool: WorkerPool
+  ) -> [Double] {
+    let k = inputs.count
+    precondition(weights.count == k && gradInputs.count == k, "one weight and gradient slot per input")
+    let chunkCount = max(1, min(pool.threadCount * 4, count / grain))
+    var partials = [Double](repeating: 0, count: chunkCount * k)
+    let gs = UnsafeSendable(g)
+    let sources = inputs.map { UnsafeSendable($0) }
+    let targets = gradInputs.map { $0.map { UnsafeSendable(UnsafePointer($0)) } }
+    partials.withUnsafeMutableBufferPointer { buffer in
+      let ps = UnsafeSendable(UnsafePointer(buffer.baseAddress!))
+      pool.parallelFor(chunkCount) { c in
+        let start = count * c / chunkCount
+        let end = count * (c + 1) / chunkCount
+        let g = gs.pointer
+        let partial = UnsafeMutablePointer(mutating: ps.pointer) + c * k
+        for j in 0..<k {
+          let x = sources[j].pointer
+          let w = weights[j]
+          let wv = SIMD16<Float>(repeating: w)
+          let out = targets[j].map { UnsafeMutablePointer(mutating: $0.pointer) }
+          var total = 0.0
+          var i = start
+          while i < end {
+            let blockEnd = Swift.min(end, i + 4096)
+            var acc = SIMD16<Float>(repeating: 0)
+            var tail: Float = 0
+            while i + 16 <= blockEnd {
+              let gv = g.loadVector(at: i)
+              if let out { out.storeVector(gv * wv, at: i) }
+              if needWeightGradient { acc = acc.addingProduct(gv, x.loadVector(at: i)) }
+              i += 16
+            }
+            while i < blockEnd {
+              if let out { out[i] = g[i] * w }
+              if needWeightGradient { tail += g[i] * x[i] }
+              i += 1
+            }
+            total += Double(acc.sum()) + Double(tail)
+          }
+          partial[j] = total
+        }
+      }
+    }
+    return (0..<k).map { j in (0..<chunkCount).reduce(0.0) { $0 + partials[$1 * k + j] } }
+  }
+
   /// `Σ a[i]·b[i]`, accumulated in `Double` across SIMD partial sums.
   public static func dot(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int, pool: WorkerPool

@@ -56,13 +56,16 @@ public func gradients(
       }
     }
 
-    var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): initial]
+    // Contributions to each node's gradient are summed when the node is reached, in one
+    // pass over all of them (a DARTS edge input receives seven).
+    var pending: [ObjectIdentifier: [Tensor]] = [ObjectIdentifier(root): [initial]]
     for node in order.reversed() {
       let id = ObjectIdentifier(node)
-      guard needed.contains(id), let upstream = pending.removeValue(forKey: id) else {
+      guard needed.contains(id), let contributions = pending.removeValue(forKey: id) else {
         if !retainGraph { node.backward = nil }
         continue
       }
+      let upstream = Tensor.sum(contributions)
       for i in targets[id] ?? [] { result[i] = upstream }
       if let backward = node.backward {
         let mask = node.inputs.map { $0.map { needed.contains(ObjectIdentifier($0)) } ?? false }
@@ -71,12 +74,7 @@ public func gradients(
           for (k, input) in node.inputs.enumerated() where mask[k] {
             guard let input, let g = inputGradients[k] else { continue }
             precondition(g.shape == input.shape, "\(node.name): gradient shape \(g.shape) != \(input.shape)")
-            let key = ObjectIdentifier(input)
-            if let existing = pending[key] {
-              pending[key] = existing + g
-            } else {
-              pending[key] = g
-            }
+            pending[ObjectIdentifier(input), default: []].append(g)
           }
         }
       }

@@ -137,6 +137,17 @@ extension Tensor {
 
   // MARK: Weighted sums
 
+  /// The element-wise sum of equally shaped tensors in one pass (no graph is recorded): the
+  /// accumulation of gradient contributions at fan-out.
+  static func sum(_ tensors: [Tensor]) -> Tensor {
+    if tensors.count == 1 { return tensors[0] }
+    let out = Tensor.uninitialized(tensors[0].shape, on: tensors[0].backend)
+    Elementwise.weightedSum(
+      tensors.map { UnsafePointer($0.storage.pointer) }, weights: Array(repeating: 1, count: tensors.count),
+      out.storage.pointer, count: out.count, pool: out.backend.pool)
+    return out
+  }
+
   /// `Σ_k weights[k]·tensors[k]` for equally shaped tensors and a `[K]` weight vector, in one
   /// pass: the DARTS mixed operation `Σ_o softmax(α)_o·o(x)` and the PC-DARTS
   /// edge-normalised node sum. The weight gradient is one dot product per tensor; tensor
@@ -150,10 +161,17 @@ extension Tensor {
     let w = weights.scalars
     Elementwise.weightedSum(tensors.map { UnsafePointer($0.storage.pointer) }, weights: w, out.storage.pointer, count: out.count, pool: backend.pool)
     return recorded(out, name: "weightedSum", inputs: tensors + [weights]) { g, needed in
-      var grads: [Tensor?] = tensors.indices.map { k in needed[k] ? g.affine(scale: w[k]) : nil }
+      var grads: [Tensor?] = []
+      for k in tensors.indices {
+        grads.append(needed[k] ? Tensor.uninitialized(shape, on: g.backend) : nil)
+      }
+      let slots: [UnsafeMutablePointer<Float>?] = grads.map { $0?.storage.pointer }
+      let dots: [Double] = Elementwise.weightedSumBackward(
+        g.storage.pointer, inputs: tensors.map { UnsafePointer($0.storage.pointer) }, weights: w,
+        gradInputs: slots, needWeightGradient: needed[tensors.count], count: g.count, pool: g.backend.pool)
       if needed[tensors.count] {
-        let dots = tensors.map { Float(Elementwise.dot(g.storage.pointer, $0.storage.pointer, count: g.count, pool: g.backend.pool)) }
-        grads.append(Tensor(shape: weights.shape, scalars: dots, on: g.backend))
+        let values: [Float] = dots.map { Float($0) }
+        grads.append(Tensor(shape: weights.shape, scalars: values, on: g.backend))
       } else {
         grads.append(nil)
       }
