@@ -39,7 +39,7 @@ let package = Package(
     .target(name: "SearchSpace", dependencies: ["NN"], swiftSettings: releaseKernelFlags),
     .target(name: "Search", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseKernelFlags),
     .target(name: "Runs", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
-    .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "Search"], swiftSettings: releaseKernelFlags),
+    .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "Search", "Runs"], swiftSettings: releaseKernelFlags),
     .executableTarget(
       name: "darts",
       dependencies: [
@@ -61,7 +61,8 @@ let package = Package(
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "_TestSupport"]),
     .testTarget(name: "RunsTests", dependencies: ["Runs", "_TestSupport"]),
     .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "_TestSupport"]),
-    .testTarget(name: "SearchTests", dependencies: ["Search", "_TestSupport"]),
+    .testTarget(
+      name: "SearchTests", dependencies: ["Search", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DartsCLITests", dependencies: ["darts"]),
   ]
 )

@@ -1,3 +1,5 @@
+import Foundation
+import Runs
 import NN
 import Search
 import TensorCore
@@ -47,6 +49,8 @@ public struct SearchStepBenchmark {
       if let failure { throw failure }
     }
     times.sort()
-    return (times[times.count / 2], backend.memory.statistics.peakHeld)
+    let memory = backend.memory.statistics
+    FileHandle.standardError.write(Data("# tensor memory: peak live \(memory.peakLive >> 20) MiB, peak held \(memory.peakHeld >> 20) MiB, process peak RSS \((ProcessMemory.peakResidentBytes() ?? 0) >> 20) MiB\n".utf8))
+    return (times[times.count / 2], memory.peakHeld)
   }
 }
