@@ -26,11 +26,17 @@ final class OperationTests: XCTestCase {
     let x = Tensor.randomNormal([2, 4, 9, 9], generator: &generator, on: backend)
     let sep = SepConv(4, 4, kernel: 3, stride: 2, padding: 1, affine: true, using: &factory)
     let dil = DilConv(4, 4, kernel: 5, stride: 1, padding: 4, dilation: 2, affine: false, using: &factory)
-    sep.eval()
-    dil.eval()
+    let preprocess = ReLUConvBN(4, 6, kernel: 1, stride: 1, padding: 0, affine: true, using: &factory)
+    let reduce = FactorizedReduce(4, 6, affine: true, using: &factory)
+    for module in [sep, dil, preprocess, reduce] as [Module] { module.eval() }
     withoutGradients {
       assertClose(sep(x).scalars, sep.op(x).scalars, rtol: 1e-5, atol: 1e-6)
       assertClose(dil(x).scalars, dil.op(x).scalars, rtol: 1e-5, atol: 1e-6)
+      assertClose(preprocess(x).scalars, preprocess.op(x).scalars, rtol: 1e-5, atol: 1e-6)
+      let r = x.relu()
+      let expected = reduce.norm(Tensor.concatenated(
+        [reduce.firstConvolution(r), reduce.secondConvolution(r.sliced(lower: [0, 0, 1, 1], upper: r.shape))], alongAxis: 1))
+      assertClose(reduce(x).scalars, expected.scalars, rtol: 1e-5, atol: 1e-6)
     }
   }
 

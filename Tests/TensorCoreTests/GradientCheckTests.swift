@@ -89,6 +89,12 @@ final class GradientCheckTests: XCTestCase {
       let plain = withoutGradients { x.relu().conv2d(weight: w, stride: (stride, stride), padding: (padding, padding), dilation: (dilation, dilation), groups: 3) }
       assertClose(fused.scalars, plain.scalars, rtol: 1e-6, atol: 1e-6)
     }
+    // Dense and pointwise convolutions rectify into a temporary and recompute it backward.
+    for (weightShape, stride, padding) in [([4, 3, 1, 1], 2, 0), ([2, 3, 3, 3], 1, 1)] {
+      checkGradients("relu conv \(weightShape) s\(stride)", inputs: [x, random(weightShape)]) {
+        $0[0].conv2d(weight: $0[1], stride: (stride, stride), padding: (padding, padding), rectifyingInput: true)
+      }
+    }
   }
 
   func testPooling() {

@@ -2,7 +2,8 @@ import NN
 import TensorCore
 
 /// ReLU → Conv k×k → BN (SPEC §1.2); the 1×1 version is the cell's preprocessing layer.
-/// Reference names `op.1.weight`, `op.2.*`.
+/// Reference names `op.1.weight`, `op.2.*`. The ReLU is fused into the convolution (its output
+/// is not kept for the backward pass).
 public final class ReLUConvBN: Module, Layer {
   public let op: Sequential
 
@@ -14,7 +15,10 @@ public final class ReLUConvBN: Module, Layer {
     ])
   }
 
-  public func callAsFunction(_ input: Tensor) -> Tensor { op(input) }
+  public func callAsFunction(_ input: Tensor) -> Tensor {
+    let l = op.layers
+    return (l[2] as! BatchNorm2d)((l[1] as! Conv2d)(input, rectifyingInput: true))
+  }
 }
 
 /// Halves H and W with two 1×1 stride-2 convolutions, the second on the input shifted by one
@@ -38,9 +42,10 @@ public final class FactorizedReduce: Module, Layer {
   }
 
   public func callAsFunction(_ input: Tensor) -> Tensor {
-    let x = input.relu()
-    let shifted = x.sliced(lower: [0, 0, 1, 1], upper: x.shape)
-    return norm(Tensor.concatenated([firstConvolution(x), secondConvolution(shifted)], alongAxis: 1))
+    // relu(x)[:, :, 1:, 1:] = relu(x[:, :, 1:, 1:]): both ReLUs are fused into the convolutions.
+    let shifted = input.sliced(lower: [0, 0, 1, 1], upper: input.shape)
+    return norm(Tensor.concatenated(
+      [firstConvolution(input, rectifyingInput: true), secondConvolution(shifted, rectifyingInput: true)], alongAxis: 1))
   }
 }
 

@@ -7,9 +7,11 @@ extension Tensor {
   ///   - weight: `[outChannels, inChannels / groups, kH, kW]`.
   ///   - stride, padding, dilation: `(height, width)` pairs; zero padding.
   ///   - groups: channel groups (`inChannels` for a depthwise convolution).
-  ///   - rectifyingInput: convolve `relu(self)` without materialising it (depthwise only): the
-  ///     ReLU → depthwise-conv pair that opens every DARTS separable and dilated convolution,
-  ///     in one pass over the input forward and backward.
+  ///   - rectifyingInput: convolve `relu(self)` without keeping `relu(self)` for the backward
+  ///     pass. Depthwise kernels apply the ReLU as they read (the ReLU → depthwise pair that
+  ///     opens every DARTS separable and dilated convolution); other convolutions rectify into
+  ///     a temporary that is dropped after the forward pass and recomputed for the weight
+  ///     gradient (the cells' ReLU → 1×1 preprocessing), which saves one activation tensor.
   /// - Returns: `[N, outChannels, outH, outW]` with `out = (in + 2p − d(k−1) − 1)/s + 1`.
   public func conv2d(
     weight: Tensor, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
@@ -23,32 +25,38 @@ extension Tensor {
       strideHeight: stride.0, strideWidth: stride.1, padHeight: padding.0, padWidth: padding.1,
       dilationHeight: dilation.0, dilationWidth: dilation.1, groups: groups)
     precondition(g.outHeight > 0 && g.outWidth > 0, "conv2d: \(g) has an empty output")
-    precondition(!rectifyingInput || g.isDepthwise, "a fused input ReLU needs a depthwise convolution")
+    let fused = rectifyingInput && g.isDepthwise
+    let recomputed = rectifyingInput && !g.isDepthwise
     let out = Tensor.uninitialized([g.batch, g.outChannels, g.outHeight, g.outWidth], on: backend)
     let pool = backend.pool
-    if rectifyingInput {
+    if fused {
       DepthwiseConvolution.forward(g, input: storage.pointer, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool, rectifiedInput: true)
     } else {
-      Convolution.forward(g, input: storage.pointer, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool)
+      let source = recomputed ? withoutGradients { self.relu() } : self
+      Convolution.forward(g, input: source.storage.pointer, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool)
     }
     return Tensor.recorded(out, name: "conv2d", inputs: [self, weight]) { gradOut, needed in
       var dx: Tensor?
       var dw: Tensor?
       if needed[0] {
         let t = Tensor.uninitialized(self.shape, on: self.backend)
-        if rectifyingInput {
+        if fused {
           DepthwiseConvolution.backwardInput(g, gradOutput: gradOut.storage.pointer, weight: weight.storage.pointer, gradInput: t.storage.pointer, pool: pool, rectifiedInput: self.storage.pointer)
         } else {
           Convolution.backwardInput(g, gradOutput: gradOut.storage.pointer, weight: weight.storage.pointer, gradInput: t.storage.pointer, pool: pool)
+          if recomputed {
+            Elementwise.reluBackward(input: self.storage.pointer, gradOutput: t.storage.pointer, gradInput: t.storage.pointer, count: t.count, pool: pool)
+          }
         }
         dx = t
       }
       if needed[1] {
         let t = Tensor.uninitialized(weight.shape, on: self.backend)
-        if rectifyingInput {
+        if fused {
           DepthwiseConvolution.backwardWeight(g, input: self.storage.pointer, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool, rectifiedInput: true)
         } else {
-          Convolution.backwardWeight(g, input: self.storage.pointer, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool)
+          let source = recomputed ? self.relu() : self
+          Convolution.backwardWeight(g, input: source.storage.pointer, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool)
         }
         dw = t
       }
