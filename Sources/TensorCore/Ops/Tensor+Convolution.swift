@@ -31,9 +31,10 @@ extension Tensor {
     let pool = backend.pool
     if fused {
       DepthwiseConvolution.forward(g, input: storage.pointer, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool, rectifiedInput: true)
+    } else if recomputed {
+      withRectifiedCopy { Convolution.forward(g, input: $0, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool) }
     } else {
-      let source = recomputed ? withoutGradients { self.relu() } : self
-      Convolution.forward(g, input: source.storage.pointer, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool)
+      Convolution.forward(g, input: storage.pointer, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool)
     }
     return Tensor.recorded(out, name: "conv2d", inputs: [self, weight]) { gradOut, needed in
       var dx: Tensor?
@@ -54,13 +55,24 @@ extension Tensor {
         let t = Tensor.uninitialized(weight.shape, on: self.backend)
         if fused {
           DepthwiseConvolution.backwardWeight(g, input: self.storage.pointer, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool, rectifiedInput: true)
+        } else if recomputed {
+          self.withRectifiedCopy { Convolution.backwardWeight(g, input: $0, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool) }
         } else {
-          let source = recomputed ? self.relu() : self
-          Convolution.backwardWeight(g, input: source.storage.pointer, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool)
+          Convolution.backwardWeight(g, input: self.storage.pointer, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool)
         }
         dw = t
       }
       return [dx, dw]
+    }
+  }
+
+  /// Calls `body` with `relu(self)` in the worker pool's scratch memory (valid during the
+  /// call; not a tensor, so it never fragments the tensor allocator).
+  private func withRectifiedCopy(_ body: (UnsafePointer<Float>) -> Void) {
+    let pool = backend.pool
+    pool.withScratch(count: count) { scratch in
+      Elementwise.relu(storage.pointer, scratch, count: count, pool: pool)
+      body(scratch)
     }
   }
 
