@@ -21,9 +21,9 @@ public struct SearchStepBenchmark {
     self.steps = steps
   }
 
-  /// Median milliseconds per step (after one warm-up step) and the peak bytes of tensor memory
-  /// held from the system during the timed steps.
-  public func run() throws -> (medianMilliseconds: Double, peakTensorBytes: Int) {
+  /// Median milliseconds per step (after one warm-up step) and the process's peak resident
+  /// memory (the tensor allocator's own figures go to standard error).
+  public func run() throws -> (medianMilliseconds: Double, peakBytes: Int) {
     let backend = CPUBackend(threads: threads)
     var factory = ParameterFactory(backend: backend, seed: 2)
     let network = SearchNetwork(configuration, using: &factory)
@@ -51,6 +51,6 @@ public struct SearchStepBenchmark {
     times.sort()
     let memory = backend.memory.statistics
     FileHandle.standardError.write(Data("# tensor memory: peak live \(memory.peakLive >> 20) MiB, peak held \(memory.peakHeld >> 20) MiB, process peak RSS \((ProcessMemory.peakResidentBytes() ?? 0) >> 20) MiB\n".utf8))
-    return (times[times.count / 2], memory.peakHeld)
+    return (times[times.count / 2], ProcessMemory.peakResidentBytes() ?? memory.peakHeld)
   }
 }

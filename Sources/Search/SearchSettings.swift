@@ -54,7 +54,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
   /// The settings of `darts search` with no arguments: a short real search on the demo data
   /// shipped with the package (the first 4,000 Fashion-MNIST training images: 2,000 train the
   /// weights, 2,000 the architecture), C = 8, 5 cells, batch 32, 12 epochs of which 4 train the
-  /// weights only; about ten minutes on two cores.
+  /// weights only; about seven minutes on two cores (AMD Zen 5).
   public static var demo: SearchSettings {
     var s = SearchSettings()
     s.dataset = .demo

@@ -48,12 +48,12 @@ extension BenchCommand {
         configuration: configuration, order: order == 1 ? .first : .second, batch: batch, threads: threads, steps: steps
       ).run()
       let what = "darts order \(order)"
-      report(engine: "swift", what: what, ms: result.medianMilliseconds, peakBytes: result.peakTensorBytes, peakKind: "tensor memory held")
+      report(engine: "swift", what: what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, peakKind: "process peak RSS")
       if let pytorch {
         let reference = try runReference(python: pytorch, what: order == 1 ? "search1" : "search2")
         report(engine: "pytorch", what: what + " (best step)", ms: reference.ms, peakBytes: reference.peakBytes, peakKind: "process peak RSS")
         if !json {
-          emit(String(format: "speed-up %.2fx, peak memory ratio %.2f", reference.ms / result.medianMilliseconds, Double(result.peakTensorBytes) / Double(reference.peakBytes)))
+          emit(String(format: "speed-up %.2fx, peak memory ratio %.2f", reference.ms / result.medianMilliseconds, Double(result.peakBytes) / Double(reference.peakBytes)))
         }
       }
     }

@@ -12,7 +12,7 @@ struct SearchCommand: ParsableCommand {
     abstract: "Search a cell with DARTS (first or second order).",
     discussion: """
       With no options, runs a short real search on the Fashion-MNIST images shipped with the \
-      package (about ten minutes on two cores). With --dataset, starts from the reference \
+      package (about seven minutes on two cores). With --dataset, starts from the reference \
       settings of the method (DARTS: cnn/train_search.py) and applies the options given. \
       A run directory receives config.json, events.jsonl, checkpoint.safetensors (every epoch \
       and every --checkpoint-every steps), genotype.json and architecture.json; --resume DIR \
