@@ -140,7 +140,12 @@ public final class SearchRun {
         ]
         if let a = result.architectureLoss { event["architecture_loss"] = .double(Double(a)) }
         try log(event)
-        progress.update(step + 1, metrics: [("loss", state.epochLoss / Double(state.epochSeen)), ("acc", Double(state.epochCorrect) / Double(state.epochSeen))])
+        let metrics: ProgressDisplay.Metrics = [("loss", state.epochLoss / Double(state.epochSeen)), ("acc", Double(state.epochCorrect) / Double(state.epochSeen))]
+        if (step + 1) % 50 == 0 {
+          progress.log(step + 1, metrics: metrics)  // a plain line when not on a terminal
+        } else {
+          progress.update(step + 1, metrics: metrics)
+        }
         if let every = settings.checkpointEvery, state.completedSteps % every == 0, step + 1 < steps {
           try saveCheckpoint()
         }
