@@ -51,12 +51,30 @@ public struct SearchSettings: Codable, Sendable, Equatable {
 
   public init() {}
 
+  /// The reference settings of a method: DARTS `cnn/train_search.py` (SPEC §2.2), PC-DARTS
+  /// `train_search.py` (SPEC §5.4: batch 256, SGD 0.1 → 0, Adam 6e-4, α/β frozen for 15
+  /// epochs, K = 4, edge normalisation).
+  public static func reference(for method: Method) -> SearchSettings {
+    var s = SearchSettings()
+    s.method = method
+    if method == .pcDarts {
+      s.batchSize = 256
+      s.learningRate = 0.1
+      s.learningRateMin = 0
+      s.architectureLearningRate = 6e-4
+      s.architectureWarmupEpochs = 15
+      s.partialChannels = 4
+      s.edgeNormalization = true
+    }
+    return s
+  }
+
   /// The settings of `darts search` with no arguments: a short real search on the demo data
   /// shipped with the package (the first 4,000 Fashion-MNIST training images: 2,000 train the
   /// weights, 2,000 the architecture), C = 8, 5 cells, batch 32, 12 epochs of which 4 train the
   /// weights only; about seven minutes on two cores (AMD Zen 5).
-  public static var demo: SearchSettings {
-    var s = SearchSettings()
+  public static func demo(for method: Method = .darts) -> SearchSettings {
+    var s = SearchSettings.reference(for: method)
     s.dataset = .demo
     s.batchSize = 32
     s.epochs = 12
@@ -68,6 +86,10 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     s.layers = 5
     s.learningRate = 0.05
     s.cropPadding = 2
+    if method == .pcDarts {
+      s.batchSize = 64  // PC-DARTS's memory saving buys a larger batch, as in the paper
+      s.learningRate = 0.1
+    }
     return s
   }
 
@@ -80,6 +102,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
 
   /// A one-line reason these settings cannot run, or nil.
   public func validationProblem() -> String? {
+    if method == .pDarts { return "--method p-darts is not available yet (darts and pc-darts are)" }
     if order != 1 && order != 2 { return "--order must be 1 or 2" }
     if batchSize < 1 { return "--batch-size must be positive" }
     if epochs < 1 { return "--epochs must be positive" }

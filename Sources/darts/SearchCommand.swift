@@ -9,17 +9,18 @@ extension SearchSettings.Method: ExpressibleByArgument {}
 struct SearchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "search",
-    abstract: "Search a cell with DARTS (first or second order).",
+    abstract: "Search a cell with DARTS (first or second order) or PC-DARTS.",
     discussion: """
       With no options, runs a short real search on the Fashion-MNIST images shipped with the \
       package (about seven minutes on two cores). With --dataset, starts from the reference \
-      settings of the method (DARTS: cnn/train_search.py) and applies the options given. \
+      settings of the method (DARTS: cnn/train_search.py; PC-DARTS: train_search.py) and \
+      applies the options given. \
       A run directory receives config.json, events.jsonl, checkpoint.safetensors (every epoch \
       and every --checkpoint-every steps), genotype.json and architecture.json; --resume DIR \
       continues a stopped run exactly where its last checkpoint left it.
       """)
 
-  @Option(help: "Search method: darts.") var method: SearchSettings.Method = .darts
+  @Option(help: "Search method: darts or pc-darts (p-darts is not available yet).") var method: SearchSettings.Method = .darts
   @Option(help: "Architecture gradient order: 1 or 2 (DARTS).") var order: Int?
   @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist.") var dataset: DatasetKind?
   @Option(help: "Dataset directory (default: the dataset's usual location).") var data: String?
@@ -38,6 +39,8 @@ struct SearchCommand: ParsableCommand {
   @Option(help: "Initial channels C.") var initChannels: Int?
   @Option(help: "Cells L.") var layers: Int?
   @Option(help: "Intermediate nodes per cell.") var nodes: Int?
+  @Option(help: "PC-DARTS partial channels K (1: every channel goes through the operations).") var partialChannels: Int?
+  @Flag(inversion: .prefixedNo, help: "PC-DARTS edge normalisation (also on plain DARTS).") var edgeNorm: Bool?
   @Option(help: "Zero padding of the random crop.") var cropPadding: Int?
   @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var flip: Bool?
   @Option(help: "Random seed.") var seed: UInt64?
@@ -49,8 +52,7 @@ struct SearchCommand: ParsableCommand {
 
   /// The settings: the base of the dataset and method, then every option given.
   func settings() -> SearchSettings {
-    var s: SearchSettings = (dataset ?? .demo) == .demo ? .demo : SearchSettings()
-    s.method = method
+    var s: SearchSettings = (dataset ?? .demo) == .demo ? .demo(for: method) : .reference(for: method)
     if let dataset { s.dataset = dataset }
     s.dataDirectory = data
     if let v = order { s.order = v }
@@ -69,6 +71,8 @@ struct SearchCommand: ParsableCommand {
     if let v = initChannels { s.channels = v }
     if let v = layers { s.layers = v }
     if let v = nodes { s.nodes = v }
+    if let v = partialChannels { s.partialChannels = v }
+    if let v = edgeNorm { s.edgeNormalization = v }
     if let v = cropPadding { s.cropPadding = v }
     if let v = flip { s.flip = v }
     if let v = seed { s.seed = v }

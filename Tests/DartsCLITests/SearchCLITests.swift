@@ -36,6 +36,21 @@ final class SearchCLITests: XCTestCase {
     XCTAssertNotNil(architecture["alphas_reduce"])
   }
 
+  func testPartialChannelSearchWithEdgeNormalization() throws {
+    let run = try temporaryDirectory().appendingPathComponent("pc")
+    let result = try runDarts(tiny + ["--method", "pc-darts", "--arch-warmup-epochs", "1", "--run-dir", run.path])
+    XCTAssertEqual(result.status, 0, result.err)
+    let architecture = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("architecture.json"))) as! [String: Any]
+    let betas = try XCTUnwrap(architecture["betas_normal"] as? [String: Any])
+    XCTAssertEqual(betas["shape"] as? [Int], [14])
+    let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as! [String: Any]
+    XCTAssertEqual(config["partialChannels"] as? Int, 4)
+    XCTAssertEqual(config["edgeNormalization"] as? Bool, true)
+    let pDarts = try runDarts(["search", "--method", "p-darts"])
+    XCTAssertNotEqual(pDarts.status, 0)
+    XCTAssert(pDarts.err.contains("not available yet"), pDarts.err)
+  }
+
   func testResumeAfterKillIsBitIdentical() throws {
     let root = try temporaryDirectory()
     let reference = root.appendingPathComponent("reference")
