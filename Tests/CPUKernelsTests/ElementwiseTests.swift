@@ -1,0 +1,96 @@
+import CPUKernels
+import XCTest
+import _TestSupport
+
+/// Element-wise, reduction, weighted-sum and strided kernels against plain loops, on sizes that
+/// are not multiples of 16 (and large enough to be split across threads), on 1 and 2 threads.
+final class ElementwiseTests: XCTestCase {
+  static let counts = [1, 15, 17, 1_000, 100_003]
+
+  func testMapsAndZipsMatchPlainLoops() {
+    for threads in [1, 2] {
+      let pool = WorkerPool(threadCount: threads)
+      for n in Self.counts {
+        let a = randomArray(n, seed: 1)
+        let b = randomArray(n, seed: 2, low: 0.5, high: 2)
+        var out = [Float](repeating: .nan, count: n)
+        Elementwise.add(a, b, &out, count: n, pool: pool)
+        assertClose(out, zip(a, b).map(+), rtol: 0, atol: 0)
+        Elementwise.divide(a, b, &out, count: n, pool: pool)
+        assertClose(out, zip(a, b).map(/), rtol: 1e-7, atol: 0)
+        Elementwise.relu(a, &out, count: n, pool: pool)
+        assertClose(out, a.map { max($0, 0) }, rtol: 0, atol: 0)
+        Elementwise.reluBackward(input: a, gradOutput: b, gradInput: &out, count: n, pool: pool)
+        assertClose(out, zip(a, b).map { $0 > 0 ? $1 : 0 }, rtol: 0, atol: 0)
+        Elementwise.affine(a, scale: 3, shift: -1, &out, count: n, pool: pool)
+        assertClose(out, a.map { $0 * 3 - 1 }, rtol: 1e-6, atol: 1e-7)
+        var y = b
+        Elementwise.addScaled(a, alpha: 0.5, into: &y, count: n, pool: pool)
+        assertClose(y, zip(a, b).map { $1 + 0.5 * $0 }, rtol: 1e-6, atol: 1e-7)
+        let dot = Elementwise.dot(a, b, count: n, pool: pool)
+        let expectedDot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        XCTAssertEqual(dot, expectedDot, accuracy: 1e-5 * max(1, abs(expectedDot)))
+        XCTAssertEqual(Elementwise.sum(a, count: n, pool: pool), a.reduce(0.0) { $0 + Double($1) }, accuracy: 1e-4)
+      }
+    }
+  }
+
+  func testWeightedSumAndItsBackwardMatchPlainLoops() {
+    for threads in [1, 2] {
+      let pool = WorkerPool(threadCount: threads)
+      for n in Self.counts {
+        for k in [1, 4, 7] {
+          let inputs = (0..<k).map { randomArray(n, seed: UInt64(10 + $0)) }
+          let weights = randomArray(k, seed: 3)
+          let g = randomArray(n, seed: 4)
+          let pointers = inputs.map(copyToBuffer)
+          let slots = (0..<k).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: n) }
+          let out = UnsafeMutablePointer<Float>.allocate(capacity: n)
+          defer { (pointers + slots + [out]).forEach { $0.deallocate() } }
+          Elementwise.weightedSum(pointers.map { UnsafePointer($0) }, weights: weights, out, count: n, pool: pool)
+          let expected = (0..<n).map { i in (0..<k).reduce(Float(0)) { $0 + weights[$1] * inputs[$1][i] } }
+          assertClose(Array(UnsafeBufferPointer(start: out, count: n)), expected, rtol: 1e-5, atol: 1e-6, "weighted sum n \(n) k \(k)")
+
+          let dots = Elementwise.weightedSumBackward(
+            g, inputs: pointers.map { UnsafePointer($0) }, weights: weights, gradInputs: slots,
+            needWeightGradient: true, count: n, pool: pool)
+          for j in 0..<k {
+            assertClose(Array(UnsafeBufferPointer(start: slots[j], count: n)), g.map { $0 * weights[j] }, rtol: 1e-6, atol: 0, "gradient \(j)")
+            let expectedDot = (0..<n).reduce(0.0) { $0 + Double(g[$1]) * Double(inputs[j][$1]) }
+            XCTAssertEqual(dots[j], expectedDot, accuracy: 1e-4 * max(1, abs(expectedDot)), "dot \(j)")
+          }
+        }
+      }
+    }
+  }
+
+  func testStridedLoopsBroadcastPermuteAndReduce() {
+    for threads in [1, 2] {
+      let pool = WorkerPool(threadCount: threads)
+      // [3, 5, 17] ∘ [5, 1] broadcast, all four operations.
+      let shape = [3, 5, 17]
+      let a = randomArray(3 * 5 * 17, seed: 5)
+      let b = randomArray(5, seed: 6, low: 0.5, high: 2)
+      var out = [Float](repeating: .nan, count: a.count)
+      StridedLoops.binary(.multiply, shape: shape, a: a, aStrides: [85, 17, 1], b: b, bStrides: [0, 1, 0], out: &out, pool: pool)
+      assertClose(out, a.indices.map { a[$0] * b[($0 / 17) % 5] }, rtol: 0, atol: 0)
+      StridedLoops.binary(.subtract, shape: shape, a: b, aStrides: [0, 1, 0], b: a, bStrides: [85, 17, 1], out: &out, pool: pool)
+      assertClose(out, a.indices.map { b[($0 / 17) % 5] - a[$0] }, rtol: 0, atol: 0)
+      // Permutation [2, 0, 1] of [3, 5, 17] → [17, 3, 5].
+      var permuted = [Float](repeating: .nan, count: a.count)
+      StridedLoops.copy(shape: [17, 3, 5], source: a, sourceStrides: [1, 85, 17], destination: &permuted, destinationStrides: [15, 5, 1], accumulate: false, pool: pool)
+      assertClose(permuted, (0..<a.count).map { i in a[(i / 15) + ((i / 5) % 3) * 85 + (i % 5) * 17] }, rtol: 0, atol: 0)
+      // Reduction over axes 0 and 2 into [5].
+      var sums = [Float](repeating: 0, count: 5)
+      StridedLoops.copy(shape: shape, source: a, sourceStrides: [85, 17, 1], destination: &sums, destinationStrides: [0, 1, 0], accumulate: true, pool: pool)
+      assertClose(sums, (0..<5).map { c in a.indices.filter { ($0 / 17) % 5 == c }.reduce(Float(0)) { $0 + a[$1] } }, rtol: 1e-5, atol: 1e-5)
+    }
+  }
+}
+
+/// A heap copy of `values` (the caller deallocates it).
+private func copyToBuffer(_ values: [Float]) -> UnsafeMutablePointer<Float> {
+  let p = UnsafeMutablePointer<Float>.allocate(capacity: values.count)
+  p.initialize(from: values, count: values.count)
+  return p
+}
