@@ -44,7 +44,7 @@ let package = Package(
     .executableTarget(
       name: "darts",
       dependencies: [
-        "CPUKernels", "TensorCore", "NN", "Datasets", "Search", "Benchmarks",
+        "CPUKernels", "TensorCore", "NN", "Datasets", "SearchSpace", "Search", "Evaluation", "Benchmarks",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: releaseKernelFlags),
