@@ -7,7 +7,7 @@ import TensorCore
 /// reference uses another name); array elements are named by index. Dotted paths
 /// (`cells.2._ops.0._ops.4.op.1.weight`) therefore match PyTorch `state_dict` keys.
 /// Training mode is per module (`train(_:)`), never global.
-open class Module: @unchecked Sendable {
+open class Module {
   /// Training mode: batch statistics in BN, active dropout and drop path.
   public private(set) var isTraining = true
 
