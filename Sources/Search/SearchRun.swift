@@ -42,24 +42,40 @@ public final class SearchRun {
   /// Steps per epoch (capped by `maxStepsPerEpoch`).
   public var stepsPerEpoch: Int { min(trainSampler.batchesPerEpoch, settings.maxStepsPerEpoch ?? .max) }
 
-  private init(settings: SearchSettings, directory: RunDirectory, resuming: Bool, output: @escaping (String) -> Void) throws {
-    if let problem = settings.validationProblem() { throw SearchRunError(problem) }
+  /// The data of a run: the training set and its weight / architecture / evaluation samplers.
+  struct SearchData {
+    var dataset: ImageDataset
+    var train: BatchSampler
+    var architecture: BatchSampler
+    var evaluation: BatchSampler
+
+    /// Loads and splits the training set (SPEC §2.1); errors name the file or directory.
+    init(_ settings: SearchSettings) throws {
+      if let problem = settings.validationProblem() { throw SearchRunError(problem) }
+      dataset = try settings.dataset.load(.train, from: settings.dataDirectory.map { URL(fileURLWithPath: $0) })
+      let split = SearchSplit(count: dataset.count, trainPortion: settings.trainPortion, limit: settings.limit)
+      guard !split.weights.isEmpty, !split.architecture.isEmpty else {
+        throw SearchRunError("the training set (\(dataset.count) images) is too small for a weight/architecture split")
+      }
+      let augmentation = Augmentation(padding: settings.cropPadding, flipProbability: settings.flip ? 0.5 : 0)
+      train = BatchSampler(dataset: dataset, indices: split.weights, batchSize: settings.batchSize, order: .epochPermutation, augmentation: augmentation, seed: settings.seed, stream: 0)
+      architecture = BatchSampler(dataset: dataset, indices: split.architecture, batchSize: settings.batchSize, order: .freshRandom, augmentation: augmentation, seed: settings.seed, stream: 1)
+      evaluation = BatchSampler(dataset: dataset, indices: split.architecture, batchSize: settings.batchSize, order: .sequential, augmentation: .evaluation, seed: settings.seed, stream: 2)
+    }
+  }
+
+  private init(settings: SearchSettings, data: SearchData, directory: RunDirectory, resuming: Bool, output: @escaping (String) -> Void) throws {
     self.settings = settings
     self.directory = directory
     self.output = output
     backend = CPUBackend(threads: settings.threads)
-    let data = try settings.dataset.load(.train, from: settings.dataDirectory.map { URL(fileURLWithPath: $0) })
-    let split = SearchSplit(count: data.count, trainPortion: settings.trainPortion, limit: settings.limit)
-    guard !split.weights.isEmpty, !split.architecture.isEmpty else {
-      throw SearchRunError("the training set (\(data.count) images) is too small for a weight/architecture split")
-    }
-    let augmentation = Augmentation(padding: settings.cropPadding, flipProbability: settings.flip ? 0.5 : 0)
-    trainSampler = BatchSampler(dataset: data, indices: split.weights, batchSize: settings.batchSize, order: .epochPermutation, augmentation: augmentation, seed: settings.seed, stream: 0)
-    architectureSampler = BatchSampler(dataset: data, indices: split.architecture, batchSize: settings.batchSize, order: .freshRandom, augmentation: augmentation, seed: settings.seed, stream: 1)
-    evaluationSampler = BatchSampler(dataset: data, indices: split.architecture, batchSize: settings.batchSize, order: .sequential, augmentation: .evaluation, seed: settings.seed, stream: 2)
+    trainSampler = data.train
+    architectureSampler = data.architecture
+    evaluationSampler = data.evaluation
+    let dataset = data.dataset
 
     var factory = ParameterFactory(backend: backend, seed: settings.seed)
-    network = SearchNetwork(settings.networkConfiguration(inputChannels: data.channels, classes: data.classCount), using: &factory)
+    network = SearchNetwork(settings.networkConfiguration(inputChannels: dataset.channels, classes: dataset.classCount), using: &factory)
     optimization = SearchOptimization(
       weights: SGD(learningRate: Float(settings.learningRate), momentum: Float(settings.momentum), weightDecay: Float(settings.weightDecay)),
       architecture: Adam(learningRate: settings.architectureLearningRate, beta1: 0.5, beta2: 0.999, weightDecay: settings.architectureWeightDecay),
@@ -80,14 +96,15 @@ public final class SearchRun {
 
   /// Starts a new run in a new (or empty) directory.
   public static func start(_ settings: SearchSettings, in url: URL, output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput) throws -> SearchRun {
-    try SearchRun(settings: settings, directory: try RunDirectory.create(at: url), resuming: false, output: output)
+    let data = try SearchData(settings)  // before the directory exists: bad data leaves nothing behind
+    return try SearchRun(settings: settings, data: data, directory: try RunDirectory.create(at: url), resuming: false, output: output)
   }
 
   /// Re-opens the run in `url` at its last checkpoint, with the settings in its `config.json`.
   public static func resume(_ url: URL, output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput) throws -> SearchRun {
     let directory = try RunDirectory.resume(at: url)
     let settings = try directory.read(SearchSettings.self, from: .config)
-    return try SearchRun(settings: settings, directory: directory, resuming: true, output: output)
+    return try SearchRun(settings: settings, data: try SearchData(settings), directory: directory, resuming: true, output: output)
   }
 
   // MARK: The loop

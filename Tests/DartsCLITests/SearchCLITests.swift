@@ -100,6 +100,7 @@ final class SearchCLITests: XCTestCase {
     XCTAssertNotEqual(result.status, 0)
     XCTAssert(result.err.contains(root.path), result.err)
     XCTAssertEqual(result.err.split(separator: "\n").count, 1, result.err)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("r2").path), "no run directory for unusable data")
 
     // Resume of a directory with a corrupt checkpoint.
     let run = root.appendingPathComponent("run")
