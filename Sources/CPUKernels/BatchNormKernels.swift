@@ -98,9 +98,10 @@ public enum BatchNormKernels {
   }
 }
 
-/// Calls `vector(i)` for each whole `SIMD16` run of `0..<count`, then `scalar(i)` for the tail.
+/// Calls `vector(i)` for each whole `SIMD16` run of `0..<count`, then `scalar(i)` for the tail
+/// (shared by the kernels of this module).
 @inline(__always)
-private func forEachVector(_ count: Int, _ vector: (Int) -> Void, scalar: (Int) -> Void) {
+func forEachVector(_ count: Int, _ vector: (Int) -> Void, scalar: (Int) -> Void) {
   var i = 0
   while count - i >= 16 {
     vector(i)

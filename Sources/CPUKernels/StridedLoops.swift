@@ -32,8 +32,8 @@ public enum StridedLoops {
           for i in 0..<length { total += s[i * ss] }
           d.pointee += total
         } else if ss == 1 && ds == 1 {
-          vectorLoop(length, { d.storeVector(d.loadVector(at: $0) + s.loadVector(at: $0), at: $0) },
-            { d[$0] += s[$0] })
+          forEachVector(length, { d.storeVector(d.loadVector(at: $0) + s.loadVector(at: $0), at: $0) },
+            scalar: { d[$0] += s[$0] })
         } else {
           for i in 0..<length { d[i * ds] += s[i * ss] }
         }
@@ -75,18 +75,18 @@ public enum StridedLoops {
       let o = UnsafeMutablePointer(mutating: oS.pointer) + offsets[2]
       let (sa, sb) = (aStrides.last ?? 1, bStrides.last ?? 1)
       if sa == 1 && sb == 1 {
-        vectorLoop(length, { o.storeVector(vector(a.loadVector(at: $0), b.loadVector(at: $0)), at: $0) },
-          { o[$0] = scalar(a[$0], b[$0]) })
+        forEachVector(length, { o.storeVector(vector(a.loadVector(at: $0), b.loadVector(at: $0)), at: $0) },
+          scalar: { o[$0] = scalar(a[$0], b[$0]) })
       } else if sa == 1 && sb == 0 {
         let bv = b.pointee
         let bVector = SIMD16<Float>(repeating: bv)
-        vectorLoop(length, { o.storeVector(vector(a.loadVector(at: $0), bVector), at: $0) },
-          { o[$0] = scalar(a[$0], bv) })
+        forEachVector(length, { o.storeVector(vector(a.loadVector(at: $0), bVector), at: $0) },
+          scalar: { o[$0] = scalar(a[$0], bv) })
       } else if sa == 0 && sb == 1 {
         let av = a.pointee
         let aVector = SIMD16<Float>(repeating: av)
-        vectorLoop(length, { o.storeVector(vector(aVector, b.loadVector(at: $0)), at: $0) },
-          { o[$0] = scalar(av, b[$0]) })
+        forEachVector(length, { o.storeVector(vector(aVector, b.loadVector(at: $0)), at: $0) },
+          scalar: { o[$0] = scalar(av, b[$0]) })
       } else {
         for i in 0..<length { o[i] = scalar(a[i * sa], b[i * sb]) }
       }
@@ -102,19 +102,6 @@ public enum StridedLoops {
       running *= shape[axis]
     }
     return strides
-  }
-
-  @inline(__always)
-  static func vectorLoop(_ length: Int, _ vectorBody: (Int) -> Void, _ scalarBody: (Int) -> Void) {
-    var i = 0
-    while i + 16 <= length {
-      vectorBody(i)
-      i += 16
-    }
-    while i < length {
-      scalarBody(i)
-      i += 1
-    }
   }
 
   /// Calls `body(offsets, innerLength)` for every innermost row of `shape`, with `offsets[k]`

@@ -19,10 +19,9 @@ public final class EvaluationCell: Module {
     genotype: Genotype, previousPrevious: Int, previous: Int, channels: Int, isReduction: Bool,
     reductionPrevious: Bool, using factory: inout ParameterFactory
   ) {
-    preprocess0 = reductionPrevious
-      ? FactorizedReduce(previousPrevious, channels, affine: true, using: &factory)
-      : ReLUConvBN(previousPrevious, channels, kernel: 1, stride: 1, padding: 0, affine: true, using: &factory)
-    preprocess1 = ReLUConvBN(previous, channels, kernel: 1, stride: 1, padding: 0, affine: true, using: &factory)
+    (preprocess0, preprocess1) = makePreprocessing(
+      previousPrevious: previousPrevious, previous: previous, channels: channels,
+      reductionPrevious: reductionPrevious, affine: true, using: &factory)
     let edges = isReduction ? genotype.reduce : genotype.normal
     operations = edges.map { edge in
       makeOperation(edge.operation, channels: channels, stride: isReduction && edge.input < 2 ? 2 : 1, affine: true, poolNorm: false, using: &factory)

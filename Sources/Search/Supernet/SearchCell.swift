@@ -20,10 +20,9 @@ public final class SearchCell: Module {
     previousPrevious: Int, previous: Int, channels: Int, isReduction: Bool, reductionPrevious: Bool,
     configuration: SearchNetworkConfiguration, using factory: inout ParameterFactory
   ) {
-    preprocess0 = reductionPrevious
-      ? FactorizedReduce(previousPrevious, channels, affine: false, using: &factory)
-      : ReLUConvBN(previousPrevious, channels, kernel: 1, stride: 1, padding: 0, affine: false, using: &factory)
-    preprocess1 = ReLUConvBN(previous, channels, kernel: 1, stride: 1, padding: 0, affine: false, using: &factory)
+    (preprocess0, preprocess1) = makePreprocessing(
+      previousPrevious: previousPrevious, previous: previous, channels: channels,
+      reductionPrevious: reductionPrevious, affine: false, using: &factory)
     self.isReduction = isReduction
     topology = configuration.topology
     let operations = isReduction ? configuration.reduceOperations : configuration.normalOperations

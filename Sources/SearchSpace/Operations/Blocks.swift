@@ -117,3 +117,16 @@ public final class Zero: Module, Layer {
     Tensor.zeros(outputShape(input.shape), on: input.backend)
   }
 }
+
+/// The two input layers of a cell (SPEC §1.3): c_{k−2} through a FactorizedReduce when the
+/// previous cell reduced (it then has twice the resolution), else a 1×1 ReLUConvBN; c_{k−1}
+/// through a 1×1 ReLUConvBN. Both map to `channels`.
+public func makePreprocessing(
+  previousPrevious: Int, previous: Int, channels: Int, reductionPrevious: Bool, affine: Bool,
+  using factory: inout ParameterFactory
+) -> (any Layer, ReLUConvBN) {
+  let first: any Layer = reductionPrevious
+    ? FactorizedReduce(previousPrevious, channels, affine: affine, using: &factory)
+    : ReLUConvBN(previousPrevious, channels, kernel: 1, stride: 1, padding: 0, affine: affine, using: &factory)
+  return (first, ReLUConvBN(previous, channels, kernel: 1, stride: 1, padding: 0, affine: affine, using: &factory))
+}
