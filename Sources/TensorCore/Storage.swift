@@ -19,14 +19,20 @@ public final class TensorStorage: @unchecked Sendable {
   deinit { cache.give(pointer, count: count) }
 }
 
-/// A caching allocator: freed buffers are kept by size and handed out again, so a training
-/// step that repeats the shapes of the previous one touches no fresh pages (first touch of a
-/// page costs ~1.8 µs per 4 KiB here). Thread-safe. Counts bytes held from the system, live
-/// and at peak, for the memory figures of benchmarks and run logs.
+/// A caching allocator. Buffers of at least `arenaThreshold` bytes come from a `BlockArena`
+/// (big mapped segments, best fit, coalescing of freed neighbours); smaller ones are cached by
+/// exact size. Either way a training step that repeats the shapes of the previous one touches
+/// no fresh pages (first touch of a page costs ~1.8 µs per 4 KiB here). Thread-safe. Counts
+/// bytes held from the system, live and at peak, for the memory figures of benchmarks and run
+/// logs.
 public final class BufferCache: @unchecked Sendable {
+  /// Requests of at least this many bytes go to the arena.
+  static let arenaThreshold = 256 << 10
+
   private let lock = NSLock()
   private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
-  private var heldBytes = 0
+  private var arena = BlockArena()
+  private var smallHeldBytes = 0
   private var liveBytes = 0
   private var peakLiveBytes = 0
   private var peakHeldBytes = 0
@@ -35,38 +41,54 @@ public final class BufferCache: @unchecked Sendable {
 
   deinit {
     for (_, pointers) in free { for p in pointers { p.deallocate() } }
+    arena.releaseAll()
   }
+
+  private var heldBytes: Int { smallHeldBytes + arena.mappedBytes }
 
   func take(_ count: Int) -> UnsafeMutablePointer<Float> {
     let bytes = max(count, 1) * MemoryLayout<Float>.stride
     lock.lock()
     defer { lock.unlock() }
-    liveBytes += bytes
-    peakLiveBytes = max(peakLiveBytes, liveBytes)
-    if var list = free[count], let p = list.popLast() {
-      free[count] = list
-      return p
+    let pointer: UnsafeMutablePointer<Float>
+    if bytes >= Self.arenaThreshold {
+      liveBytes += BlockArena.blockSize(bytes)
+      pointer = arena.allocate(bytes).bindMemory(to: Float.self, capacity: max(count, 1))
+    } else {
+      liveBytes += bytes
+      if var list = free[count], let p = list.popLast() {
+        free[count] = list
+        pointer = p
+      } else {
+        smallHeldBytes += bytes
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64).bindMemory(to: Float.self, capacity: max(count, 1))
+      }
     }
-    heldBytes += bytes
+    peakLiveBytes = max(peakLiveBytes, liveBytes)
     peakHeldBytes = max(peakHeldBytes, heldBytes)
-    let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-    return raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    return pointer
   }
 
   func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
+    let bytes = max(count, 1) * MemoryLayout<Float>.stride
     lock.lock()
     defer { lock.unlock() }
-    liveBytes -= max(count, 1) * MemoryLayout<Float>.stride
-    free[count, default: []].append(pointer)
+    if bytes >= Self.arenaThreshold {
+      liveBytes -= BlockArena.blockSize(bytes)
+      arena.free(UnsafeMutableRawPointer(pointer))
+    } else {
+      liveBytes -= bytes
+      free[count, default: []].append(pointer)
+    }
   }
 
-  /// Returns every cached (currently unused) buffer to the system.
+  /// Returns every cached small buffer to the system (arena segments stay mapped).
   public func trim() {
     lock.lock()
     defer { lock.unlock() }
     for (count, pointers) in free {
       for p in pointers { p.deallocate() }
-      heldBytes -= pointers.count * max(count, 1) * MemoryLayout<Float>.stride
+      smallHeldBytes -= pointers.count * max(count, 1) * MemoryLayout<Float>.stride
     }
     free = [:]
   }
