@@ -33,8 +33,10 @@ let package = Package(
     .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseKernelFlags),
     .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+    .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+    .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
     .target(
-      name: "Datasets", dependencies: ["TensorCore", "CZlib"], resources: [.copy("Demo")],
+      name: "Datasets", dependencies: ["TensorCore", "CZlib", "CJPEG", "CPNG"], resources: [.copy("Demo")],
       swiftSettings: releaseKernelFlags),
     .target(name: "SearchSpace", dependencies: ["NN"], swiftSettings: releaseKernelFlags),
     .target(name: "Search", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseKernelFlags),
