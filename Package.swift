@@ -52,7 +52,7 @@ let package = Package(
       swiftSettings: releaseKernelFlags),
 
     // MARK: Test support
-    .target(name: "_TestSupport", dependencies: ["TensorCore"], path: "Sources/_TestSupport"),
+    .target(name: "_TestSupport", dependencies: ["TensorCore", "CJPEG", "CPNG"], path: "Sources/_TestSupport"),
 
     // MARK: Unit test bundles
     .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "_TestSupport"]),
@@ -67,6 +67,6 @@ let package = Package(
     .testTarget(
       name: "SearchTests", dependencies: ["Search", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "_TestSupport"]),
-    .testTarget(name: "DartsCLITests", dependencies: ["darts"]),
+    .testTarget(name: "DartsCLITests", dependencies: ["darts", "_TestSupport"]),
   ]
 )
