@@ -48,6 +48,24 @@ final class ImageNetSearchCLITests: XCTestCase {
     XCTAssertNotNil(epochs[0]["valid_accuracy"] as? Double)
   }
 
+  /// Decoding, cropping and the per-class split are functions of the seed and the position, so
+  /// a run killed and resumed ends with the same α/β as an uninterrupted one.
+  func testResumeAfterKillIsBitIdentical() throws {
+    let root = try temporaryDirectory()
+    let data = root.appendingPathComponent("images")
+    try writeImageFolder(at: data, classes: ["a", "b", "c"], imagesPerClass: 6)
+    let arguments = small + ["--data", data.path, "--weight-fraction", "0.5", "--arch-fraction", "0.5", "--checkpoint-every", "1"]
+    let reference = root.appendingPathComponent("reference")
+    XCTAssertEqual(try runDarts(arguments + ["--run-dir", reference.path]).status, 0)
+    let interrupted = root.appendingPathComponent("interrupted")
+    try runDartsKilledAtFirstCheckpoint(arguments + ["--run-dir", interrupted.path], runDirectory: interrupted)
+    let resumed = try runDarts(["search", "--resume", interrupted.path])
+    XCTAssertEqual(resumed.status, 0, resumed.err)
+    XCTAssertEqual(
+      try Data(contentsOf: reference.appendingPathComponent("architecture.json")),
+      try Data(contentsOf: interrupted.appendingPathComponent("architecture.json")))
+  }
+
   func testBadImageFolderInputGivesOneLineErrors() throws {
     let root = try temporaryDirectory()
     var result = try runDarts(small)
