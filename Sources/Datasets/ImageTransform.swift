@@ -5,7 +5,7 @@ import TensorCore
 /// decoded RGB image of any size to a normalised `[3, size, size]` float image.
 ///
 /// - Training: RandomResizedCrop(`size`, scale 0.08–1, ratio 3/4–4/3) → horizontal flip with
-///   probability `flipProbability` → scale to [0, 1] → normalise.
+///   probability `flipProbability` → scale to [0, 1] → optional `ColorJitter` → normalise.
 /// - Evaluation: resize the shorter side to `round(size·256/224)` (256 for 224) → centre crop
 ///   `size` → scale → normalise.
 ///
@@ -13,7 +13,6 @@ import TensorCore
 /// of the crop (training) or of the image (evaluation), without an antialiasing filter and
 /// without rounding to 8 bits in between; torchvision's PIL path antialiases when it shrinks,
 /// so values differ slightly from PyTorch's on downscaled images (documented difference).
-/// Colour jitter is not implemented.
 public struct ImageTransform: Hashable, Codable, Sendable {
   /// Output side in pixels (224 for ImageNet).
   public var size: Int
@@ -25,6 +24,9 @@ public struct ImageTransform: Hashable, Codable, Sendable {
   public var ratio: ClosedRange<Double> = (3.0 / 4)...(4.0 / 3)
   /// Probability of a horizontal flip in training.
   public var flipProbability: Double = 0.5
+  /// Colour jitter of training images (nil: none, as in the search; ImageNet training uses
+  /// `.imageNet`, SPEC §6.2).
+  public var colorJitter: ColorJitter?
   /// Per-channel normalisation (ImageNet mean and std).
   public var normalization: Normalization = .imageNet
 
@@ -74,7 +76,8 @@ public struct ImageTransform: Hashable, Codable, Sendable {
   }
 
   /// Writes `image` transformed to `output` (`3·size·size` floats, planar RGB), drawing the
-  /// training crop and then the flip from `generator` (evaluation draws nothing).
+  /// training crop, the flip and then the colour jitter from `generator` (evaluation draws
+  /// nothing).
   public func render(_ image: RGBImage, using generator: inout SeededGenerator, into output: UnsafeMutablePointer<Float>) {
     if training {
       let crop = randomCrop(height: image.height, width: image.width, using: &generator)
@@ -83,6 +86,9 @@ public struct ImageTransform: Hashable, Codable, Sendable {
         image, rows: crop.top..<(crop.top + crop.height), columns: crop.left..<(crop.left + crop.width),
         rowStart: Double(crop.top), rowStep: Double(crop.height) / Double(size),
         columnStart: Double(crop.left), columnStep: Double(crop.width) / Double(size), flip: flip, into: output)
+      if let colorJitter {
+        colorJitter.apply(colorJitter.draw(using: &generator), to: output, pixels: size * size)
+      }
     } else {
       // torchvision Resize(side): the shorter side becomes `side`, the longer `⌊side·long/short⌋`;
       // CenterCrop: offset round((resized − size) / 2), ties to even as Python's round.
@@ -98,11 +104,16 @@ public struct ImageTransform: Hashable, Codable, Sendable {
         rowStart: Double(top) * rowStep, rowStep: rowStep,
         columnStart: Double(left) * columnStep, columnStep: columnStep, flip: false, into: output)
     }
+    let plane = size * size
+    for c in 0..<3 {
+      let (mean, std) = (normalization.mean[c], normalization.std[c])
+      for i in (c * plane)..<((c + 1) * plane) { output[i] = (output[i] - mean) / std }
+    }
   }
 
   /// Bilinear sampling: output pixel (y, x) reads source position
   /// `(rowStart + (y + ½)·rowStep − ½, columnStart + (x' + ½)·columnStep − ½)` with
-  /// `x' = flip ? size − 1 − x : x`, clamped to `rows` × `columns`, then normalises.
+  /// `x' = flip ? size − 1 − x : x`, clamped to `rows` × `columns`, scaled to [0, 1].
   private func resample(
     _ image: RGBImage, rows: Range<Int>, columns: Range<Int>, rowStart: Double, rowStep: Double,
     columnStart: Double, columnStep: Double, flip: Bool, into output: UnsafeMutablePointer<Float>
@@ -116,8 +127,6 @@ public struct ImageTransform: Hashable, Codable, Sendable {
     let columnTaps = (0..<size).map { x in
       taps(columnStart + (Double(flip ? size - 1 - x : x) + 0.5) * columnStep - 0.5, columns)
     }
-    let scale = (0..<3).map { 1 / (255 * normalization.std[$0]) }
-    let shift = (0..<3).map { normalization.mean[$0] / normalization.std[$0] }
     let plane = size * size
     image.pixels.withUnsafeBufferPointer { pixels in
       for y in 0..<size {
@@ -129,7 +138,7 @@ public struct ImageTransform: Hashable, Codable, Sendable {
             let a = Float(pixels[row0 + 3 * x0 + c]), b = Float(pixels[row0 + 3 * x1 + c])
             let d = Float(pixels[row1 + 3 * x0 + c]), e = Float(pixels[row1 + 3 * x1 + c])
             let top = a + (b - a) * wx, bottom = d + (e - d) * wx
-            output[c * plane + y * size + x] = (top + (bottom - top) * wy) * scale[c] - shift[c]
+            output[c * plane + y * size + x] = (top + (bottom - top) * wy) / 255
           }
         }
       }

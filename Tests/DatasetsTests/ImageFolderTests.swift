@@ -215,3 +215,54 @@ final class ImageFolderTests: XCTestCase {
     XCTAssertEqual(Array(all.images.scalars.prefix(3 * 16 * 16)), expected)
   }
 }
+
+/// torchvision's ColorJitter on constructed pixels.
+final class ColorJitterTests: XCTestCase {
+  /// Applies `draw` to pixels given as (r, g, b) triples.
+  func jitter(_ draw: ColorJitter.Draw, _ pixels: [(Float, Float, Float)]) -> [[Float]] {
+    var planes = pixels.map(\.0) + pixels.map(\.1) + pixels.map(\.2)
+    planes.withUnsafeMutableBufferPointer { ColorJitter.imageNet.apply(draw, to: $0.baseAddress!, pixels: pixels.count) }
+    return (0..<pixels.count).map { [planes[$0], planes[pixels.count + $0], planes[2 * pixels.count + $0]] }
+  }
+
+  func only(_ adjustment: ColorJitter.Adjustment, _ factor: Float) -> ColorJitter.Draw {
+    ColorJitter.Draw(
+      order: [.hue, .saturation, .contrast, .brightness], brightness: adjustment == .brightness ? factor : nil,
+      contrast: adjustment == .contrast ? factor : nil, saturation: adjustment == .saturation ? factor : nil,
+      hue: adjustment == .hue ? factor : nil)
+  }
+
+  func assertClose(_ a: [[Float]], _ b: [[Float]], line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, line: line)
+    for (x, y) in zip(a.joined(), b.joined()) { XCTAssertEqual(x, y, accuracy: 1e-6, line: line) }
+  }
+
+  func testEachAdjustment() {
+    let pixels: [(Float, Float, Float)] = [(1, 0, 0), (0.2, 0.4, 0.6), (0.9, 0.9, 0.9)]
+    assertClose(jitter(only(.brightness, 0.5), pixels), [[0.5, 0, 0], [0.1, 0.2, 0.3], [0.45, 0.45, 0.45]])
+    assertClose(jitter(only(.brightness, 1.2), pixels), [[1, 0, 0], [0.24, 0.48, 0.72], [1, 1, 1]])
+    let grays = pixels.map { 0.2989 * $0.0 + 0.587 * $0.1 + 0.114 * $0.2 }
+    assertClose(jitter(only(.saturation, 0), pixels), grays.map { [$0, $0, $0] })
+    let mean = grays.reduce(0, +) / 3
+    assertClose(jitter(only(.contrast, 0), pixels), Array(repeating: [mean, mean, mean], count: 3))
+    // A third of the hue circle: red → green, and the other colour rotates its channels.
+    assertClose(jitter(only(.hue, 1.0 / 3), pixels), [[0, 1, 0], [0.6, 0.2, 0.4], [0.9, 0.9, 0.9]])
+    assertClose(jitter(only(.hue, -1.0 / 3), [(1, 0, 0)]), [[0, 0, 1]])
+  }
+
+  func testDrawsAreInRangeAndSeeded() {
+    var generator = SeededGenerator(seed: 4)
+    var again = SeededGenerator(seed: 4)
+    var orders = Set<[Int]>()
+    for _ in 0..<200 {
+      let draw = ColorJitter.imageNet.draw(using: &generator)
+      XCTAssertEqual(draw, ColorJitter.imageNet.draw(using: &again))
+      XCTAssertEqual(Set(draw.order.map(\.rawValue)), [0, 1, 2, 3])
+      orders.insert(draw.order.map(\.rawValue))
+      for f in [draw.brightness!, draw.contrast!, draw.saturation!] { XCTAssert((0.6...1.4).contains(f), "\(f)") }
+      XCTAssert((-0.2...0.2).contains(draw.hue!))
+    }
+    XCTAssertGreaterThan(orders.count, 12)
+    XCTAssertEqual(ColorJitter(brightness: 0.4).draw(using: &generator).contrast, nil)
+  }
+}
