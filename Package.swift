@@ -61,7 +61,7 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "NNTests", dependencies: ["NN", "_TestSupport"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "_TestSupport"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "RunsTests", dependencies: ["Runs", "_TestSupport"]),
     .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "_TestSupport"]),
     .testTarget(

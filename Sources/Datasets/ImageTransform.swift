@@ -9,10 +9,11 @@ import TensorCore
 /// - Evaluation: resize the shorter side to `round(size·256/224)` (256 for 224) → centre crop
 ///   `size` → scale → normalise.
 ///
-/// Resampling is bilinear with half-pixel centres (`align_corners=False`), clamped at the edges
-/// of the crop (training) or of the image (evaluation), without an antialiasing filter and
-/// without rounding to 8 bits in between; torchvision's PIL path antialiases when it shrinks,
-/// so values differ slightly from PyTorch's on downscaled images (documented difference).
+/// Resampling is torchvision's antialiased bilinear filter (`interpolate(mode="bilinear",
+/// antialias=True, align_corners=False)`, the tensor path of `Resize` / `RandomResizedCrop`;
+/// PIL's bilinear resize uses the same filter), within the crop (training) or the whole image
+/// (evaluation), in float without rounding to 8 bits in between (PIL rounds after each pass, so
+/// its values differ by up to about 1/255).
 public struct ImageTransform: Hashable, Codable, Sendable {
   /// Output side in pixels (224 for ImageNet).
   public var size: Int
@@ -82,10 +83,7 @@ public struct ImageTransform: Hashable, Codable, Sendable {
     if training {
       let crop = randomCrop(height: image.height, width: image.width, using: &generator)
       let flip = flipProbability > 0 && uniformDouble(using: &generator) < flipProbability
-      resample(
-        image, rows: crop.top..<(crop.top + crop.height), columns: crop.left..<(crop.left + crop.width),
-        rowStart: Double(crop.top), rowStep: Double(crop.height) / Double(size),
-        columnStart: Double(crop.left), columnStep: Double(crop.width) / Double(size), flip: flip, into: output)
+      resample(image, crop: crop, flip: flip, into: output)
       if let colorJitter {
         colorJitter.apply(colorJitter.draw(using: &generator), to: output, pixels: size * size)
       }
@@ -97,13 +95,29 @@ public struct ImageTransform: Hashable, Codable, Sendable {
         ? (side, side * image.width / image.height) : (side * image.height / image.width, side)
       let top = Int((Double(resizedHeight - size) / 2).rounded(.toNearestOrEven))
       let left = Int((Double(resizedWidth - size) / 2).rounded(.toNearestOrEven))
-      let rowStep = Double(image.height) / Double(resizedHeight)
-      let columnStep = Double(image.width) / Double(resizedWidth)
       resample(
-        image, rows: 0..<image.height, columns: 0..<image.width,
-        rowStart: Double(top) * rowStep, rowStep: rowStep,
-        columnStart: Double(left) * columnStep, columnStep: columnStep, flip: false, into: output)
+        image, rows: 0..<image.height, columns: 0..<image.width, resized: (resizedHeight, resizedWidth),
+        window: (top, left), flip: false, into: output)
     }
+    normalize(output)
+  }
+
+  /// The training transform with given choices, without colour jitter: `crop` resized to
+  /// `size`×`size`, mirrored if `flip`, normalised.
+  public func render(_ image: RGBImage, crop: Crop, flip: Bool, into output: UnsafeMutablePointer<Float>) {
+    resample(image, crop: crop, flip: flip, into: output)
+    normalize(output)
+  }
+
+  /// `crop` resized to `size`×`size`, mirrored if `flip`, values in [0, 1].
+  private func resample(_ image: RGBImage, crop: Crop, flip: Bool, into output: UnsafeMutablePointer<Float>) {
+    resample(
+      image, rows: crop.top..<(crop.top + crop.height), columns: crop.left..<(crop.left + crop.width),
+      resized: (size, size), window: (0, 0), flip: flip, into: output)
+  }
+
+  /// Scales `[3, size, size]` values in [0, 1] to normalised values in place.
+  private func normalize(_ output: UnsafeMutablePointer<Float>) {
     let plane = size * size
     for c in 0..<3 {
       let (mean, std) = (normalization.mean[c], normalization.std[c])
@@ -111,37 +125,69 @@ public struct ImageTransform: Hashable, Codable, Sendable {
     }
   }
 
-  /// Bilinear sampling: output pixel (y, x) reads source position
-  /// `(rowStart + (y + ½)·rowStep − ½, columnStart + (x' + ½)·columnStep − ½)` with
-  /// `x' = flip ? size − 1 − x : x`, clamped to `rows` × `columns`, scaled to [0, 1].
+  /// Resizes the region `rows` × `columns` of `image` to `resized` with the antialiased bilinear
+  /// filter of torchvision / PIL (`filterTaps`), and writes the `size`×`size` window at
+  /// `window` of the result (mirrored if `flip`) to `output` as planar values in [0, 1].
+  /// Separable: rows first into a buffer, then columns.
   private func resample(
-    _ image: RGBImage, rows: Range<Int>, columns: Range<Int>, rowStart: Double, rowStep: Double,
-    columnStart: Double, columnStep: Double, flip: Bool, into output: UnsafeMutablePointer<Float>
+    _ image: RGBImage, rows: Range<Int>, columns: Range<Int>, resized: (height: Int, width: Int),
+    window: (top: Int, left: Int), flip: Bool, into output: UnsafeMutablePointer<Float>
   ) {
-    /// The two neighbours and the weight of the second along one axis.
-    func taps(_ position: Double, _ range: Range<Int>) -> (Int, Int, Float) {
-      let p = min(max(position, Double(range.lowerBound)), Double(range.upperBound - 1))
-      let low = Int(p.rounded(.down))
-      return (low, min(low + 1, range.upperBound - 1), Float(p - Double(low)))
-    }
-    let columnTaps = (0..<size).map { x in
-      taps(columnStart + (Double(flip ? size - 1 - x : x) + 0.5) * columnStep - 0.5, columns)
-    }
-    let plane = size * size
+    let columnTaps = Self.filterTaps(input: columns, outputSize: resized.width, outputs: window.left..<(window.left + size))
+    let rowTaps = Self.filterTaps(input: rows, outputSize: resized.height, outputs: window.top..<(window.top + size))
+    let firstRow = rowTaps.map(\.start).min()!
+    let lastRow = rowTaps.map { $0.start + $0.weights.count }.max()!
+    // Horizontal pass: rows firstRow..<lastRow, `size` output columns, interleaved RGB.
+    var horizontal = [Float](repeating: 0, count: (lastRow - firstRow) * size * 3)
     image.pixels.withUnsafeBufferPointer { pixels in
-      for y in 0..<size {
-        let (y0, y1, wy) = taps(rowStart + (Double(y) + 0.5) * rowStep - 0.5, rows)
-        let row0 = y0 * image.width * 3, row1 = y1 * image.width * 3
+      for row in firstRow..<lastRow {
+        let source = row * image.width * 3
+        let target = (row - firstRow) * size * 3
         for x in 0..<size {
-          let (x0, x1, wx) = columnTaps[x]
-          for c in 0..<3 {
-            let a = Float(pixels[row0 + 3 * x0 + c]), b = Float(pixels[row0 + 3 * x1 + c])
-            let d = Float(pixels[row1 + 3 * x0 + c]), e = Float(pixels[row1 + 3 * x1 + c])
-            let top = a + (b - a) * wx, bottom = d + (e - d) * wx
-            output[c * plane + y * size + x] = (top + (bottom - top) * wy) / 255
+          let (start, weights) = columnTaps[flip ? size - 1 - x : x]
+          var (r, g, b): (Float, Float, Float) = (0, 0, 0)
+          for (k, w) in weights.enumerated() {
+            let p = source + (start + k) * 3
+            r += w * Float(pixels[p])
+            g += w * Float(pixels[p + 1])
+            b += w * Float(pixels[p + 2])
           }
+          (horizontal[target + 3 * x], horizontal[target + 3 * x + 1], horizontal[target + 3 * x + 2]) = (r, g, b)
         }
       }
+    }
+    // Vertical pass into planar output.
+    let plane = size * size
+    for y in 0..<size {
+      let (start, weights) = rowTaps[y]
+      for x in 0..<size {
+        for c in 0..<3 {
+          var sum: Float = 0
+          for (k, w) in weights.enumerated() { sum += w * horizontal[((start + k - firstRow) * size + x) * 3 + c] }
+          output[c * plane + y * size + x] = sum / 255
+        }
+      }
+    }
+  }
+
+  /// The input pixels and weights of output pixels `outputs` when `input` (a range of pixel
+  /// indices along one axis) is resized to `outputSize`: PIL's / PyTorch's antialiased bilinear
+  /// filter. With `scale = input.count / outputSize`, output `o` is centred at
+  /// `scale·(o + ½)`; the triangle filter `max(0, 1 − |d|)` is stretched by `scale` when
+  /// shrinking (support `max(scale, 1)`), cut to the input and normalised to sum 1. Enlarging,
+  /// this is plain bilinear interpolation clamped at the edges.
+  static func filterTaps(input: Range<Int>, outputSize: Int, outputs: Range<Int>) -> [(start: Int, weights: [Float])] {
+    let scale = Double(input.count) / Double(outputSize)
+    let support = max(scale, 1)
+    let inverse = scale >= 1 ? 1 / scale : 1
+    return outputs.map { o in
+      let center = scale * (Double(o) + 0.5)
+      // Int(_:) truncates toward zero, as the C casts of the reference implementations.
+      let low = max(Int(center - support + 0.5), 0)
+      let high = min(Int(center + support + 0.5), input.count)
+      let weights = (low..<high).map { max(0, 1 - abs((Double($0) - center + 0.5) * inverse)) }
+      let total = weights.reduce(0, +)
+      return (input.lowerBound + low, weights.map { Float($0 / total) })
     }
   }
 }

@@ -138,18 +138,50 @@ final class ImageFolderTests: XCTestCase {
         }
       }
     }
-    // 16×24 → 8×12 exactly halves: each output pixel is the mean of a 2×2 block.
+    // 16×24 → 8×12 halves: away from the edges each output pixel is the [1, 3, 3, 1]/8 filter
+    // along each axis (the triangle filter stretched by 2).
     let large = image(height: 16, width: 24)
     let halved = render(transform, large)
+    let kernel: [Float] = [1, 3, 3, 1].map { $0 / 8 }
     for c in 0..<3 {
-      for y in 0..<7 {
+      for y in 1..<7 {
         for x in 0..<7 {
-          let (sy, sx) = (2 * y, 2 * (x + 2))
-          let block = [(sy, sx), (sy, sx + 1), (sy + 1, sx), (sy + 1, sx + 1)].map { Float(large.pixels[($0.0 * 24 + $0.1) * 3 + c]) }
-          XCTAssertEqual(halved[(c * 7 + y) * 7 + x], normalized(block.reduce(0, +) / 4, c), accuracy: 1e-4)
+          let (sy, sx) = (2 * y - 1, 2 * (x + 2) - 1)
+          var sum: Float = 0
+          for i in 0..<4 {
+            for j in 0..<4 { sum += kernel[i] * kernel[j] * Float(large.pixels[((sy + i) * 24 + sx + j) * 3 + c]) }
+          }
+          XCTAssertEqual(halved[(c * 7 + y) * 7 + x], normalized(sum, c), accuracy: 1e-4)
         }
       }
     }
+  }
+
+  /// Crops and evaluation crops against PyTorch's antialiased bilinear `interpolate`
+  /// (`Scripts/fixtures/generate_engine_fixtures.py`, `resize.json`).
+  func testResamplingMatchesPyTorch() throws {
+    let fixture = try Fixture("resize", in: .module).root
+    let imageData = fixture.object("image").ints("data")
+    let source = RGBImage(width: 31, height: 23, pixels: imageData.map(UInt8.init))
+    for c in fixture.objects("crops") {
+      let size = Int(c.number("size"))
+      let crop = ImageTransform.Crop(top: Int(c.number("top")), left: Int(c.number("left")), height: Int(c.number("height")), width: Int(c.number("width")))
+      let out = [Float](unsafeUninitializedCapacity: 3 * size * size) { buffer, count in
+        ImageTransform.training(size: size).render(source, crop: crop, flip: c["flip"] as! Bool, into: buffer.baseAddress!)
+        count = 3 * size * size
+      }
+      assertClose(out, c.object("output").floats("data"), "\(crop)")
+    }
+    for e in fixture.objects("evaluations") {
+      let size = Int(e.number("size"))
+      assertClose(render(.evaluation(size: size), source), e.object("output").floats("data"), "evaluation \(size)")
+    }
+  }
+
+  func assertClose(_ a: [Float], _ b: [Float], _ message: String, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, message, line: line)
+    let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+    XCTAssertLessThan(worst, 1e-4, message, line: line)
   }
 
   /// With the whole image as the only possible crop at its own size, training is the
