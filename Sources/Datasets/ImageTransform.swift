@@ -39,7 +39,8 @@ public struct ImageTransform: Hashable, Codable, Sendable {
   /// Side the evaluation transform resizes the shorter image side to: `round(size·256/224)`.
   public var resizeSide: Int { Int((Double(size) * 256 / 224).rounded()) }
 
-  /// A crop rectangle in source pixels.
+  /// A crop rectangle in source pixels: rows `top..<top + height`, columns
+  /// `left..<left + width`.
   public struct Crop: Hashable, Sendable {
     public var top: Int, left: Int, height: Int, width: Int
     public init(top: Int, left: Int, height: Int, width: Int) {
