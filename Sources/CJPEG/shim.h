@@ -100,7 +100,8 @@ static inline int cjpeg_decode_rgb(const unsigned char *data, unsigned long size
   return 0;
 }
 
-/// Encodes interleaved 8-bit pixels (`components` 1: grayscale, 3: RGB) as a baseline JPEG of
+/// Encodes interleaved 8-bit pixels (`components` 1: grayscale, 3: RGB, 4: CMYK, stored as given
+/// with an Adobe marker, i.e. read back as Adobe-inverted CMYK) as a baseline JPEG of
 /// `quality` (1–100) in memory (`*jpeg`, `*size`; the caller frees `*jpeg`). Used to make test
 /// images. Returns 0 on success, otherwise 1 with a reason in `message`.
 static inline int cjpeg_encode(const unsigned char *pixels, int width, int height, int components, int quality,
@@ -124,7 +125,7 @@ static inline int cjpeg_encode(const unsigned char *pixels, int width, int heigh
   info.image_width = (JDIMENSION)width;
   info.image_height = (JDIMENSION)height;
   info.input_components = components;
-  info.in_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  info.in_color_space = components == 1 ? JCS_GRAYSCALE : components == 4 ? JCS_CMYK : JCS_RGB;
   jpeg_set_defaults(&info);
   jpeg_set_quality(&info, quality, TRUE);
   jpeg_start_compress(&info, TRUE);

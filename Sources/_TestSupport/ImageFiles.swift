@@ -26,8 +26,8 @@ public func encodePNG(_ pixels: [UInt8], width: Int, height: Int, kind: PNGKind,
   return Data(bytes: output!, count: size)
 }
 
-/// A baseline JPEG of `pixels` (interleaved gray or RGB, `components` 1 or 3) at `quality`,
-/// written by libjpeg-turbo.
+/// A baseline JPEG of `pixels` (interleaved gray, RGB or CMYK: `components` 1, 3 or 4) at
+/// `quality`, written by libjpeg-turbo (CMYK with an Adobe marker, values stored as given).
 public func encodeJPEG(_ pixels: [UInt8], width: Int, height: Int, components: Int = 3, quality: Int = 95) -> Data {
   var output: UnsafeMutablePointer<UInt8>?
   var size: UInt = 0

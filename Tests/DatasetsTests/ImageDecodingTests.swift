@@ -59,6 +59,18 @@ final class ImageDecodingTests: XCTestCase {
     }
   }
 
+  /// Adobe CMYK JPEGs store inverted values: (c, m, y, k) decodes to R = c·k/255, G = m·k/255,
+  /// B = y·k/255 (PIL's conversion of the un-inverted values).
+  func testCMYKJPEGIsConvertedToRGB() throws {
+    let (w, h) = (16, 16)
+    let cmyk = [[UInt8]](repeating: [200, 100, 50, 150], count: w * h).flatMap { $0 }
+    let image = try decode(encodeJPEG(cmyk, width: w, height: h, components: 4, quality: 100))
+    let expected = [200, 100, 50].map { $0 * 150 / 255 }  // 117, 58, 29
+    for i in 0..<(w * h) {
+      for c in 0..<3 { XCTAssertLessThanOrEqual(abs(Int(image.pixels[3 * i + c]) - expected[c]), 2) }
+    }
+  }
+
   func testBadImagesGiveOneLineNamingTheFile() throws {
     let directory = try makeTemporaryDirectory(self)
     let jpeg = encodeJPEG(pattern(16 * 16 * 3), width: 16, height: 16)

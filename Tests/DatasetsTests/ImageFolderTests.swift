@@ -15,10 +15,12 @@ final class ImageFolderTests: XCTestCase {
     try Data("notes".utf8).write(to: root.appendingPathComponent("a_cat/readme.txt"))
     try Data("x".utf8).write(to: root.appendingPathComponent("a_cat/.hidden.png"))
     try FileManager.default.createDirectory(at: root.appendingPathComponent(".cache"), withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: root.appendingPathComponent("b_dog/1.jpg"), to: root.appendingPathComponent("b_dog/n01_7.JPEG"))
     let folder = try ImageFolder(directory: root, transform: .training(size: 8))
     XCTAssertEqual(folder.classNames, ["C_bird", "a_cat", "b_dog"], "code-point order, as Python's sorted")
-    XCTAssertEqual(folder.count, 9)
-    XCTAssertEqual(folder.labels, [0, 0, 0, 1, 1, 1, 2, 2, 2])
+    XCTAssertEqual(folder.count, 10)
+    XCTAssertEqual(folder.labels, [0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
+    XCTAssert(folder.paths[9].hasSuffix("b_dog/n01_7.JPEG"))
     XCTAssertEqual(folder.paths.prefix(3).map { ($0 as NSString).lastPathComponent }, ["0.png", "1.jpg", "2.png"])
     XCTAssertEqual(folder.imageShape, [3, 8, 8])
 
@@ -28,7 +30,7 @@ final class ImageFolderTests: XCTestCase {
     try writeImageFolder(at: split.appendingPathComponent("val"), classes: ["x", "y"], imagesPerClass: 1, size: 8)
     XCTAssertEqual(try ImageFolder.load(.train, from: split, transform: .training(size: 8)).count, 4)
     XCTAssertEqual(try ImageFolder.load(.test, from: split, transform: .evaluation(size: 8)).count, 2)
-    XCTAssertEqual(try ImageFolder.load(.train, from: root, transform: .training(size: 8)).count, 9)
+    XCTAssertEqual(try ImageFolder.load(.train, from: root, transform: .training(size: 8)).count, 10)
     XCTAssertThrowsError(try ImageFolder.load(.test, from: root, transform: .evaluation(size: 8))) {
       XCTAssert("\($0)".hasPrefix(root.appendingPathComponent("val").path), "\($0)")
     }
