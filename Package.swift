@@ -33,8 +33,10 @@ let package = Package(
     .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseKernelFlags),
     .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+    .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+    .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
     .target(
-      name: "Datasets", dependencies: ["TensorCore", "CZlib"], resources: [.copy("Demo")],
+      name: "Datasets", dependencies: ["TensorCore", "CZlib", "CJPEG", "CPNG"], resources: [.copy("Demo")],
       swiftSettings: releaseKernelFlags),
     .target(name: "SearchSpace", dependencies: ["NN"], swiftSettings: releaseKernelFlags),
     .target(name: "Search", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseKernelFlags),
@@ -50,7 +52,7 @@ let package = Package(
       swiftSettings: releaseKernelFlags),
 
     // MARK: Test support
-    .target(name: "_TestSupport", dependencies: ["TensorCore"], path: "Sources/_TestSupport"),
+    .target(name: "_TestSupport", dependencies: ["TensorCore", "CJPEG", "CPNG"], path: "Sources/_TestSupport"),
 
     // MARK: Unit test bundles
     .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "_TestSupport"]),
@@ -59,12 +61,12 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "NNTests", dependencies: ["NN", "_TestSupport"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "_TestSupport"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "RunsTests", dependencies: ["Runs", "_TestSupport"]),
     .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "_TestSupport"]),
     .testTarget(
       name: "SearchTests", dependencies: ["Search", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "_TestSupport"]),
-    .testTarget(name: "DartsCLITests", dependencies: ["darts"]),
+    .testTarget(name: "DartsCLITests", dependencies: ["darts", "_TestSupport"]),
   ]
 )

@@ -270,10 +270,13 @@ class SearchNetwork(nn.Module):
     """The search supernet. α (and β) are plain tensors, not registered parameters.
 
     normal_ops / reduce_ops: per-edge lists of primitive names (P-DARTS switches); default all 8.
+    imagenet_stem: the three-conv stride-2 stem of PC-DARTS model_search_imagenet.py (SPEC 5.5):
+    stem0/stem1 instead of stem, and cell 0 reduces its first input (reduction_prev = True).
     """
 
     def __init__(self, C=16, layers=8, classes=10, input_channels=3, K=1, edge_norm=False,
-                 normal_ops=None, reduce_ops=None, skip_dropout=False, steps=STEPS):
+                 normal_ops=None, reduce_ops=None, skip_dropout=False, steps=STEPS,
+                 imagenet_stem=False):
         super().__init__()
         E = edge_count(steps)
         self.normal_ops = normal_ops or [list(PRIMITIVES)] * E
@@ -281,15 +284,31 @@ class SearchNetwork(nn.Module):
         self.K = K
         self.edge_norm = edge_norm
         self.config = dict(C=C, layers=layers, classes=classes, input_channels=input_channels, K=K,
-                           edge_norm=edge_norm, skip_dropout=skip_dropout, steps=steps)
+                           edge_norm=edge_norm, skip_dropout=skip_dropout, steps=steps,
+                           imagenet_stem=imagenet_stem)
         c_curr = STEM_MULTIPLIER * C
-        self.stem = nn.Sequential(
-            nn.Conv2d(input_channels, c_curr, 3, padding=1, bias=False),
-            nn.BatchNorm2d(c_curr),
-        )
+        self.imagenet_stem = imagenet_stem
+        if imagenet_stem:
+            self.stem0 = nn.Sequential(
+                nn.Conv2d(input_channels, c_curr // 2, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(c_curr // 2),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(c_curr // 2, c_curr, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(c_curr),
+            )
+            self.stem1 = nn.Sequential(
+                nn.ReLU(inplace=True),
+                nn.Conv2d(c_curr, c_curr, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(c_curr),
+            )
+        else:
+            self.stem = nn.Sequential(
+                nn.Conv2d(input_channels, c_curr, 3, padding=1, bias=False),
+                nn.BatchNorm2d(c_curr),
+            )
         c_pp, c_p, c_curr = c_curr, c_curr, C
         self.cells = nn.ModuleList()
-        reduction_prev = False
+        reduction_prev = imagenet_stem
         for i in range(layers):
             reduction = i in (layers // 3, 2 * layers // 3)
             if reduction:
@@ -320,7 +339,11 @@ class SearchNetwork(nn.Module):
                 m.p = p
 
     def forward(self, x):
-        s0 = s1 = self.stem(x)
+        if self.imagenet_stem:
+            s0 = self.stem0(x)
+            s1 = self.stem1(s0)
+        else:
+            s0 = s1 = self.stem(x)
         for cell in self.cells:
             if cell.reduction:
                 w = F.softmax(self.alphas_reduce, dim=-1)
@@ -605,6 +628,9 @@ def cmd_counts(_args):
         ("PC-DARTS search K=4", count_parameters(SearchNetwork(K=4, edge_norm=True)), 299578),
         ("P-DARTS stage 1 L=5", count_parameters(SearchNetwork(layers=5)), 1275834),
         ("DARTS_V2 eval C=36 L=20", count_parameters(NetworkCIFAR(auxiliary=True)), 3349342),
+        # Computed here (no published value); committed in the Swift SearchNetworkTests.
+        ("PC-DARTS ImageNet search K=2", count_parameters(
+            SearchNetwork(K=2, edge_norm=True, classes=1000, imagenet_stem=True)), 956512),
     ]
     ok = True
     for name, got, want in rows:

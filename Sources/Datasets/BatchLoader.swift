@@ -10,7 +10,9 @@ import TensorCore
 /// of an uninterrupted run, whatever the timing.
 ///
 /// Iterate with `next()` or `for batch in loader`. Dropping the loader, or `cancel()`, stops the
-/// background thread and waits for it to exit (at most the time to prepare one batch).
+/// background thread and waits for it to exit (at most the time to prepare one batch). If an
+/// image cannot be read (image folders), the batches before it are delivered, then `next()`
+/// returns nil and `failure` holds the error naming the file.
 ///
 /// ```swift
 /// let weights = BatchSampler(dataset: train, indices: split.weights, batchSize: 64,
@@ -56,7 +58,14 @@ public final class BatchLoader: Sequence, IteratorProtocol {
           permutation = (position.epoch, sampler.permutation(epoch: position.epoch))
         }
         let indices = sampler.indices(at: position, epochPermutation: permutation?.indices ?? [])
-        guard queue.put(sampler.assemble(position, indices: indices, on: backend)) else { break }
+        let batch: Batch
+        do {
+          batch = try sampler.assemble(position, indices: indices, on: backend)
+        } catch {
+          queue.fail(error)
+          break
+        }
+        guard queue.put(batch) else { break }
         position = position.advanced(stepsPerEpoch: steps)
       }
       queue.finish()
@@ -72,6 +81,9 @@ public final class BatchLoader: Sequence, IteratorProtocol {
 
   /// Stops preparing batches and waits for the background thread to exit.
   public func cancel() { queue.cancel() }
+
+  /// Why the loader stopped before its last epoch (an image that cannot be read), or nil.
+  public var failure: (any Error)? { queue.failure }
 }
 
 /// A bounded queue between one producer thread and the consumer, with cancellation.
@@ -82,6 +94,7 @@ private final class PrefetchQueue: @unchecked Sendable {
   private var batches: [Batch] = []
   private var cancelled = false
   private var producing = true
+  private var error: (any Error)?
 
   init(capacity: Int) { self.capacity = capacity }
 
@@ -100,6 +113,20 @@ private final class PrefetchQueue: @unchecked Sendable {
     batches.append(batch)
     condition.broadcast()
     return true
+  }
+
+  /// Producer: preparing a batch failed; no more batches will come.
+  func fail(_ error: any Error) {
+    condition.lock()
+    self.error = error
+    condition.unlock()
+  }
+
+  /// The error passed to `fail`, if any.
+  var failure: (any Error)? {
+    condition.lock()
+    defer { condition.unlock() }
+    return error
   }
 
   /// Producer: no more batches will come.

@@ -60,35 +60,42 @@ public struct BatchSampler: Sendable {
     case sequential
   }
 
-  /// The images sampled from.
-  public let dataset: ImageDataset
+  /// The images sampled from, with their transform.
+  public let images: any LabelledImages
   /// The dataset indices used (e.g. one half of a `SearchSplit`).
   public let indices: Range<Int>
   /// Images per batch (the last batch of an epoch may have fewer).
   public let batchSize: Int
   /// How indices are picked.
   public let order: Order
-  /// The per-image transform (`.evaluation` for no randomness).
-  public let augmentation: Augmentation
   /// The run's seed.
   public let seed: UInt64
   /// Distinguishes samplers sharing a seed.
   public let stream: UInt64
 
-  /// - Precondition: `indices` is non-empty and inside the dataset; `batchSize > 0`.
+  /// - Precondition: `indices` is non-empty and inside `images`; `batchSize > 0`.
+  public init(
+    images: any LabelledImages, indices: Range<Int>, batchSize: Int, order: Order, seed: UInt64, stream: UInt64 = 0
+  ) {
+    precondition(!indices.isEmpty && indices.upperBound <= images.count, "indices \(indices) of \(images.count)")
+    precondition(batchSize > 0, "batch size \(batchSize)")
+    self.images = images
+    self.indices = indices
+    self.batchSize = batchSize
+    self.order = order
+    self.seed = seed
+    self.stream = stream
+  }
+
+  /// Batches of an in-memory dataset transformed by `augmentation` (`.evaluation` for no
+  /// randomness).
   public init(
     dataset: ImageDataset, indices: Range<Int>, batchSize: Int, order: Order,
     augmentation: Augmentation, seed: UInt64, stream: UInt64 = 0
   ) {
-    precondition(!indices.isEmpty && indices.upperBound <= dataset.count, "indices \(indices) of \(dataset.count)")
-    precondition(batchSize > 0, "batch size \(batchSize)")
-    self.dataset = dataset
-    self.indices = indices
-    self.batchSize = batchSize
-    self.order = order
-    self.augmentation = augmentation
-    self.seed = seed
-    self.stream = stream
+    self.init(
+      images: AugmentedDataset(dataset, augmentation: augmentation), indices: indices, batchSize: batchSize,
+      order: order, seed: seed, stream: stream)
   }
 
   /// Batches in one pass over `indices`: ⌈count / batchSize⌉ (391 for 25,000 at 64).
@@ -100,8 +107,9 @@ public struct BatchSampler: Sendable {
   }
 
   /// Batch `position`, assembled on `backend`.
-  public func batch(at position: BatchPosition, on backend: any Backend) -> Batch {
-    assemble(position, indices: indices(at: position), on: backend)
+  /// - Throws: `DatasetError` naming the file of an image that cannot be read (image folders).
+  public func batch(at position: BatchPosition, on backend: any Backend) throws -> Batch {
+    try assemble(position, indices: indices(at: position), on: backend)
   }
 
   // MARK: Internals shared with BatchLoader
@@ -139,26 +147,22 @@ public struct BatchSampler: Sendable {
     }
   }
 
-  /// Transforms the images `indices` with the augmentation choices of `position`.
-  func assemble(_ position: BatchPosition, indices: [Int], on backend: any Backend) -> Batch {
+  /// Transforms the images `indices` with the random choices of `position`, drawn image after
+  /// image from one generator.
+  func assemble(_ position: BatchPosition, indices: [Int], on backend: any Backend) throws -> Batch {
     var generator = derivedGenerator(
       seed, stream, UInt64(truncatingIfNeeded: position.epoch), UInt64(position.step),
       Purpose.augmentation.rawValue)
-    let tables = (0..<dataset.channels).map { dataset.normalization.lookupTable(channel: $0) }
-    let imageSize = dataset.imageSize
-    let values = [Float](unsafeUninitializedCapacity: indices.count * imageSize) { buffer, initialized in
-      dataset.pixels.withUnsafeBufferPointer { pixels in
-        for (slot, index) in indices.enumerated() {
-          let draw = augmentation.draw(height: dataset.height, width: dataset.width, using: &generator)
-          augmentation.render(
-            draw, image: index, pixels: pixels, shape: dataset.imageShape, tables: tables,
-            into: buffer.baseAddress! + slot * imageSize)
-        }
+    let shape = images.imageShape
+    let imageSize = shape.reduce(1, *)
+    let values = try [Float](unsafeUninitializedCapacity: indices.count * imageSize) { buffer, initialized in
+      for (slot, index) in indices.enumerated() {
+        try images.render(index, using: &generator, into: buffer.baseAddress! + slot * imageSize)
       }
       initialized = indices.count * imageSize
     }
     return Batch(
-      images: Tensor(shape: [indices.count] + dataset.imageShape, scalars: values, on: backend),
-      labels: indices.map { dataset.labels[$0] }, indices: indices, position: position)
+      images: Tensor(shape: [indices.count] + shape, scalars: values, on: backend),
+      labels: indices.map { images.label($0) }, indices: indices, position: position)
   }
 }

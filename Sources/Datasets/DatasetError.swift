@@ -25,6 +25,10 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
   case wrongFormat(path: String, found: String, expected: String)
   /// No directory was given and the dataset kind has no default location.
   case noDirectory(kind: String)
+  /// An image file is not a JPEG or PNG, or is corrupt or truncated.
+  case corruptImage(path: String, reason: String)
+  /// An image folder is empty, has an empty class folder, or otherwise cannot be used.
+  case badImageFolder(path: String, reason: String)
 
   public var description: String {
     switch self {
@@ -51,6 +55,10 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
       return "\(path): holds \(found) data, expected \(expected)"
     case .noDirectory(let kind):
       return "\(kind): no data directory given and no default location (use --data)"
+    case .corruptImage(let path, let reason):
+      return "\(path): unreadable image (\(reason))"
+    case .badImageFolder(let path, let reason):
+      return "\(path): \(reason)"
     }
   }
 

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The datasets the search and evaluation commands can read. The raw value is the command-line
-/// spelling (`cifar10`, `cifar100`, `mnist`, `fashion-mnist`, `demo`), so
+/// spelling (`cifar10`, `cifar100`, `mnist`, `fashion-mnist`, `demo`, `image-folder`), so
 /// `DatasetKind(rawValue: argument)` parses a `--dataset` option.
 public enum DatasetKind: String, CaseIterable, Codable, Sendable, CustomStringConvertible {
   /// CIFAR-10 binary version (SPEC §8.1).
@@ -15,6 +15,9 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable, CustomStringCo
   /// The Fashion-MNIST subset shipped in this package (4,000 training, 1,000 test images);
   /// needs no files on disk.
   case demo
+  /// A folder of JPEG/PNG images, one sub-folder per class (`ImageFolder`); decoded per batch,
+  /// never loaded into memory as a whole.
+  case imageFolder = "image-folder"
 
   public var description: String { rawValue }
 
@@ -25,7 +28,7 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable, CustomStringCo
     switch self {
     case .fashionMNIST: URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist", isDirectory: true)
     case .demo: Bundle.module.url(forResource: "Demo", withExtension: nil)
-    case .cifar10, .cifar100, .mnist: nil
+    case .cifar10, .cifar100, .mnist, .imageFolder: nil
     }
   }
 
@@ -36,10 +39,11 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable, CustomStringCo
     case .cifar100: .cifar100
     case .mnist: .mnist
     case .fashionMNIST, .demo: .fashionMNIST
+    case .imageFolder: .imageNet
     }
   }
 
-  /// Reads the training or test set.
+  /// Reads the training or test set into memory (not for `.imageFolder`: use `ImageFolder.load`).
   /// - Parameter directory: where the files are (see the `DatasetReader` functions for the
   ///   accepted layouts); nil uses `defaultDirectory`.
   /// - Throws: `DatasetError` naming the file at fault, or `.noDirectory` if `directory` is nil
@@ -53,6 +57,9 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable, CustomStringCo
     case .cifar100: return try DatasetReader.cifar100(part, directory: directory)
     case .mnist, .fashionMNIST, .demo:
       return try DatasetReader.idx(part, directory: directory, normalization: normalization)
+    case .imageFolder:
+      throw DatasetError.badImageFolder(
+        path: directory.path, reason: "an image folder is decoded per batch (ImageFolder.load), not loaded into memory")
     }
   }
 }

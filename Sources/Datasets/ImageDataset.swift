@@ -23,6 +23,8 @@ public struct Normalization: Hashable, Codable, Sendable {
   public static let fashionMNIST = Normalization(mean: [0.2860], std: [0.3530])
   /// MNIST training-set statistics.
   public static let mnist = Normalization(mean: [0.1307], std: [0.3081])
+  /// ImageNet statistics used by every ImageNet transform of the three repositories (SPEC §6.2).
+  public static let imageNet = Normalization(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
 
   /// The normalised value of each of the 256 pixel values of `channel`.
   func lookupTable(channel: Int) -> [Float] {

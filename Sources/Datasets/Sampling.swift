@@ -32,3 +32,8 @@ func derivedGenerator(_ parts: UInt64...) -> SeededGenerator {
   }
   return SeededGenerator(seed: hash)
 }
+
+/// A uniform double in `[0, 1)` from the top 53 bits of one draw.
+func uniformDouble(using generator: inout SeededGenerator) -> Double {
+  Double(generator.next() >> 11) * 0x1p-53
+}

@@ -42,25 +42,44 @@ public final class SearchRun {
   /// Steps per epoch (capped by `maxStepsPerEpoch`).
   public var stepsPerEpoch: Int { min(trainSampler.batchesPerEpoch, settings.maxStepsPerEpoch ?? .max) }
 
-  /// The data of a run: the training set and its weight / architecture / evaluation samplers.
+  /// The data of a run: the weight / architecture / evaluation samplers of the training set.
   struct SearchData {
-    var dataset: ImageDataset
     var train: BatchSampler
     var architecture: BatchSampler
     var evaluation: BatchSampler
 
-    /// Loads and splits the training set (SPEC §2.1); errors name the file or directory.
+    /// Loads and splits the training set: by index (SPEC §2.1), or per class for image folders
+    /// (SPEC §5.5); errors name the file or directory.
     init(_ settings: SearchSettings) throws {
       if let problem = settings.validationProblem() { throw SearchRunError(problem) }
-      dataset = try settings.dataset.load(.train, from: settings.dataDirectory.map { URL(fileURLWithPath: $0) })
-      let split = SearchSplit(count: dataset.count, trainPortion: settings.trainPortion, limit: settings.limit)
-      guard !split.weights.isEmpty, !split.architecture.isEmpty else {
-        throw SearchRunError("the training set (\(dataset.count) images) is too small for a weight/architecture split")
+      let directory = settings.dataDirectory.map { URL(fileURLWithPath: $0) }
+      let weights, architecture, evaluation: any LabelledImages
+      let (weightIndices, architectureIndices): (Range<Int>, Range<Int>)
+      if settings.dataset == .imageFolder, let directory {
+        var transform = ImageTransform.training(size: settings.imageSize)
+        transform.flipProbability = settings.flip ? 0.5 : 0
+        let folder = try ImageFolder.load(.train, from: directory, transform: transform)
+        let split = ClassSplit(labels: folder.labels, classCount: folder.classCount, weightFraction: settings.weightFraction, architectureFraction: settings.architectureFraction, seed: settings.seed)
+        guard !split.architecture.isEmpty else {
+          throw SearchRunError("\(directory.path): no class has the 2 images a weight/architecture split needs")
+        }
+        let architectureFolder = folder.subset(split.architecture)
+        (weights, architecture) = (folder.subset(split.weights), architectureFolder)
+        evaluation = architectureFolder.with(.evaluation(size: settings.imageSize))
+        (weightIndices, architectureIndices) = (0..<split.weights.count, 0..<split.architecture.count)
+      } else {
+        let dataset = try settings.dataset.load(.train, from: directory)
+        let split = SearchSplit(count: dataset.count, trainPortion: settings.trainPortion, limit: settings.limit)
+        guard !split.weights.isEmpty, !split.architecture.isEmpty else {
+          throw SearchRunError("the training set (\(dataset.count) images) is too small for a weight/architecture split")
+        }
+        let augmented = AugmentedDataset(dataset, augmentation: Augmentation(padding: settings.cropPadding, flipProbability: settings.flip ? 0.5 : 0))
+        (weights, architecture, evaluation) = (augmented, augmented, AugmentedDataset(dataset, augmentation: .evaluation))
+        (weightIndices, architectureIndices) = (split.weights, split.architecture)
       }
-      let augmentation = Augmentation(padding: settings.cropPadding, flipProbability: settings.flip ? 0.5 : 0)
-      train = BatchSampler(dataset: dataset, indices: split.weights, batchSize: settings.batchSize, order: .epochPermutation, augmentation: augmentation, seed: settings.seed, stream: 0)
-      architecture = BatchSampler(dataset: dataset, indices: split.architecture, batchSize: settings.batchSize, order: .freshRandom, augmentation: augmentation, seed: settings.seed, stream: 1)
-      evaluation = BatchSampler(dataset: dataset, indices: split.architecture, batchSize: settings.batchSize, order: .sequential, augmentation: .evaluation, seed: settings.seed, stream: 2)
+      train = BatchSampler(images: weights, indices: weightIndices, batchSize: settings.batchSize, order: .epochPermutation, seed: settings.seed, stream: 0)
+      self.architecture = BatchSampler(images: architecture, indices: architectureIndices, batchSize: settings.batchSize, order: .freshRandom, seed: settings.seed, stream: 1)
+      self.evaluation = BatchSampler(images: evaluation, indices: architectureIndices, batchSize: settings.batchSize, order: .sequential, seed: settings.seed, stream: 2)
     }
   }
 
@@ -72,16 +91,16 @@ public final class SearchRun {
     trainSampler = data.train
     architectureSampler = data.architecture
     evaluationSampler = data.evaluation
-    let dataset = data.dataset
+    let images = data.train.images
 
     var factory = ParameterFactory(backend: backend, seed: settings.seed)
-    network = SearchNetwork(settings.networkConfiguration(inputChannels: dataset.channels, classes: dataset.classCount), using: &factory)
+    network = SearchNetwork(settings.networkConfiguration(inputChannels: images.imageShape[0], classes: images.classCount), using: &factory)
     optimization = SearchOptimization(
       weights: SGD(learningRate: Float(settings.learningRate), momentum: Float(settings.momentum), weightDecay: Float(settings.weightDecay)),
       architecture: Adam(learningRate: settings.architectureLearningRate, beta1: 0.5, beta2: 0.999, weightDecay: settings.architectureWeightDecay),
       architect: Architect(order: settings.order == 2 ? .second : .first),
       weightGradientClip: Float(settings.gradientClip),
-      architectureGradientClip: settings.method == .pDarts ? 5 : nil)
+      architectureGradientClip: settings.architectureGradientClip.map(Float.init) ?? (settings.method == .pDarts ? 5 : nil))
     state = CheckpointState(position: BatchPosition(epoch: 0, step: 0), completedSteps: 0, nextEvent: 0, architectureSteps: [:], epochLoss: 0, epochCorrect: 0, epochSeen: 0, settings: settings)
 
     if resuming {
@@ -113,7 +132,6 @@ public final class SearchRun {
   /// - Returns: the final genotype.
   @discardableResult
   public func run() throws -> Genotype {
-    let schedule = CosineAnnealing(initial: settings.learningRate, minimum: settings.learningRateMin, epochs: settings.epochs)
     let steps = stepsPerEpoch
     let start = state.position
     let trainLoader = BatchLoader(sampler: trainSampler, on: backend, start: start, stepsPerEpoch: steps, endEpoch: settings.epochs)
@@ -125,14 +143,15 @@ public final class SearchRun {
     let clock = ContinuousClock()
     for epoch in start.epoch..<settings.epochs {
       let epochStart = clock.now
-      optimization.weights.learningRate = Float(schedule.learningRate(epoch: epoch))
+      optimization.weights.learningRate = Float(settings.learningRate(epoch: epoch))
       let updateArchitecture = epoch >= settings.architectureWarmupEpochs
       if state.position.step == 0 {
-        try log(["type": "epoch_start", "epoch": .int(epoch), "lr": .double(schedule.learningRate(epoch: epoch)), "genotype": .string(GenotypeDerivation.genotype(of: network).description)])
+        try log(["type": "epoch_start", "epoch": .int(epoch), "lr": .double(settings.learningRate(epoch: epoch)), "genotype": .string(GenotypeDerivation.genotype(of: network).description)])
       }
       let progress = ProgressDisplay(label: "epoch \(epoch + 1)/\(settings.epochs)", total: steps, output: output)
       for step in state.position.step..<steps {
         guard let train = trainLoader.next(), let valid = architectureLoader.next() else {
+          if let failure = trainLoader.failure ?? architectureLoader.failure { throw SearchRunError("\(failure)") }
           throw SearchRunError("the batch loader stopped early at epoch \(epoch) step \(step)")
         }
         let stepStart = clock.now
@@ -168,7 +187,7 @@ public final class SearchRun {
         }
       }
       progress.finish()
-      let (validLoss, validAccuracy) = evaluateArchitectureSplit()
+      let (validLoss, validAccuracy) = try evaluateArchitectureSplit()
       let genotype = GenotypeDerivation.genotype(of: network)
       try log([
         "type": "epoch", "epoch": .int(epoch), "global_step": .int(state.completedSteps),
@@ -190,12 +209,12 @@ public final class SearchRun {
 
   /// Loss and accuracy over the whole architecture split in evaluation mode (running BN
   /// statistics), as the reference reports each epoch.
-  private func evaluateArchitectureSplit() -> (loss: Double, accuracy: Double) {
+  private func evaluateArchitectureSplit() throws -> (loss: Double, accuracy: Double) {
     network.eval()
     defer { network.train() }
     var (lossSum, correct, seen) = (0.0, 0, 0)
     for step in 0..<evaluationSampler.batchesPerEpoch {
-      let batch = evaluationSampler.batch(at: BatchPosition(epoch: 0, step: step), on: backend)
+      let batch = try evaluationSampler.batch(at: BatchPosition(epoch: 0, step: step), on: backend)
       withoutGradients {
         let logits = network(batch.images)
         lossSum += Double(logits.crossEntropy(labels: batch.labels).scalar) * Double(batch.labels.count)

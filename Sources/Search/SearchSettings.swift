@@ -1,4 +1,5 @@
 import Datasets
+import NN
 import SearchSpace
 
 /// Every setting of a search run (written to `config.json`, so a run can be repeated). The
@@ -48,6 +49,21 @@ public struct SearchSettings: Codable, Sendable, Equatable {
   public var maxStepsPerEpoch: Int?
   /// Also checkpoint every N steps (nil: at epoch ends only).
   public var checkpointEvery: Int?
+  /// Epochs of linear learning-rate warm-up: epoch `e < W` uses `learningRate·(e+1)/W` instead
+  /// of the cosine value, only when `batchSize > 256`, as PC-DARTS `train_search_imagenet.py`
+  /// does (SPEC §5.5). 0: none.
+  public var learningRateWarmupEpochs: Int = 0
+  /// Global-norm clip of the α/β gradients (nil: the method's default, 5 for P-DARTS, none
+  /// otherwise; the ImageNet setting: 5).
+  public var architectureGradientClip: Double?
+  /// The network's input layers (`.imageNet`: the three-convolution stride-2 stem).
+  public var stem: SearchNetworkConfiguration.Stem = .cifar
+  /// Image folders: side of the square training crops (RandomResizedCrop) and evaluation crops.
+  public var imageSize: Int = 224
+  /// Image folders: fraction of each class that trains the weights (SPEC §5.5: 10 %).
+  public var weightFraction: Double = 0.1
+  /// Image folders: fraction of each class that trains the architecture (SPEC §5.5: 2.5 %).
+  public var architectureFraction: Double = 0.025
 
   public init() {}
 
@@ -67,6 +83,36 @@ public struct SearchSettings: Codable, Sendable, Equatable {
       s.edgeNormalization = true
     }
     return s
+  }
+
+  /// The PC-DARTS ImageNet search (`train_search_imagenet.py`, SPEC §5.5) on an image folder:
+  /// K = 2, the ImageNet stem, C = 16, 8 cells, 50 epochs with α/β frozen for 35, batch 1024,
+  /// SGD lr 0.5 cosine to 0 with 5 warm-up epochs (batch > 256 only), momentum 0.9, weight
+  /// decay 3e-4 (the script's default; the paper says 3e-5), Adam 6e-3 with α/β gradients
+  /// clipped to norm 5, per-class split 10 % / 2.5 %, 224×224 crops.
+  public static func imageNet() -> SearchSettings {
+    var s = SearchSettings.reference(for: .pcDarts)
+    s.dataset = .imageFolder
+    s.stem = .imageNet
+    s.partialChannels = 2
+    s.architectureWarmupEpochs = 35
+    s.batchSize = 1024
+    s.learningRate = 0.5
+    s.learningRateMin = 0
+    s.learningRateWarmupEpochs = 5
+    s.architectureLearningRate = 6e-3
+    s.architectureGradientClip = 5
+    return s
+  }
+
+  /// The weight learning rate of epoch `epoch`: the cosine schedule (SPEC §2.7), replaced by
+  /// the linear warm-up `learningRate·(e+1)/W` in the first `learningRateWarmupEpochs` epochs
+  /// when `batchSize > 256` (SPEC §5.5).
+  public func learningRate(epoch: Int) -> Double {
+    if epoch < learningRateWarmupEpochs && batchSize > 256 {
+      return learningRate * Double(epoch + 1) / Double(learningRateWarmupEpochs)
+    }
+    return CosineAnnealing(initial: learningRate, minimum: learningRateMin, epochs: epochs).learningRate(epoch: epoch)
   }
 
   /// The settings of `darts search` with no arguments: a short real search on the demo data
@@ -97,7 +143,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
   public func networkConfiguration(inputChannels: Int, classes: Int) -> SearchNetworkConfiguration {
     SearchNetworkConfiguration(
       channels: channels, layers: layers, steps: nodes, classes: classes, inputChannels: inputChannels,
-      partialChannels: partialChannels, edgeNormalization: edgeNormalization)
+      partialChannels: partialChannels, edgeNormalization: edgeNormalization, stem: stem)
   }
 
   /// A one-line reason these settings cannot run, or nil.
@@ -113,6 +159,16 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     if let m = maxStepsPerEpoch, m < 1 { return "--max-steps-per-epoch must be positive" }
     if let c = checkpointEvery, c < 1 { return "--checkpoint-every must be positive" }
     if learningRate <= 0 || architectureLearningRate <= 0 { return "learning rates must be positive" }
+    if learningRateWarmupEpochs < 0 { return "--warmup-epochs must not be negative" }
+    if let c = architectureGradientClip, c <= 0 { return "--arch-grad-clip must be positive" }
+    if dataset == .imageFolder {
+      if dataDirectory == nil { return "--dataset image-folder needs --data DIR (DIR/<class>/<image> or DIR/train/<class>/<image>)" }
+      if limit != nil { return "--limit does not apply to image folders (use --weight-fraction and --arch-fraction)" }
+      if imageSize < 16 { return "--image-size must be at least 16" }
+      if !(weightFraction > 0 && architectureFraction > 0 && weightFraction + architectureFraction <= 1) {
+        return "--weight-fraction and --arch-fraction must be positive with a sum of at most 1"
+      }
+    }
     return nil
   }
 }

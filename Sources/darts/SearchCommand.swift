@@ -14,7 +14,12 @@ struct SearchCommand: ParsableCommand {
       With no options, runs a short real search on the Fashion-MNIST images shipped with the \
       package (about seven minutes on two cores). With --dataset, starts from the reference \
       settings of the method (DARTS: cnn/train_search.py; PC-DARTS: train_search.py) and \
-      applies the options given. \
+      applies the options given. --method pc-darts --imagenet starts from the PC-DARTS ImageNet \
+      search (train_search_imagenet.py: K = 2, three-convolution stride-2 stem, 50 epochs with \
+      α/β frozen for 35, batch 1024, SGD 0.5 cosine with 5 warm-up epochs, Adam 6e-3, α/β \
+      gradients clipped to 5) on --dataset image-folder --data DIR, where DIR (or DIR/train) \
+      holds one sub-folder of JPEG/PNG images per class, split per class into 10 % for the \
+      weights and 2.5 % for the architecture. \
       A run directory receives config.json, events.jsonl, checkpoint.safetensors (every epoch \
       and every --checkpoint-every steps), genotype.json and architecture.json; --resume DIR \
       continues a stopped run exactly where its last checkpoint left it.
@@ -22,19 +27,25 @@ struct SearchCommand: ParsableCommand {
 
   @Option(help: "Search method: darts or pc-darts (p-darts is not available yet).") var method: SearchSettings.Method = .darts
   @Option(help: "Architecture gradient order: 1 or 2 (DARTS).") var order: Int?
-  @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist.") var dataset: DatasetKind?
+  @Flag(help: "The PC-DARTS ImageNet search setting (with --method pc-darts; default dataset image-folder).") var imagenet = false
+  @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist, image-folder.") var dataset: DatasetKind?
   @Option(help: "Dataset directory (default: the dataset's usual location).") var data: String?
   @Option(help: "Use only the first N training images.") var limit: Int?
   @Option(help: "Fraction of the training images that train the weights (the rest train the architecture).") var trainPortion: Double?
+  @Option(help: "Image folders: fraction of each class that trains the weights (default 0.1).") var weightFraction: Double?
+  @Option(help: "Image folders: fraction of each class that trains the architecture (default 0.025).") var archFraction: Double?
+  @Option(help: "Image folders: side of the square crops (default 224).") var imageSize: Int?
   @Option(help: "Batch size of both splits.") var batchSize: Int?
   @Option(help: "Epochs.") var epochs: Int?
   @Option(help: "Initial SGD learning rate (cosine-annealed per epoch).") var learningRate: Double?
   @Option(help: "Final SGD learning rate of the cosine schedule.") var learningRateMin: Double?
+  @Option(help: "Epochs of linear learning-rate warm-up lr·(e+1)/N, applied only with a batch size above 256 (as the reference).") var warmupEpochs: Int?
   @Option(help: "SGD momentum.") var momentum: Double?
   @Option(help: "SGD weight decay.") var weightDecay: Double?
   @Option(help: "Global-norm clip of the weight gradients.") var gradClip: Double?
   @Option(help: "Adam learning rate of the architecture parameters.") var archLearningRate: Double?
   @Option(help: "Adam weight decay of the architecture parameters.") var archWeightDecay: Double?
+  @Option(help: "Global-norm clip of the architecture gradients.") var archGradClip: Double?
   @Option(help: "Epochs before the architecture starts to learn.") var archWarmupEpochs: Int?
   @Option(help: "Initial channels C.") var initChannels: Int?
   @Option(help: "Cells L.") var layers: Int?
@@ -52,12 +63,18 @@ struct SearchCommand: ParsableCommand {
 
   /// The settings: the base of the dataset and method, then every option given.
   func settings() -> SearchSettings {
-    var s: SearchSettings = (dataset ?? .demo) == .demo ? .demo(for: method) : .reference(for: method)
+    var s: SearchSettings =
+      imagenet ? .imageNet() : (dataset ?? .demo) == .demo ? .demo(for: method) : .reference(for: method)
     if let dataset { s.dataset = dataset }
     s.dataDirectory = data
     if let v = order { s.order = v }
     if let v = limit { s.limit = v }
     if let v = trainPortion { s.trainPortion = v }
+    if let v = weightFraction { s.weightFraction = v }
+    if let v = archFraction { s.architectureFraction = v }
+    if let v = imageSize { s.imageSize = v }
+    if let v = warmupEpochs { s.learningRateWarmupEpochs = v }
+    if let v = archGradClip { s.architectureGradientClip = v }
     if let v = batchSize { s.batchSize = v }
     if let v = epochs { s.epochs = v }
     if let v = learningRate { s.learningRate = v }
@@ -83,6 +100,7 @@ struct SearchCommand: ParsableCommand {
   }
 
   func validate() throws {
+    if imagenet && method != .pcDarts { throw ValidationError("--imagenet is the PC-DARTS ImageNet setting: add --method pc-darts") }
     if resume == nil, let problem = settings().validationProblem() { throw ValidationError(problem) }
   }
 

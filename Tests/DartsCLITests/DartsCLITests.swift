@@ -34,6 +34,20 @@ func runDarts(_ arguments: [String]) throws -> (status: Int32, out: String, err:
   return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 
+/// Starts `darts arguments…` (which must write `runDirectory`) and kills it with SIGKILL as soon
+/// as `runDirectory/checkpoint.safetensors` exists, wherever the run is then.
+func runDartsKilledAtFirstCheckpoint(_ arguments: [String], runDirectory: URL) throws {
+  let process = Process()
+  process.executableURL = try dartsExecutable
+  process.arguments = arguments
+  process.standardOutput = FileHandle.nullDevice
+  try process.run()
+  let checkpoint = runDirectory.appendingPathComponent("checkpoint.safetensors")
+  while process.isRunning && !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(2_000) }
+  kill(process.processIdentifier, SIGKILL)
+  process.waitUntilExit()
+}
+
 /// Runs the built `darts` binary as a user would and checks what it prints.
 final class DartsCLITests: XCTestCase {
   func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) { try runDarts(arguments) }

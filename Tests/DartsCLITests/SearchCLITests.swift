@@ -57,16 +57,7 @@ final class SearchCLITests: XCTestCase {
     XCTAssertEqual(try runDarts(tiny + ["--run-dir", reference.path]).status, 0)
 
     let interrupted = root.appendingPathComponent("interrupted")
-    let process = Process()
-    process.executableURL = try dartsExecutable
-    process.arguments = tiny + ["--run-dir", interrupted.path]
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    // Kill -9 as soon as a checkpoint exists (wherever the run is then).
-    let checkpoint = interrupted.appendingPathComponent("checkpoint.safetensors")
-    while process.isRunning && !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(2_000) }
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
+    try runDartsKilledAtFirstCheckpoint(tiny + ["--run-dir", interrupted.path], runDirectory: interrupted)
 
     let resumed = try runDarts(["search", "--resume", interrupted.path])
     XCTAssertEqual(resumed.status, 0, resumed.err)

@@ -63,30 +63,30 @@ final class BatchTests: XCTestCase {
     XCTAssertNotEqual(epochs[0], Array(0..<25), "not shuffled")
   }
 
-  func testBatchHoldsTheTransformedImagesAndLabels() {
-    let batch = sampler(.epochPermutation, augmentation: .evaluation).batch(at: BatchPosition(epoch: 1, step: 3), on: backend)
+  func testBatchHoldsTheTransformedImagesAndLabels() throws {
+    let batch = try sampler(.epochPermutation, augmentation: .evaluation).batch(at: BatchPosition(epoch: 1, step: 3), on: backend)
     XCTAssertEqual(batch.images.shape, [1, 1, 6, 6])
     XCTAssertEqual(batch.labels, batch.indices.map { $0 % 10 })
     let identity = AugmentationDraw(cropTop: 0, cropLeft: 0, flip: false, cutoutCenter: nil)
     XCTAssertEqual(batch.images.scalars, Augmentation.evaluation.apply(identity, toImage: batch.indices[0], of: dataset))
     // Augmented images differ from the plain ones but keep their labels.
-    let augmented = sampler(.epochPermutation).batch(at: BatchPosition(epoch: 1, step: 0), on: backend)
-    let plain = sampler(.epochPermutation, augmentation: .evaluation).batch(at: BatchPosition(epoch: 1, step: 0), on: backend)
+    let augmented = try sampler(.epochPermutation).batch(at: BatchPosition(epoch: 1, step: 0), on: backend)
+    let plain = try sampler(.epochPermutation, augmentation: .evaluation).batch(at: BatchPosition(epoch: 1, step: 0), on: backend)
     XCTAssertEqual(augmented.indices, plain.indices)
     XCTAssertEqual(augmented.images.shape, [8, 1, 6, 6])
     XCTAssertNotEqual(augmented.images.scalars, plain.images.scalars)
   }
 
-  func testBatchesDependOnlyOnSeedStreamAndPosition() {
+  func testBatchesDependOnlyOnSeedStreamAndPosition() throws {
     let position = BatchPosition(epoch: 3, step: 1)
     for order in [BatchSampler.Order.epochPermutation, .freshRandom, .sequential] {
-      let a = sampler(order).batch(at: position, on: backend)
+      let a = try sampler(order).batch(at: position, on: backend)
       // A separately built sampler, asked after other batches: the same bits.
       let other = sampler(order)
-      _ = other.batch(at: BatchPosition(epoch: 0, step: 0), on: backend)
-      assertSame(a, other.batch(at: position, on: backend))
+      _ = try other.batch(at: BatchPosition(epoch: 0, step: 0), on: backend)
+      assertSame(a, try other.batch(at: position, on: backend))
       // The augmentation changes with the epoch, the seed and the stream.
-      for changed in [
+      for changed in try [
         sampler(order).batch(at: BatchPosition(epoch: 4, step: 1), on: backend),
         sampler(order, seed: 3).batch(at: position, on: backend),
         sampler(order, stream: 1).batch(at: position, on: backend),
@@ -120,12 +120,12 @@ final class BatchTests: XCTestCase {
     XCTAssertEqual(batches, [Array(0..<16), Array(16..<32), Array(32..<48), [48, 49]])
   }
 
-  func testLoaderMatchesDirectComputationAndResumesExactly() {
+  func testLoaderMatchesDirectComputationAndResumesExactly() throws {
     let weights = sampler(.epochPermutation)
     let full = Array(BatchLoader(sampler: weights, on: backend, endEpoch: 3, prefetch: 2))
     XCTAssertEqual(full.count, 12)
     XCTAssertEqual(full.last?.position, BatchPosition(epoch: 2, step: 3))
-    for batch in full { assertSame(batch, weights.batch(at: batch.position, on: backend)) }
+    for batch in full { assertSame(batch, try weights.batch(at: batch.position, on: backend)) }
     let resumed = Array(BatchLoader(sampler: weights, on: backend, start: BatchPosition(epoch: 1, step: 2), endEpoch: 3))
     XCTAssertEqual(resumed.count, 6)
     for (a, b) in zip(resumed, full.suffix(6)) { assertSame(a, b) }

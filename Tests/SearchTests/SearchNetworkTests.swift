@@ -27,6 +27,47 @@ final class SearchNetworkTests: XCTestCase {
     XCTAssertEqual(network(SearchNetworkConfiguration(layers: 5)).parameterCount(.weight), 1_275_834)
   }
 
+  /// The PC-DARTS ImageNet search network (SPEC §5.5): counts computed by
+  /// `Scripts/reference/darts_reference.py counts` (956,512 for C=16, L=8, K=2, 1000 classes)
+  /// and for a small variant.
+  func testImageNetSearchNetworkParameterCounts() {
+    let full = SearchNetworkConfiguration(classes: 1000, partialChannels: 2, edgeNormalization: true, stem: .imageNet)
+    XCTAssertEqual(network(full).parameterCount(.weight), 956_512)
+    let small = SearchNetworkConfiguration(channels: 4, layers: 3, classes: 5, partialChannels: 2, edgeNormalization: true, stem: .imageNet)
+    XCTAssertEqual(network(small).parameterCount(.weight), 31_267)
+  }
+
+  func testImageNetStemNamesAndShapes() {
+    let net = network(SearchNetworkConfiguration(classes: 1000, partialChannels: 2, edgeNormalization: true, stem: .imageNet))
+    let shapes = Dictionary(uniqueKeysWithValues: net.namedParameters().map { ($0.name, $0.parameter.value.shape) })
+    let stemNames = shapes.keys.filter { $0.hasPrefix("stem") }.sorted()
+    let bn = ["bias", "num_batches_tracked", "running_mean", "running_var", "weight"]
+    XCTAssertEqual(
+      stemNames,
+      (["stem0.0.weight"] + bn.map { "stem0.1.\($0)" } + ["stem0.3.weight"] + bn.map { "stem0.4.\($0)" }
+        + ["stem1.1.weight"] + bn.map { "stem1.2.\($0)" }).sorted())
+    XCTAssertEqual(shapes["stem0.0.weight"], [24, 3, 3, 3])
+    XCTAssertEqual(shapes["stem0.3.weight"], [48, 24, 3, 3])
+    XCTAssertEqual(shapes["stem1.1.weight"], [48, 48, 3, 3])
+    XCTAssertEqual(shapes["cells.0.preprocess0.conv_1.weight"], [8, 48, 1, 1], "cell 0 reduces stem0's output")
+    XCTAssertEqual(shapes["cells.0.preprocess1.op.1.weight"], [16, 48, 1, 1])
+    XCTAssertEqual(shapes["cells.0._ops.0._ops.4.op.2.weight"], [8, 8, 1, 1], "ops on C/K = 8 channels")
+    XCTAssertEqual(shapes["classifier.weight"], [1000, 256])
+    XCTAssertNil(shapes["stem.0.weight"])
+  }
+
+  /// 32×32 input: stem0 → 8×8, stem1 → 4×4, cells 2 and 5 reduce to 2×2 and 1×1.
+  func testImageNetSearchNetworkForwardShape() {
+    let net = network(SearchNetworkConfiguration(channels: 4, layers: 8, classes: 7, partialChannels: 2, edgeNormalization: true, stem: .imageNet))
+    var generator = SeededGenerator(seed: 1)
+    let x = Tensor.randomNormal([2, 3, 32, 32], generator: &generator, on: backend)
+    withoutGradients {
+      XCTAssertEqual(net.stem0!(x).shape, [2, 12, 8, 8])
+      XCTAssertEqual(net.stem1!(net.stem0!(x)).shape, [2, 12, 4, 4])
+      XCTAssertEqual(net(x).shape, [2, 7])
+    }
+  }
+
   func testReferenceNames() {
     let names = Set(network(SearchNetworkConfiguration()).namedParameters().map(\.name))
     for expected in [
@@ -57,7 +98,7 @@ final class SearchNetworkTests: XCTestCase {
     withoutGradients {
       let w = net.alphasNormal.value.softmax()
       let r = net.alphasReduce.value.softmax()
-      var s0 = net.stem(x)
+      var s0 = net.stem!(x)
       XCTAssertEqual(s0.shape, [2, 12, 32, 32])
       var s1 = s0
       for (i, cell) in net.cells.enumerated() {

@@ -9,10 +9,16 @@ import TensorCore
 ///
 /// Weight and buffer names equal the reference PyTorch names (`stem.0.weight`,
 /// `cells.2._ops.0._ops.4.op.1.weight`, `classifier.bias`, …). All normal cells share
-/// `alphas_normal`, all reduction cells `alphas_reduce`.
+/// `alphas_normal`, all reduction cells `alphas_reduce`. With the ImageNet stem
+/// (`model_search_imagenet.py`, SPEC §5.5) `stem` is absent and `stem0`, `stem1` take its
+/// place; cell 0 then reduces its first input as if it followed a reduction cell.
 public final class SearchNetwork: Module {
   public let configuration: SearchNetworkConfiguration
-  public let stem: Sequential
+  /// The CIFAR stem (nil with the ImageNet stem).
+  public let stem: Sequential?
+  /// The two parts of the ImageNet stem (nil with the CIFAR stem).
+  public let stem0: Sequential?
+  public let stem1: Sequential?
   public let cells: [SearchCell]
   public let classifier: Linear
   public let alphasNormal: Parameter
@@ -24,12 +30,19 @@ public final class SearchNetwork: Module {
     self.configuration = configuration
     let c = configuration.channels
     let stemChannels = configuration.stemMultiplier * c
-    stem = Sequential([
-      Conv2d(configuration.inputChannels, stemChannels, kernel: 3, padding: 1, using: &factory),
-      BatchNorm2d(stemChannels, using: &factory),
-    ])
+    switch configuration.stem {
+    case .cifar:
+      stem = Sequential([
+        Conv2d(configuration.inputChannels, stemChannels, kernel: 3, padding: 1, using: &factory),
+        BatchNorm2d(stemChannels, using: &factory),
+      ])
+      (stem0, stem1) = (nil, nil)
+    case .imageNet:
+      stem = nil
+      (stem0, stem1) = makeImageNetStem(inputChannels: configuration.inputChannels, channels: stemChannels, using: &factory)
+    }
     var (previousPrevious, previous, current) = (stemChannels, stemChannels, c)
-    var reductionPrevious = false
+    var reductionPrevious = configuration.stem == .imageNet
     var cells: [SearchCell] = []
     for i in 0..<configuration.layers {
       let reduction = configuration.isReduction(i)
@@ -76,8 +89,14 @@ public final class SearchNetwork: Module {
     let topology = configuration.topology
     let normalEdges = betasNormal.map { Self.normalizedEdgeWeights($0.value, topology: topology) }
     let reduceEdges = betasReduce.map { Self.normalizedEdgeWeights($0.value, topology: topology) }
-    var s0 = stem(images)
-    var s1 = s0
+    var (s0, s1): (Tensor, Tensor)
+    if let stem {
+      s0 = stem(images)
+      s1 = s0
+    } else {
+      s0 = stem0!(images)
+      s1 = stem1!(s0)
+    }
     for cell in cells {
       let next = cell.isReduction
         ? cell(s0, s1, weights: reduceWeights, edgeWeights: reduceEdges)

@@ -3,6 +3,19 @@ import SearchSpace
 /// The shape of a search supernet (SPEC §1.3–1.5, §5): everything that decides which modules
 /// exist, so a configuration plus a seed rebuilds the same network.
 public struct SearchNetworkConfiguration: Codable, Sendable, Equatable {
+  /// The input layers of the network.
+  public enum Stem: String, Codable, Sendable {
+    /// One 3×3 convolution (stride 1) and BN to `stemMultiplier·C` channels; cell 0 gets the
+    /// stem output as both inputs (SPEC §1.4).
+    case cifar
+    /// The three-convolution stride-2 stem of the PC-DARTS ImageNet search to
+    /// `stemMultiplier·C` channels (SPEC §5.5, `makeImageNetStem`): cell 0 gets stem0's output
+    /// (twice the resolution, so it is reduced by a FactorizedReduce) and stem1's.
+    case imageNet = "imagenet"
+  }
+
+  /// The input layers (CIFAR or ImageNet).
+  public var stem: Stem = .cifar
   /// Initial channels C (cells 0… use C, doubled at each reduction cell).
   public var channels: Int = 16
   /// Number of cells L; reductions at L/3 and 2L/3.
@@ -29,8 +42,9 @@ public struct SearchNetworkConfiguration: Codable, Sendable, Equatable {
   public init(
     channels: Int = 16, layers: Int = 8, steps: Int = 4, classes: Int = 10, inputChannels: Int = 3,
     operations: [Primitive] = Primitive.searchSpace, partialChannels: Int = 1,
-    edgeNormalization: Bool = false, skipDropout: Bool = false
+    edgeNormalization: Bool = false, skipDropout: Bool = false, stem: Stem = .cifar
   ) {
+    self.stem = stem
     self.channels = channels
     self.layers = layers
     self.steps = steps

@@ -130,3 +130,27 @@ public func makePreprocessing(
     : ReLUConvBN(previousPrevious, channels, kernel: 1, stride: 1, padding: 0, affine: affine, using: &factory)
   return (first, ReLUConvBN(previous, channels, kernel: 1, stride: 1, padding: 0, affine: affine, using: &factory))
 }
+
+/// The ImageNet stem (SPEC §5.5, §6.2), three 3×3 stride-2 convolutions (224 → 28):
+/// `stem0` = Conv(inputChannels → channels/2) → BN → ReLU → Conv(→ channels) → BN (224 → 56),
+/// `stem1` = ReLU → Conv(channels → channels) → BN (56 → 28). All convolutions pad 1 without
+/// bias; BNs are affine. Reference names: `stem0.0.weight`, `stem0.1.*`, `stem0.3.weight`,
+/// `stem0.4.*`, `stem1.1.weight`, `stem1.2.*`. The search network uses `channels` = 3C, the
+/// evaluation network C.
+public func makeImageNetStem(
+  inputChannels: Int, channels: Int, using factory: inout ParameterFactory
+) -> (stem0: Sequential, stem1: Sequential) {
+  let stem0 = Sequential([
+    Conv2d(inputChannels, channels / 2, kernel: 3, stride: 2, padding: 1, using: &factory),
+    BatchNorm2d(channels / 2, using: &factory),
+    ReLU(),
+    Conv2d(channels / 2, channels, kernel: 3, stride: 2, padding: 1, using: &factory),
+    BatchNorm2d(channels, using: &factory),
+  ])
+  let stem1 = Sequential([
+    ReLU(),
+    Conv2d(channels, channels, kernel: 3, stride: 2, padding: 1, using: &factory),
+    BatchNorm2d(channels, using: &factory),
+  ])
+  return (stem0, stem1)
+}

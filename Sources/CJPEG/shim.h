@@ -1,0 +1,141 @@
+#ifndef CJPEG_SHIM_H
+#define CJPEG_SHIM_H
+
+// libjpeg(-turbo) reports fatal errors by calling `error_exit`, which must not return; Swift
+// cannot catch a longjmp, so decoding and encoding run here in C behind setjmp and report a
+// status and a message instead.
+
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jpeglib.h>
+#include <jerror.h>
+
+/// Longest message written to the `message` buffers below (including the terminator).
+#define CJPEG_MESSAGE_LENGTH JMSG_LENGTH_MAX
+
+struct cjpeg_error_manager {
+  struct jpeg_error_mgr base;
+  jmp_buf jump;
+  char *message;
+};
+
+static void cjpeg_error_exit(j_common_ptr info) {
+  struct cjpeg_error_manager *manager = (struct cjpeg_error_manager *)info->err;
+  (*info->err->format_message)(info, manager->message);
+  longjmp(manager->jump, 1);
+}
+
+/// Warnings are ignored (as PIL does: "extraneous bytes before marker" occurs in real data sets),
+/// except a premature end of data, which would otherwise silently pad the image with grey.
+static void cjpeg_emit_message(j_common_ptr info, int level) {
+  if (level == -1 && info->err->msg_code == JWRN_JPEG_EOF) cjpeg_error_exit(info);
+}
+
+/// Decodes a JPEG held in memory to interleaved 8-bit RGB (`height·width·3` bytes, row-major,
+/// allocated with malloc; the caller frees it). Grayscale images are expanded to RGB; CMYK and
+/// YCCK images are converted with R = (255−C)(255−K)/255 (… for G, B), with Adobe's inverted
+/// CMYK undone first. Returns 0 on success, otherwise 1 with a one-line reason in `message`
+/// (`CJPEG_MESSAGE_LENGTH` bytes).
+static inline int cjpeg_decode_rgb(const unsigned char *data, unsigned long size, unsigned char **pixels,
+                                   int *width, int *height, char *message) {
+  struct jpeg_decompress_struct info;
+  struct cjpeg_error_manager manager;
+  unsigned char *volatile output = NULL;
+  unsigned char *volatile row = NULL;
+  *pixels = NULL;
+  message[0] = 0;
+  info.err = jpeg_std_error(&manager.base);
+  manager.base.error_exit = cjpeg_error_exit;
+  manager.base.emit_message = cjpeg_emit_message;
+  manager.message = message;
+  if (setjmp(manager.jump)) {
+    jpeg_destroy_decompress(&info);
+    free(output);
+    free(row);
+    return 1;
+  }
+  jpeg_create_decompress(&info);
+  jpeg_mem_src(&info, data, size);
+  jpeg_read_header(&info, TRUE);
+  int cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
+  int inverted = cmyk && info.saw_Adobe_marker;
+  info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+  jpeg_start_decompress(&info);
+  size_t w = info.output_width, h = info.output_height;
+  output = malloc(w * h * 3);
+  row = malloc(w * (size_t)info.output_components);
+  if (!output || !row) {
+    snprintf(message, CJPEG_MESSAGE_LENGTH, "out of memory for a %zux%zu image", w, h);
+    jpeg_destroy_decompress(&info);
+    free(output);
+    free(row);
+    return 1;
+  }
+  while (info.output_scanline < info.output_height) {
+    size_t y = info.output_scanline;
+    JSAMPROW rows[1] = {row};
+    jpeg_read_scanlines(&info, rows, 1);
+    unsigned char *out = output + y * w * 3;
+    if (!cmyk) {
+      memcpy(out, row, w * 3);
+      continue;
+    }
+    for (size_t x = 0; x < w; x++) {
+      unsigned int k = inverted ? row[4 * x + 3] : 255 - row[4 * x + 3];
+      for (int c = 0; c < 3; c++) {
+        unsigned int v = inverted ? row[4 * x + c] : 255 - row[4 * x + c];
+        out[3 * x + c] = (unsigned char)((v * k + 127) / 255);
+      }
+    }
+  }
+  jpeg_finish_decompress(&info);
+  jpeg_destroy_decompress(&info);
+  free(row);
+  *pixels = output;
+  *width = (int)w;
+  *height = (int)h;
+  return 0;
+}
+
+/// Encodes interleaved 8-bit pixels (`components` 1: grayscale, 3: RGB, 4: CMYK, stored as given
+/// with an Adobe marker, i.e. read back as Adobe-inverted CMYK) as a baseline JPEG of
+/// `quality` (1–100) in memory (`*jpeg`, `*size`; the caller frees `*jpeg`). Used to make test
+/// images. Returns 0 on success, otherwise 1 with a reason in `message`.
+static inline int cjpeg_encode(const unsigned char *pixels, int width, int height, int components, int quality,
+                               unsigned char **jpeg, unsigned long *size, char *message) {
+  struct jpeg_compress_struct info;
+  struct cjpeg_error_manager manager;
+  *jpeg = NULL;
+  *size = 0;
+  message[0] = 0;
+  info.err = jpeg_std_error(&manager.base);
+  manager.base.error_exit = cjpeg_error_exit;
+  manager.message = message;
+  if (setjmp(manager.jump)) {
+    jpeg_destroy_compress(&info);
+    free(*jpeg);
+    *jpeg = NULL;
+    return 1;
+  }
+  jpeg_create_compress(&info);
+  jpeg_mem_dest(&info, jpeg, size);
+  info.image_width = (JDIMENSION)width;
+  info.image_height = (JDIMENSION)height;
+  info.input_components = components;
+  info.in_color_space = components == 1 ? JCS_GRAYSCALE : components == 4 ? JCS_CMYK : JCS_RGB;
+  jpeg_set_defaults(&info);
+  jpeg_set_quality(&info, quality, TRUE);
+  jpeg_start_compress(&info, TRUE);
+  while (info.next_scanline < info.image_height) {
+    JSAMPROW rows[1] = {(JSAMPROW)(pixels + (size_t)info.next_scanline * (size_t)width * (size_t)components)};
+    jpeg_write_scanlines(&info, rows, 1);
+  }
+  jpeg_finish_compress(&info);
+  jpeg_destroy_compress(&info);
+  return 0;
+}
+
+#endif

@@ -1,0 +1,67 @@
+import CJPEG
+import CPNG
+import Foundation
+
+/// An image decoded to interleaved 8-bit RGB, `[height, width, 3]` row-major.
+public struct RGBImage: Equatable, Sendable {
+  public let width: Int
+  public let height: Int
+  /// `height · width · 3` bytes: R, G, B of each pixel, rows top to bottom.
+  public let pixels: [UInt8]
+
+  /// Wraps `pixels` (`[height, width, 3]`).
+  public init(width: Int, height: Int, pixels: [UInt8]) {
+    precondition(pixels.count == width * height * 3, "\(pixels.count) bytes for \(width)×\(height) RGB")
+    self.width = width
+    self.height = height
+    self.pixels = pixels
+  }
+}
+
+/// JPEG (libjpeg-turbo) and PNG (libpng) decoding, by file signature rather than extension.
+///
+/// Every image comes out as 8-bit RGB: grayscale is replicated, palette and 16-bit PNGs are
+/// converted by libpng, a PNG alpha channel is dropped, CMYK/YCCK JPEGs are converted (Adobe's
+/// inverted CMYK undone first). A truncated JPEG is an error (libjpeg would pad it with grey);
+/// other libjpeg warnings are ignored, as PIL does.
+public enum ImageDecoder {
+  /// Decodes a JPEG or PNG file.
+  /// - Throws: `DatasetError` naming the file: missing, unreadable, not a JPEG/PNG, corrupt or
+  ///   truncated.
+  public static func decode(contentsOf url: URL) throws -> RGBImage {
+    let bytes: Data
+    do {
+      bytes = try Data(contentsOf: url)
+    } catch {
+      if !FileManager.default.fileExists(atPath: url.path) { throw DatasetError.missingFile(path: url.path) }
+      throw DatasetError.unreadable(path: url.path, reason: error.localizedDescription)
+    }
+    return try decode(bytes, path: url.path)
+  }
+
+  /// Decodes JPEG or PNG bytes; `path` names them in errors.
+  public static func decode(_ bytes: Data, path: String) throws -> RGBImage {
+    let jpeg = bytes.starts(with: [0xFF, 0xD8, 0xFF])
+    let png = bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+    guard jpeg || png else {
+      throw DatasetError.corruptImage(path: path, reason: "not a JPEG or PNG file")
+    }
+    var output: UnsafeMutablePointer<UInt8>?
+    var (width, height): (Int32, Int32) = (0, 0)
+    var message = [CChar](repeating: 0, count: Int(max(CJPEG_MESSAGE_LENGTH, CPNG_MESSAGE_LENGTH)))
+    let status = bytes.withUnsafeBytes { raw -> Int32 in
+      let data = raw.bindMemory(to: UInt8.self).baseAddress!
+      return jpeg
+        ? cjpeg_decode_rgb(data, UInt(raw.count), &output, &width, &height, &message)
+        : cpng_decode_rgb(data, raw.count, &output, &width, &height, &message)
+    }
+    defer { free(output) }
+    guard status == 0, let output else {
+      let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      throw DatasetError.corruptImage(path: path, reason: "\(jpeg ? "JPEG" : "PNG"): \(reason)")
+    }
+    guard width > 0, height > 0 else { throw DatasetError.corruptImage(path: path, reason: "empty image") }
+    let count = Int(width) * Int(height) * 3
+    return RGBImage(width: Int(width), height: Int(height), pixels: Array(UnsafeBufferPointer(start: output, count: count)))
+  }
+}
