@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch reference networks and steps for the Swift DARTS / P-DARTS / PC-DARTS port.
 
-Written from the project specification (SPEC.md §1, §2, §4, §5, §6.1); module and parameter
+Written from the project specification (SPEC.md §1, §2, §3.3, §4, §5, §6.1, §6.2); module and parameter
 names follow the reference naming of SPEC §1.6 so that state dicts line up name for name with
 the Swift `namedParameters()`.
 
@@ -12,6 +12,7 @@ As a module:
     net = ref.SearchNetwork(K=4, edge_norm=True)                   # PC-DARTS
     net = ref.SearchNetwork(layers=5, normal_ops=..., reduce_ops=...)  # P-DARTS stage network
     ev  = ref.NetworkCIFAR(C=36, layers=20, genotype=ref.DARTS_V2, auxiliary=True)
+    im  = ref.NetworkImageNet(C=48, layers=14, genotype=ref.PDARTS, bn768=True)
 
 As a command line tool:
 
