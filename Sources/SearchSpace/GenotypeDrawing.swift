@@ -8,8 +8,9 @@ import Foundation
 /// column per intermediate node on a middle row, the output in the last column. Edges from
 /// c_{k−2} come from above and edges from c_{k−1} from below as straight lines; edges between
 /// intermediate nodes arc over the row, concat edges under it; a pair repeated (NASNet's two
-/// `avg_pool_3x3 ← 0`) bends further. Operation names sit at the edge midpoints on a white
-/// box, at the middle unless another label or a node is there. `dot()` is the same graph for Graphviz (`dot -Tpng`).
+/// `avg_pool_3x3 ← 0`) bends further. Operation names sit on a white box at the middle of
+/// their edge, or further along it where another label or a node is in the way. `dot()` is
+/// the same graph for Graphviz (`dot -Tpng`).
 ///
 /// Element classes of the SVG, for styling and tests: `cell` (one `g` per cell, id `normal` or
 /// `reduce`), `node input`, `node intermediate`, `node output` (ids `normal-node-2`, …),
