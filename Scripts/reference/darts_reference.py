@@ -26,6 +26,7 @@ As a command line tool:
 import argparse
 import copy
 import json
+import math
 import os
 import random
 import resource
@@ -768,6 +769,48 @@ def cmd_counts(_args):
     return 0 if ok else 1
 
 
+def round9(x):
+    return float(f"{x:.9g}")
+
+
+def encode_tensor(t):
+    """A fixture tensor: {"shape": [...], "data": [flat row-major]}, 9 significant digits."""
+    t = t.detach()
+    if t.dtype.is_floating_point:
+        data = [round9(v) for v in t.to(torch.float64).reshape(-1).tolist()]
+        assert all(math.isfinite(v) for v in data)
+    else:
+        data = [int(v) for v in t.reshape(-1).tolist()]
+    return {"shape": list(t.shape), "data": data}
+
+
+def imagenet_forward_case():
+    """A small ImageNet-structure network (AmoebaNet cells: sep_conv_7x7, conv_7x1_1x7, concat
+    [3, 4, 6]; C=2, L=3, 10 classes, 1×3×32×32 input: stem0 8², stem1 4², cells 4², 2², 1²) in
+    eval mode with random weights and BN statistics, its full state and its logits."""
+    torch.manual_seed(11)
+    net = NetworkImageNet(C=2, classes=10, layers=3, genotype=AmoebaNet, auxiliary=False)
+    with torch.no_grad():
+        for name, t in net.state_dict().items():
+            if name.endswith("running_mean") or name.endswith(".bias"):
+                t.copy_(0.1 * torch.randn_like(t))
+            elif name.endswith("running_var") or (name.endswith(".weight") and t.dim() == 1):
+                t.copy_(torch.rand_like(t) + 0.5)
+            elif name.endswith("num_batches_tracked"):
+                t.fill_(3)
+    net.eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        logits, _ = net(x)
+    return {
+        "genotype": "AmoebaNet",
+        "config": {"C": 2, "layers": 3, "classes": 10, "input_size": 32, "auxiliary": False},
+        "state": {name: encode_tensor(t) for name, t in net.state_dict().items()},
+        "input": encode_tensor(x),
+        "logits": encode_tensor(logits),
+    }
+
+
 def shape_list(model):
     """[name, shape] of every state_dict entry (parameters and BN buffers), in order."""
     return [[name, list(t.shape)] for name, t in model.state_dict().items()]
@@ -775,12 +818,14 @@ def shape_list(model):
 
 def cmd_eval_fixture(args):
     """Writes Tests/EvaluationTests/Fixtures/evaluation_networks.json (see README)."""
+    torch.set_num_threads(1)
     torch.manual_seed(0)
     pdarts_head = eval_network(DARTS_V2, imagenet=True, bn768=True)
     fixture = {
         "torch_version": torch.__version__,
         "settings": {"cifar": CIFAR_SETTING, "imagenet": IMAGENET_SETTING},
         "counts": eval_counts(),
+        "imagenet_forward": imagenet_forward_case(),
         "state_dict_shapes": {
             "DARTS_V2_cifar": shape_list(eval_network(DARTS_V2)),
             "DARTS_V2_imagenet": shape_list(eval_network(DARTS_V2, imagenet=True)),
@@ -790,7 +835,9 @@ def cmd_eval_fixture(args):
     }
     lines = []
     for key, value in fixture.items():
-        if key == "state_dict_shapes":      # one entry per line keeps the file diffable
+        if key == "imagenet_forward":
+            lines.append(f'"{key}": {json.dumps(value, separators=(",", ":"))}')
+        elif key == "state_dict_shapes":      # one entry per line keeps the file diffable
             parts = []
             for net, entries in value.items():
                 rows = ",\n    ".join(json.dumps(e) for e in entries)

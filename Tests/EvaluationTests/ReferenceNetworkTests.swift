@@ -61,4 +61,27 @@ final class ReferenceNetworkTests: XCTestCase {
     let pdartsHead = entries(network(.dartsV2, imageNet: true, auxiliary: true, auxiliaryFeatureNorm: true)).filter { $0.hasPrefix("auxiliary_head.") }
     XCTAssertEqual(pdartsHead, entries("imagenet_auxiliary_head_bn768"))
   }
+
+  /// A small ImageNet-structure network with AmoebaNet cells (sep_conv_7x7, conv_7x1_1x7,
+  /// concat [3, 4, 6]) loaded from the reference's state dict gives the reference's logits in
+  /// eval mode: the two-part stem, cell 0's FactorizedReduce on stem0 and the BN buffers are
+  /// wired as in PyTorch.
+  func testImageNetLogitsEqualTheReference() throws {
+    let forward = try Fixture("evaluation_networks", in: .module).root.object("imagenet_forward")
+    let config = forward.object("config")
+    XCTAssertEqual(forward["genotype"] as? String, "AmoebaNet")
+    var factory = ParameterFactory(backend: backend, seed: 0)
+    let net = EvaluationNetwork(
+      genotype: .amoebaNet, channels: Int(config.number("C")), layers: Int(config.number("layers")), classes: Int(config.number("classes")),
+      inputSize: Int(config.number("input_size")), stem: .imageNet, auxiliary: false, using: &factory)
+    let state = forward.object("state")
+    XCTAssertEqual(Set(state.keys), Set(net.namedParameters().map(\.name)))
+    try net.update(parameters: Dictionary(uniqueKeysWithValues: state.keys.map { ($0, state.tensor($0, on: backend)) }))
+    net.eval()
+    var generator = SeededGenerator(seed: 0)
+    let logits = withoutGradients { net(forward.tensor("input", on: backend), generator: &generator).logits }
+    let expected = forward.object("logits")
+    XCTAssertEqual(logits.shape, expected.shape)
+    assertClose(logits.scalars, expected.floats("data"), rtol: 1e-4, atol: 1e-5)
+  }
 }
