@@ -56,8 +56,8 @@ struct GenotypeCommand: ParsableCommand {
         input channels of a dataset; explicit options override both.
         """)
     @Argument(help: "A built-in name or a genotype JSON file.") var genotype: String
-    @Flag(help: "The ImageNet network (SPEC §6.2): C = 48, L = 14, 1000 classes unless given.") var imagenet = false
-    @Option(help: "Dataset whose classes and image channels to use: cifar10, cifar100, mnist, fashion-mnist, demo.") var dataset: DatasetKind?
+    @Flag(help: "The ImageNet network (the reference NetworkImageNet): C = 48, L = 14, 1000 classes unless given.") var imagenet = false
+    @Option(help: "Dataset whose classes and image channels to use.") var dataset: DatasetKind?
     @Option(help: "Classes (default 10, 1000 with --imagenet, or the dataset's).") var classes: Int?
     @Option(help: "Cells L (default 20, 14 with --imagenet).") var layers: Int?
     @Option(help: "Initial channels C (default 36, 48 with --imagenet).") var initChannels: Int?
@@ -96,7 +96,7 @@ struct GenotypeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Draw the normal and reduction cell of a genotype as SVG (laid out here, no Graphviz needed) or Graphviz DOT.")
     @Argument(help: "A built-in name or a genotype JSON file.") var genotype: String
-    @Option(help: "svg or dot (default: from the --output extension, .dot/.gv → dot, else svg).") var format: Format?
+    @Option(help: "Default: dot for an --output ending in .dot or .gv, else svg.") var format: Format?
     @Option(help: "Write to this file instead of standard output.") var output: String?
 
     func run() throws {
