@@ -66,7 +66,8 @@ let package = Package(
     .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "_TestSupport"]),
     .testTarget(
       name: "SearchTests", dependencies: ["Search", "_TestSupport"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "_TestSupport"]),
+    .testTarget(
+      name: "EvaluationTests", dependencies: ["Evaluation", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DartsCLITests", dependencies: ["darts", "_TestSupport"]),
   ]
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch reference networks and steps for the Swift DARTS / P-DARTS / PC-DARTS port.
 
-Written from the project specification (SPEC.md §1, §2, §4, §5, §6.1); module and parameter
+Written from the project specification (SPEC.md §1, §2, §3.3, §4, §5, §6.1, §6.2); module and parameter
 names follow the reference naming of SPEC §1.6 so that state dicts line up name for name with
 the Swift `namedParameters()`.
 
@@ -12,10 +12,12 @@ As a module:
     net = ref.SearchNetwork(K=4, edge_norm=True)                   # PC-DARTS
     net = ref.SearchNetwork(layers=5, normal_ops=..., reduce_ops=...)  # P-DARTS stage network
     ev  = ref.NetworkCIFAR(C=36, layers=20, genotype=ref.DARTS_V2, auxiliary=True)
+    im  = ref.NetworkImageNet(C=48, layers=14, genotype=ref.PDARTS, bn768=True)
 
 As a command line tool:
 
     python darts_reference.py counts
+    python darts_reference.py eval-fixture       # Tests/EvaluationTests/Fixtures/evaluation_networks.json
     python darts_reference.py bench --what search1 --batch 64 --threads 2 --steps 3
 
 `bench` prints one JSON line with the median step time on random data.
@@ -24,11 +26,14 @@ As a command line tool:
 import argparse
 import copy
 import json
+import math
+import os
 import random
 import resource
 import statistics
 import sys
 import time
+from collections import namedtuple
 
 import torch
 import torch.nn as nn
@@ -45,13 +50,73 @@ PRIMITIVES = [
     "dil_conv_5x5",
 ]
 
-# Genotypes as (normal pairs, reduce pairs); concat is always [2, 3, 4, 5] here.
-DARTS_V2 = (
-    [("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-     ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)],
-    [("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
-     ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)],
+# Genotypes (SPEC §3.1, §3.3): pairs (op, input) per intermediate node and the concat lists.
+Genotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
+
+DARTS_V1 = Genotype(
+    normal=[("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("skip_connect", 0), ("sep_conv_3x3", 1),
+            ("skip_connect", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("skip_connect", 2)],
+    normal_concat=[2, 3, 4, 5],
+    reduce=[("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 0),
+            ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("avg_pool_3x3", 0)],
+    reduce_concat=[2, 3, 4, 5],
 )
+DARTS_V2 = Genotype(
+    normal=[("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
+            ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)],
+    normal_concat=[2, 3, 4, 5],
+    reduce=[("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
+            ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)],
+    reduce_concat=[2, 3, 4, 5],
+)
+PDARTS = Genotype(
+    normal=[("skip_connect", 0), ("dil_conv_3x3", 1), ("skip_connect", 0), ("sep_conv_3x3", 1),
+            ("sep_conv_3x3", 1), ("sep_conv_3x3", 3), ("sep_conv_3x3", 0), ("dil_conv_5x5", 4)],
+    normal_concat=[2, 3, 4, 5],
+    reduce=[("avg_pool_3x3", 0), ("sep_conv_5x5", 1), ("sep_conv_3x3", 0), ("dil_conv_5x5", 2),
+            ("max_pool_3x3", 0), ("dil_conv_3x3", 1), ("dil_conv_3x3", 1), ("dil_conv_5x5", 3)],
+    reduce_concat=[2, 3, 4, 5],
+)
+PC_DARTS_cifar = Genotype(
+    normal=[("sep_conv_3x3", 1), ("skip_connect", 0), ("sep_conv_3x3", 0), ("dil_conv_3x3", 1),
+            ("sep_conv_5x5", 0), ("sep_conv_3x3", 1), ("avg_pool_3x3", 0), ("dil_conv_3x3", 1)],
+    normal_concat=[2, 3, 4, 5],
+    reduce=[("sep_conv_5x5", 1), ("max_pool_3x3", 0), ("sep_conv_5x5", 1), ("sep_conv_5x5", 2),
+            ("sep_conv_3x3", 0), ("sep_conv_3x3", 3), ("sep_conv_3x3", 1), ("sep_conv_3x3", 2)],
+    reduce_concat=[2, 3, 4, 5],
+)
+PC_DARTS_image = Genotype(
+    normal=[("skip_connect", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 0), ("skip_connect", 1),
+            ("sep_conv_3x3", 1), ("sep_conv_3x3", 3), ("sep_conv_3x3", 1), ("dil_conv_5x5", 4)],
+    normal_concat=[2, 3, 4, 5],
+    reduce=[("sep_conv_3x3", 0), ("skip_connect", 1), ("dil_conv_5x5", 2), ("max_pool_3x3", 1),
+            ("sep_conv_3x3", 2), ("sep_conv_3x3", 1), ("sep_conv_5x5", 0), ("sep_conv_3x3", 3)],
+    reduce_concat=[2, 3, 4, 5],
+)
+NASNet = Genotype(
+    normal=[("sep_conv_5x5", 1), ("sep_conv_3x3", 0), ("sep_conv_5x5", 0), ("sep_conv_3x3", 0),
+            ("avg_pool_3x3", 1), ("skip_connect", 0), ("avg_pool_3x3", 0), ("avg_pool_3x3", 0),
+            ("sep_conv_3x3", 1), ("skip_connect", 1)],
+    normal_concat=[2, 3, 4, 5, 6],
+    reduce=[("sep_conv_5x5", 1), ("sep_conv_7x7", 0), ("max_pool_3x3", 1), ("sep_conv_7x7", 0),
+            ("avg_pool_3x3", 1), ("sep_conv_5x5", 0), ("skip_connect", 3), ("avg_pool_3x3", 2),
+            ("sep_conv_3x3", 2), ("max_pool_3x3", 1)],
+    reduce_concat=[4, 5, 6],
+)
+AmoebaNet = Genotype(
+    normal=[("avg_pool_3x3", 0), ("max_pool_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_5x5", 2),
+            ("sep_conv_3x3", 0), ("avg_pool_3x3", 3), ("sep_conv_3x3", 1), ("skip_connect", 1),
+            ("skip_connect", 0), ("avg_pool_3x3", 1)],
+    normal_concat=[4, 5, 6],
+    reduce=[("avg_pool_3x3", 0), ("sep_conv_3x3", 1), ("max_pool_3x3", 0), ("sep_conv_7x7", 2),
+            ("sep_conv_7x7", 0), ("avg_pool_3x3", 1), ("max_pool_3x3", 0), ("max_pool_3x3", 1),
+            ("conv_7x1_1x7", 0), ("sep_conv_3x3", 5)],
+    reduce_concat=[3, 4, 6],
+)
+GENOTYPES = {
+    "DARTS_V1": DARTS_V1, "DARTS_V2": DARTS_V2, "PDARTS": PDARTS, "PC_DARTS_cifar": PC_DARTS_cifar,
+    "PC_DARTS_image": PC_DARTS_image, "NASNet": NASNet, "AmoebaNet": AmoebaNet,
+}
 
 STEPS = 4          # intermediate nodes per cell
 MULTIPLIER = 4     # nodes concatenated at the cell output
@@ -165,6 +230,15 @@ def make_op(name, C, stride, affine, search):
         return DilConv(C, C, 3, stride, 2, 2, affine)
     if name == "dil_conv_5x5":
         return DilConv(C, C, 5, stride, 4, 2, affine)
+    if name == "sep_conv_7x7":          # NASNet / AmoebaNet baselines only
+        return SepConv(C, C, 7, stride, 3, affine)
+    if name == "conv_7x1_1x7":          # AmoebaNet baseline only
+        return nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C, C, (1, 7), stride=(1, stride), padding=(0, 3), bias=False),
+            nn.Conv2d(C, C, (7, 1), stride=(stride, 1), padding=(3, 0), bias=False),
+            nn.BatchNorm2d(C, affine=affine),
+        )
     raise ValueError(name)
 
 
@@ -425,23 +499,54 @@ class EvalCell(nn.Module):
 
 
 class AuxiliaryHeadCIFAR(nn.Module):
-    def __init__(self, C, classes):
+    """After cell 2L//3 (8×8): AvgPool 5 stride 3 → 2×2 (SPEC §6.1)."""
+
+    def __init__(self, C, classes, stride=3, bn768=True):
         super().__init__()
-        self.features = nn.Sequential(
+        layers = [
             nn.ReLU(inplace=False),
-            nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),
+            nn.AvgPool2d(5, stride=stride, padding=0, count_include_pad=False),
             nn.Conv2d(C, 128, 1, bias=False),
             nn.BatchNorm2d(128),
             nn.ReLU(inplace=False),
             nn.Conv2d(128, 768, 2, bias=False),
-            nn.BatchNorm2d(768),
-            nn.ReLU(inplace=False),
-        )
+        ]
+        if bn768:
+            layers.append(nn.BatchNorm2d(768))
+        layers.append(nn.ReLU(inplace=False))
+        self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(768, classes)
 
     def forward(self, x):
         x = self.features(x)
         return self.classifier(x.view(x.size(0), -1))
+
+
+class AuxiliaryHeadImageNet(AuxiliaryHeadCIFAR):
+    """After cell 2L//3 (7×7): AvgPool 5 stride 2 → 2×2 (SPEC §6.2). `bn768=False` is the DARTS /
+    PC-DARTS head (features.5 conv, features.6 ReLU); `bn768=True` the P-DARTS head."""
+
+    def __init__(self, C, classes, bn768=False):
+        super().__init__(C, classes, stride=2, bn768=bn768)
+
+
+def build_eval_cells(module, genotype, layers, C_curr, c_pp, c_p, reduction_prev):
+    """The cell stack of NetworkCIFAR / NetworkImageNet (SPEC §1.4): reductions at L//3 and
+    2L//3, channels doubling there; sets `module.cells` and returns (C_prev, C_aux)."""
+    module.cells = nn.ModuleList()
+    c_aux = None
+    for i in range(layers):
+        reduction = i in (layers // 3, 2 * layers // 3)
+        if reduction:
+            C_curr *= 2
+        pairs, concat = ((genotype.reduce, genotype.reduce_concat) if reduction
+                         else (genotype.normal, genotype.normal_concat))
+        module.cells.append(EvalCell(pairs, c_pp, c_p, C_curr, reduction, reduction_prev, concat))
+        reduction_prev = reduction
+        c_pp, c_p = c_p, len(concat) * C_curr
+        if i == 2 * layers // 3:
+            c_aux = c_p
+    return c_p, c_aux
 
 
 class NetworkCIFAR(nn.Module):
@@ -455,36 +560,60 @@ class NetworkCIFAR(nn.Module):
             nn.Conv2d(input_channels, c_curr, 3, padding=1, bias=False),
             nn.BatchNorm2d(c_curr),
         )
-        c_pp, c_p, c_curr = c_curr, c_curr, C
-        self.cells = nn.ModuleList()
-        reduction_prev = False
-        c_aux = None
-        for i in range(layers):
-            reduction = i in (layers // 3, 2 * layers // 3)
-            if reduction:
-                c_curr *= 2
-            pairs = genotype[1] if reduction else genotype[0]
-            cell = EvalCell(pairs, c_pp, c_p, c_curr, reduction, reduction_prev)
-            self.cells.append(cell)
-            reduction_prev = reduction
-            c_pp, c_p = c_p, MULTIPLIER * c_curr
-            if i == self._aux_pos:
-                c_aux = c_p
+        c_p, c_aux = build_eval_cells(self, genotype, layers, C, c_curr, c_curr, False)
         if auxiliary:
             self.auxiliary_head = AuxiliaryHeadCIFAR(c_aux, classes)
         self.auxiliary = auxiliary
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_p, classes)
 
+    def stem_states(self, x):
+        s = self.stem(x)
+        return s, s
+
     def forward(self, x):
         logits_aux = None
-        s0 = s1 = self.stem(x)
+        s0, s1 = self.stem_states(x)
         for i, cell in enumerate(self.cells):
             s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
             if i == self._aux_pos and self.auxiliary and self.training:
                 logits_aux = self.auxiliary_head(s1)
         out = self.global_pooling(s1)
         return self.classifier(out.view(out.size(0), -1)), logits_aux
+
+
+class NetworkImageNet(NetworkCIFAR):
+    """SPEC §6.2: two-part stem (stem0 224→56, C channels; stem1 56→28), cell 0 after a
+    "reduction" (FactorizedReduce on the 56² stem0 output), auxiliary head after cell 2L//3 on
+    7×7. The reference pools with AvgPool2d(7); the adaptive pool here equals it at 7×7."""
+
+    def __init__(self, C=48, classes=1000, layers=14, genotype=DARTS_V2, auxiliary=True,
+                 input_channels=3, bn768=False):
+        nn.Module.__init__(self)
+        self.drop_path_prob = 0.0
+        self._aux_pos = 2 * layers // 3
+        self.stem0 = nn.Sequential(
+            nn.Conv2d(input_channels, C // 2, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(C // 2),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(C),
+        )
+        self.stem1 = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(C),
+        )
+        c_p, c_aux = build_eval_cells(self, genotype, layers, C, C, C, True)
+        if auxiliary:
+            self.auxiliary_head = AuxiliaryHeadImageNet(c_aux, classes, bn768=bn768)
+        self.auxiliary = auxiliary
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_p, classes)
+
+    def stem_states(self, x):
+        s0 = self.stem0(x)
+        return s0, self.stem1(s0)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -621,6 +750,26 @@ def train_step(model, optimizer, x, y, aux_weight=0.4, grad_clip=5.0):
 # ------------------------------------------------------------------------------------------------
 
 
+CIFAR_SETTING = dict(C=36, layers=20, classes=10)       # SPEC §6.1
+IMAGENET_SETTING = dict(C=48, layers=14, classes=1000)   # SPEC §6.2
+
+
+def eval_network(genotype, imagenet=False, auxiliary=True, bn768=False):
+    if imagenet:
+        return NetworkImageNet(genotype=genotype, auxiliary=auxiliary, bn768=bn768,
+                               **IMAGENET_SETTING)
+    return NetworkCIFAR(genotype=genotype, auxiliary=auxiliary, **CIFAR_SETTING)
+
+
+def eval_counts():
+    """Parameter counts (auxiliary head excluded) of every genotype, CIFAR-10 and ImageNet."""
+    return {
+        setting: {name: count_parameters(eval_network(g, imagenet=setting == "imagenet"))
+                  for name, g in GENOTYPES.items()}
+        for setting in ("cifar", "imagenet")
+    }
+
+
 def cmd_counts(_args):
     torch.manual_seed(0)
     rows = [
@@ -639,7 +788,95 @@ def cmd_counts(_args):
     net = SearchNetwork()
     names = dict(net.named_parameters())
     print("cells.2._ops.0._ops.4.op.1.weight", tuple(names["cells.2._ops.0._ops.4.op.1.weight"].shape))
+    print("evaluation networks, auxiliary head excluded (CIFAR-10 C=36 L=20 | ImageNet C=48 L=14):")
+    counts = eval_counts()
+    for name in GENOTYPES:
+        print(f"  {name:16s} {counts['cifar'][name]:>10,d} | {counts['imagenet'][name]:>10,d}")
     return 0 if ok else 1
+
+
+def round9(x):
+    return float(f"{x:.9g}")
+
+
+def encode_tensor(t):
+    """A fixture tensor: {"shape": [...], "data": [flat row-major]}, 9 significant digits."""
+    t = t.detach()
+    if t.dtype.is_floating_point:
+        data = [round9(v) for v in t.to(torch.float64).reshape(-1).tolist()]
+        assert all(math.isfinite(v) for v in data)
+    else:
+        data = [int(v) for v in t.reshape(-1).tolist()]
+    return {"shape": list(t.shape), "data": data}
+
+
+def imagenet_forward_case():
+    """A small ImageNet-structure network (AmoebaNet cells: sep_conv_7x7, conv_7x1_1x7, concat
+    [3, 4, 6]; C=2, L=3, 10 classes, 1×3×32×32 input: stem0 8², stem1 4², cells 4², 2², 1²) in
+    eval mode with random weights and BN statistics, its full state and its logits."""
+    torch.manual_seed(11)
+    net = NetworkImageNet(C=2, classes=10, layers=3, genotype=AmoebaNet, auxiliary=False)
+    with torch.no_grad():
+        for name, t in net.state_dict().items():
+            if name.endswith("running_mean") or name.endswith(".bias"):
+                t.copy_(0.1 * torch.randn_like(t))
+            elif name.endswith("running_var") or (name.endswith(".weight") and t.dim() == 1):
+                t.copy_(torch.rand_like(t) + 0.5)
+            elif name.endswith("num_batches_tracked"):
+                t.fill_(3)
+    net.eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        logits, _ = net(x)
+    return {
+        "genotype": "AmoebaNet",
+        "config": {"C": 2, "layers": 3, "classes": 10, "input_size": 32, "auxiliary": False},
+        "state": {name: encode_tensor(t) for name, t in net.state_dict().items()},
+        "input": encode_tensor(x),
+        "logits": encode_tensor(logits),
+    }
+
+
+def shape_list(model):
+    """[name, shape] of every state_dict entry (parameters and BN buffers), in order."""
+    return [[name, list(t.shape)] for name, t in model.state_dict().items()]
+
+
+def cmd_eval_fixture(args):
+    """Writes Tests/EvaluationTests/Fixtures/evaluation_networks.json (see README)."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    pdarts_head = eval_network(DARTS_V2, imagenet=True, bn768=True)
+    fixture = {
+        "torch_version": torch.__version__,
+        "settings": {"cifar": CIFAR_SETTING, "imagenet": IMAGENET_SETTING},
+        "counts": eval_counts(),
+        "imagenet_forward": imagenet_forward_case(),
+        "state_dict_shapes": {
+            "DARTS_V2_cifar": shape_list(eval_network(DARTS_V2)),
+            "DARTS_V2_imagenet": shape_list(eval_network(DARTS_V2, imagenet=True)),
+            "imagenet_auxiliary_head_bn768": [
+                e for e in shape_list(pdarts_head) if e[0].startswith("auxiliary_head.")],
+        },
+    }
+    lines = []
+    for key, value in fixture.items():
+        if key == "imagenet_forward":
+            lines.append(f'"{key}": {json.dumps(value, separators=(",", ":"))}')
+        elif key == "state_dict_shapes":      # one entry per line keeps the file diffable
+            parts = []
+            for net, entries in value.items():
+                rows = ",\n    ".join(json.dumps(e) for e in entries)
+                parts.append(f'  "{net}": [\n    {rows}]')
+            lines.append(f'"{key}": {{\n' + ",\n".join(parts) + "}")
+        else:
+            lines.append(f'"{key}": {json.dumps(value)}')
+    os.makedirs(os.path.dirname(args.output), exist_ok=True)
+    with open(args.output, "w") as f:
+        f.write("{" + ",\n".join(lines) + "}\n")
+    json.load(open(args.output))            # well-formed
+    print(f"wrote {args.output} ({os.path.getsize(args.output):,d} bytes)")
+    return 0
 
 
 def cmd_bench(args):
@@ -720,6 +957,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("counts", help="print parameter counts against SPEC §1.6")
+    f = sub.add_parser("eval-fixture", help="write the evaluation-network counts and names fixture")
+    f.add_argument("--output", default=os.path.normpath(os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "EvaluationTests",
+        "Fixtures", "evaluation_networks.json")))
     b = sub.add_parser("bench", help="time search / training steps on random data")
     b.add_argument("--what", required=True,
                    choices=["search1", "search2", "pcdarts", "pdarts-stage1", "pdarts-stage2",
@@ -728,7 +969,7 @@ def main(argv=None):
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--steps", type=int, default=3)
     args = ap.parse_args(argv)
-    return {"counts": cmd_counts, "bench": cmd_bench}[args.cmd](args)
+    return {"counts": cmd_counts, "eval-fixture": cmd_eval_fixture, "bench": cmd_bench}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Deterministic: seeded, single-threaded, float32, train mode throughout.
 
 import copy
 import json
-import math
 import os
 import sys
 
@@ -33,18 +32,7 @@ CONFIG = dict(input_channels=3, image_size=8, C=4, layers=3, classes=10, batch=4
 LR, MOMENTUM, WEIGHT_DECAY = 0.025, 0.9, 3e-4
 
 
-def r9(x):
-    return float(f"{x:.9g}")
-
-
-def enc(t):
-    t = t.detach()
-    if t.dtype.is_floating_point:
-        data = [r9(v) for v in t.to(torch.float64).reshape(-1).tolist()]
-        assert all(math.isfinite(v) for v in data)
-    else:
-        data = [int(v) for v in t.reshape(-1).tolist()]
-    return {"shape": list(t.shape), "data": data}
+r9, enc = ref.round9, ref.encode_tensor
 
 
 def batch(n, c, h, classes):

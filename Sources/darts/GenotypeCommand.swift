@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Evaluation
 import Foundation
 import NN
@@ -8,8 +9,8 @@ import TensorCore
 struct GenotypeCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "genotype",
-    abstract: "List, show and count built-in or searched genotypes.",
-    subcommands: [List.self, Show.self, Params.self])
+    abstract: "List, show, count and draw built-in or searched genotypes.",
+    subcommands: [List.self, Show.self, Params.self, Draw.self])
 
   /// A built-in genotype name (`DARTS_V2`) or a genotype JSON file.
   static func load(_ nameOrFile: String) throws -> Genotype {
@@ -48,20 +49,68 @@ struct GenotypeCommand: ParsableCommand {
 
   struct Params: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Count the parameters of the evaluation network of a genotype (auxiliary head excluded, as the reference logs it).")
+      abstract: "Count the parameters of the evaluation network of a genotype (auxiliary head excluded, as the reference logs it).",
+      discussion: """
+        CIFAR network (C = 36, L = 20, 10 classes) by default; --imagenet counts the ImageNet \
+        network (two-part stem, C = 48, L = 14, 1000 classes). --dataset sets the classes and \
+        input channels of a dataset; explicit options override both.
+        """)
     @Argument(help: "A built-in name or a genotype JSON file.") var genotype: String
-    @Option(help: "Classes.") var classes = 10
-    @Option(help: "Cells L.") var layers = 20
-    @Option(help: "Initial channels C.") var initChannels = 36
-    @Option(help: "Input image channels.") var inputChannels = 3
+    @Flag(help: "The ImageNet network (the reference NetworkImageNet): C = 48, L = 14, 1000 classes unless given.") var imagenet = false
+    @Option(help: "Dataset whose classes and image channels to use.") var dataset: DatasetKind?
+    @Option(help: "Classes (default 10, 1000 with --imagenet, or the dataset's).") var classes: Int?
+    @Option(help: "Cells L (default 20, 14 with --imagenet).") var layers: Int?
+    @Option(help: "Initial channels C (default 36, 48 with --imagenet).") var initChannels: Int?
+    @Option(help: "Input image channels (default 3, or the dataset's).") var inputChannels: Int?
+
+    func validate() throws {
+      for (name, value) in [("--classes", classes), ("--layers", layers), ("--init-channels", initChannels), ("--input-channels", inputChannels)] {
+        if let value, value < 1 { throw ValidationError("\(name) must be positive, got \(value)") }
+      }
+      if imagenet, let initChannels, initChannels % 2 != 0 {
+        throw ValidationError("--init-channels must be even for the ImageNet stem (C/2 channels), got \(initChannels)")
+      }
+    }
+
     func run() throws {
       try reportingFailures {
         let g = try GenotypeCommand.load(genotype)
         var factory = ParameterFactory(backend: CPUBackend(threads: 1), seed: 0)
-        let network = EvaluationNetwork(genotype: g, channels: initChannels, layers: layers, classes: classes, inputChannels: inputChannels, auxiliary: false, using: &factory)
+        let network = EvaluationNetwork(
+          genotype: g, channels: initChannels ?? (imagenet ? 48 : 36), layers: layers ?? (imagenet ? 14 : 20),
+          classes: classes ?? dataset?.classCount ?? (imagenet ? 1000 : 10),
+          inputChannels: inputChannels ?? dataset?.imageChannels ?? 3, stem: imagenet ? .imageNet : .cifar,
+          auxiliary: false, using: &factory)
         let count = network.referenceParameterCount
         emit(String(format: "param size = %.6fMB", Double(count) / 1e6))
         emit("\(count)")
+      }
+    }
+  }
+
+  struct Draw: ParsableCommand {
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+      case svg, dot
+    }
+
+    static let configuration = CommandConfiguration(
+      abstract: "Draw the normal and reduction cell of a genotype as SVG (laid out here, no Graphviz needed) or Graphviz DOT.")
+    @Argument(help: "A built-in name or a genotype JSON file.") var genotype: String
+    @Option(help: "Default: dot for an --output ending in .dot or .gv, else svg.") var format: Format?
+    @Option(help: "Write to this file instead of standard output.") var output: String?
+
+    func run() throws {
+      try reportingFailures {
+        let drawing = GenotypeDrawing(try GenotypeCommand.load(genotype))
+        let byExtension: Format? = output.map { ["dot", "gv"].contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) ? .dot : .svg }
+        let text = (format ?? byExtension ?? .svg) == .dot ? drawing.dot() : drawing.svg()
+        guard let output else {
+          FileHandle.standardOutput.write(Data(text.utf8))
+          return
+        }
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
+          throw ValidationError("\(output): cannot be written")
+        }
       }
     }
   }

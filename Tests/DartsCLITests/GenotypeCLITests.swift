@@ -34,3 +34,46 @@ final class GenotypeCLITests: XCTestCase {
     XCTAssertEqual(result.err.split(separator: "\n").count, 1, result.err)
   }
 }
+
+/// `darts genotype params --imagenet | --dataset` and `darts genotype draw`.
+final class GenotypeParamsAndDrawCLITests: XCTestCase {
+  func testImageNetAndDatasetCounts() throws {
+    let imageNet = try runDarts(["genotype", "params", "DARTS_V2", "--imagenet"])
+    XCTAssertEqual(imageNet.status, 0, imageNet.err)
+    XCTAssertEqual(imageNet.out.split(separator: "\n"), ["param size = 4.718752MB", "4718752"])
+    let pdarts = try runDarts(["genotype", "params", "PDARTS", "--imagenet"])
+    XCTAssertEqual(pdarts.out.split(separator: "\n").last, "4944352")
+    // CIFAR-100: 576 × 90 more classifier weights and 90 more biases than CIFAR-10.
+    let cifar100 = try runDarts(["genotype", "params", "DARTS_V2", "--dataset", "cifar100"])
+    XCTAssertEqual(cifar100.out.split(separator: "\n").last, "\(3_349_342 + 577 * 90)")
+    // Fashion-MNIST: one input channel, 108 × 2 × 9 fewer stem weights.
+    let fashion = try runDarts(["genotype", "params", "DARTS_V2", "--dataset", "fashion-mnist"])
+    XCTAssertEqual(fashion.out.split(separator: "\n").last, "\(3_349_342 - 108 * 2 * 9)")
+    let odd = try runDarts(["genotype", "params", "DARTS_V2", "--imagenet", "--init-channels", "47"])
+    XCTAssertNotEqual(odd.status, 0)
+    XCTAssert(odd.err.contains("even"), odd.err)
+  }
+
+  func testDrawSVGAndDOT() throws {
+    let svg = try runDarts(["genotype", "draw", "DARTS_V2"])
+    XCTAssertEqual(svg.status, 0, svg.err)
+    XCTAssert(svg.out.hasPrefix("<?xml"), svg.out)
+    XCTAssert(svg.out.contains(#"class="edge op""#))
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("genotype-draw-\(UUID())")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let dotFile = dir.appendingPathComponent("cells.dot")
+    let dot = try runDarts(["genotype", "draw", "NASNet", "--output", dotFile.path])
+    XCTAssertEqual(dot.status, 0, dot.err)
+    XCTAssertEqual(dot.out, "")
+    let text = try String(contentsOf: dotFile, encoding: .utf8)
+    XCTAssert(text.contains(#""reduce_4" -> "reduce_c_{k}""#), text)
+    let forced = try runDarts(["genotype", "draw", "NASNet", "--format", "svg", "--output", dir.appendingPathComponent("x.dot").path])
+    XCTAssertEqual(forced.status, 0)
+    XCTAssert(try String(contentsOf: dir.appendingPathComponent("x.dot"), encoding: .utf8).hasPrefix("<?xml"))
+    let unwritable = try runDarts(["genotype", "draw", "DARTS_V2", "--output", dir.appendingPathComponent("missing/x.svg").path])
+    XCTAssertNotEqual(unwritable.status, 0)
+    XCTAssertEqual(unwritable.err.split(separator: "\n").count, 1, unwritable.err)
+    XCTAssert(unwritable.err.contains("missing/x.svg"), unwritable.err)
+  }
+}
