@@ -38,9 +38,9 @@ let package = Package(
       swiftSettings: releaseKernelFlags),
     .target(name: "SearchSpace", dependencies: ["NN"], swiftSettings: releaseKernelFlags),
     .target(name: "Search", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseKernelFlags),
-    .target(name: "Evaluation", dependencies: ["SearchSpace", "NN"], swiftSettings: releaseKernelFlags),
+    .target(name: "Evaluation", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseKernelFlags),
     .target(name: "Runs", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
-    .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "Search", "Runs"], swiftSettings: releaseKernelFlags),
+    .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "Search", "Evaluation", "Runs"], swiftSettings: releaseKernelFlags),
     .executableTarget(
       name: "darts",
       dependencies: [
@@ -64,7 +64,8 @@ let package = Package(
     .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "_TestSupport"]),
     .testTarget(
       name: "SearchTests", dependencies: ["Search", "_TestSupport"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "_TestSupport"]),
+    .testTarget(
+      name: "EvaluationTests", dependencies: ["Evaluation", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DartsCLITests", dependencies: ["darts"]),
   ]
 )
