@@ -22,9 +22,8 @@ public final class TrainRun {
   public let description: NetworkDescription
   public private(set) var step: TrainingStep
   private let data: TrainData
-  private let events: EventLog
+  private let journal: RunJournal
   private var state: CheckpointState
-  private let output: (String) -> Void
 
   /// What a checkpoint stores besides tensors.
   struct CheckpointState: Codable {
@@ -79,7 +78,6 @@ public final class TrainRun {
   private init(settings: TrainSettings, data: TrainData, directory: RunDirectory, resuming: Bool, output: @escaping (String) -> Void) throws {
     self.settings = settings
     self.directory = directory
-    self.output = output
     self.data = data
     description = data.description
     backend = CPUBackend(threads: settings.threads)
@@ -95,7 +93,7 @@ public final class TrainRun {
 
     if resuming {
       let checkpoint = try Checkpoint<CheckpointState>.load(from: directory.checkpointURL, on: backend)
-      events = try EventLog(url: directory.eventsURL, resumingAfter: checkpoint.state.nextEvent - 1, cursorKey: "event")
+      journal = try RunJournal(directory: directory, resumingAt: checkpoint.state.nextEvent, output: output)
       try restore(checkpoint)
     } else {
       if let initFrom = settings.initFrom {
@@ -103,7 +101,7 @@ public final class TrainRun {
       }
       try directory.write(settings, to: .config)
       try directory.write(settings.genotype, to: .genotype)
-      events = try EventLog(url: directory.eventsURL)
+      journal = try RunJournal(directory: directory, output: output)
     }
   }
 
@@ -143,9 +141,9 @@ public final class TrainRun {
       let dropPath = settings.dropPathProbability(epoch: epoch)
       step.optimizer.learningRate = Float(lr)
       if state.position.step == 0 {
-        try log(["type": "epoch_start", "epoch": .int(epoch), "lr": .double(lr), "drop_path": .double(dropPath)])
+        try journal.log(["type": "epoch_start", "epoch": .int(epoch), "lr": .double(lr), "drop_path": .double(dropPath)])
       }
-      let progress = ProgressDisplay(label: "epoch \(epoch + 1)/\(settings.epochs)", total: steps, output: output)
+      let progress = journal.progress(label: "epoch \(epoch + 1)/\(settings.epochs)", total: steps)
       for stepIndex in state.position.step..<steps {
         guard let batch = loader.next() else { throw TrainRunError("the batch loader stopped early at epoch \(epoch) step \(stepIndex)") }
         let stepStart = clock.now
@@ -168,13 +166,8 @@ public final class TrainRun {
           "peak_memory_bytes": .int(ProcessMemory.peakResidentBytes() ?? 0),
         ]
         if let a = result.auxiliaryLoss { event["auxiliary_loss"] = .double(Double(a)) }
-        try log(event)
-        let metrics: ProgressDisplay.Metrics = [("loss", state.epochLoss / Double(state.epochSeen)), ("acc", Double(state.epochCorrect) / Double(state.epochSeen))]
-        if (stepIndex + 1) % 50 == 0 {
-          progress.log(stepIndex + 1, metrics: metrics)  // a plain line when not on a terminal
-        } else {
-          progress.update(stepIndex + 1, metrics: metrics)
-        }
+        try journal.log(event)
+        progress.step(stepIndex + 1, metrics: [("loss", state.epochLoss / Double(state.epochSeen)), ("acc", Double(state.epochCorrect) / Double(state.epochSeen))])
         if let every = settings.checkpointEvery, state.completedSteps % every == 0, stepIndex + 1 < steps {
           try saveCheckpoint()
         }
@@ -197,8 +190,8 @@ public final class TrainRun {
         event["valid_top5"] = .double(valid.top5)
         validText = String(format: "  valid loss %.4f top1 %.4f", valid.loss, valid.top1)
       }
-      try log(event)
-      say(String(format: "epoch %d/%d  train loss %.4f acc %.4f%@  test loss %.4f top1 %.4f top5 %.4f  %.0f s", epoch + 1, settings.epochs, trainLoss, trainAccuracy, validText as NSString, test.loss, test.top1, test.top5, (clock.now - epochStart).inSeconds))
+      try journal.log(event)
+      journal.say(String(format: "epoch %d/%d  train loss %.4f acc %.4f%@  test loss %.4f top1 %.4f top5 %.4f  %.0f s", epoch + 1, settings.epochs, trainLoss, trainAccuracy, validText as NSString, test.loss, test.top1, test.top5, (clock.now - epochStart).inSeconds))
       (state.epochLoss, state.epochCorrect, state.epochSeen) = (0, 0, 0)
       try NetworkWeights.write(network, description: description, to: weightsURL)
       try saveCheckpoint()
@@ -206,22 +199,13 @@ public final class TrainRun {
     return test
   }
 
-  // MARK: Events and checkpoints
-
-  /// One line of console output.
-  private func say(_ line: String) { output(line + "\n") }
-
-  private func log(_ fields: [String: JSONValue]) throws {
-    var event = fields
-    event["event"] = .int(state.nextEvent)
-    try events.append(event)
-    state.nextEvent += 1
-  }
+  // MARK: Checkpoints
 
   private static let momentumPrefix = NetworkWeights.optimizerPrefix + "momentum_buffer."
 
   private func saveCheckpoint() throws {
     let tensors = network.stateDict().merging(step.optimizer.momentumBuffers.withPrefix(Self.momentumPrefix)) { a, _ in a }
+    state.nextEvent = journal.nextEvent
     try Checkpoint(tensors: tensors, state: state).save(to: directory.checkpointURL)
   }
 

@@ -102,7 +102,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
       s.warmupEpochs = s.batchSize > 256 ? 5 : 0
     case .demo:
       s.dataset = .demo
-      (s.channels, s.layers, s.batchSize, s.epochs, s.learningRate) = (8, 5, 64, 4, 0.05)
+      (s.channels, s.layers, s.batchSize, s.epochs, s.learningRate) = (8, 5, 64, 6, 0.05)
       (s.cutout, s.cropPadding) = (8, 2)
     }
     return s

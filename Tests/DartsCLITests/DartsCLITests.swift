@@ -73,3 +73,27 @@ final class DartsCLITests: XCTestCase {
     XCTAssert(names.contains("conv1x1 64->64 bwd-weight [64,64,8,8]"))
   }
 }
+
+extension XCTestCase {
+  /// A fresh directory, removed after the test.
+  func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("darts-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+    return url
+  }
+
+  /// Starts `darts arguments…` writing the run directory `run` and kills it with SIGKILL as
+  /// soon as its first checkpoint exists (wherever the run is then).
+  func runDartsKilledAtFirstCheckpoint(_ arguments: [String], run: URL) throws {
+    let process = Process()
+    process.executableURL = try dartsExecutable
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let checkpoint = run.appendingPathComponent("checkpoint.safetensors")
+    while process.isRunning && !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(2_000) }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+  }
+}

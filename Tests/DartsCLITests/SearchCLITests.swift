@@ -10,13 +10,6 @@ final class SearchCLITests: XCTestCase {
     "--epochs", "2", "--max-steps-per-epoch", "4", "--checkpoint-every", "1", "--threads", "2",
   ]
 
-  func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("darts-cli-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-    return url
-  }
-
   func testShortSearchWritesTheRunDirectory() throws {
     let run = try temporaryDirectory().appendingPathComponent("run")
     let result = try runDarts(tiny + ["--run-dir", run.path])
@@ -57,16 +50,7 @@ final class SearchCLITests: XCTestCase {
     XCTAssertEqual(try runDarts(tiny + ["--run-dir", reference.path]).status, 0)
 
     let interrupted = root.appendingPathComponent("interrupted")
-    let process = Process()
-    process.executableURL = try dartsExecutable
-    process.arguments = tiny + ["--run-dir", interrupted.path]
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    // Kill -9 as soon as a checkpoint exists (wherever the run is then).
-    let checkpoint = interrupted.appendingPathComponent("checkpoint.safetensors")
-    while process.isRunning && !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(2_000) }
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
+    try runDartsKilledAtFirstCheckpoint(tiny + ["--run-dir", interrupted.path], run: interrupted)
 
     let resumed = try runDarts(["search", "--resume", interrupted.path])
     XCTAssertEqual(resumed.status, 0, resumed.err)

@@ -10,13 +10,6 @@ final class TrainCLITests: XCTestCase {
     "--epochs", "2", "--max-steps-per-epoch", "3", "--checkpoint-every", "1", "--threads", "2",
   ]
 
-  func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("darts-train-cli-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-    return url
-  }
-
   func events(_ run: URL) throws -> [[String: Any]] {
     try String(contentsOf: run.appendingPathComponent("events.jsonl"), encoding: .utf8).split(separator: "\n").map {
       try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
@@ -50,9 +43,13 @@ final class TrainCLITests: XCTestCase {
       XCTAssertEqual(tested.status, 0, tested.err)
       XCTAssertEqual(tested.out.split(separator: "\n").first { $0.hasPrefix("test:") }, line, file)
     }
-    // And training can start from those weights.
-    let again = try runDarts(tiny + ["--epochs", "1", "--init-from", run.appendingPathComponent("weights.safetensors").path, "--run-dir", run.path + "-2"])
+    // Training can start from those weights, here with a validation split.
+    let second = URL(fileURLWithPath: run.path + "-2")
+    let again = try runDarts(tiny + ["--epochs", "1", "--train-portion", "0.5", "--init-from", run.appendingPathComponent("weights.safetensors").path, "--run-dir", second.path])
     XCTAssertEqual(again.status, 0, again.err)
+    let last = try XCTUnwrap(try events(second).last)
+    XCTAssertNotNil(last["valid_top1"])
+    XCTAssertNotNil(last["test_top1"])
   }
 
   func testResumeAfterKillIsBitIdentical() throws {
@@ -61,16 +58,7 @@ final class TrainCLITests: XCTestCase {
     XCTAssertEqual(try runDarts(tiny + ["--run-dir", reference.path]).status, 0)
 
     let interrupted = root.appendingPathComponent("interrupted")
-    let process = Process()
-    process.executableURL = try dartsExecutable
-    process.arguments = tiny + ["--run-dir", interrupted.path]
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    // Kill -9 as soon as a checkpoint exists (wherever the run is then).
-    let checkpoint = interrupted.appendingPathComponent("checkpoint.safetensors")
-    while process.isRunning && !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(2_000) }
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
+    try runDartsKilledAtFirstCheckpoint(tiny + ["--run-dir", interrupted.path], run: interrupted)
 
     let resumed = try runDarts(["train", "--resume", interrupted.path])
     XCTAssertEqual(resumed.status, 0, resumed.err)
