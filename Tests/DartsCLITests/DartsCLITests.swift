@@ -96,4 +96,18 @@ extension XCTestCase {
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
   }
+
+  /// Runs `arguments` (a `search` or `train` command) to the end in a run directory
+  /// `reference`, and again in `interrupted`, killed at its first checkpoint and resumed with
+  /// `<command> --resume`, which must succeed. Returns both directories.
+  func uninterruptedAndResumedRuns(_ arguments: [String]) throws -> (reference: URL, resumed: URL) {
+    let root = try temporaryDirectory()
+    let reference = root.appendingPathComponent("reference")
+    XCTAssertEqual(try runDarts(arguments + ["--run-dir", reference.path]).status, 0)
+    let interrupted = root.appendingPathComponent("interrupted")
+    try runDartsKilledAtFirstCheckpoint(arguments + ["--run-dir", interrupted.path], run: interrupted)
+    let resumed = try runDarts([arguments[0], "--resume", interrupted.path])
+    XCTAssertEqual(resumed.status, 0, resumed.err)
+    return (reference, interrupted)
+  }
 }

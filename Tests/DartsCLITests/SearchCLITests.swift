@@ -45,15 +45,7 @@ final class SearchCLITests: XCTestCase {
   }
 
   func testResumeAfterKillIsBitIdentical() throws {
-    let root = try temporaryDirectory()
-    let reference = root.appendingPathComponent("reference")
-    XCTAssertEqual(try runDarts(tiny + ["--run-dir", reference.path]).status, 0)
-
-    let interrupted = root.appendingPathComponent("interrupted")
-    try runDartsKilledAtFirstCheckpoint(tiny + ["--run-dir", interrupted.path], run: interrupted)
-
-    let resumed = try runDarts(["search", "--resume", interrupted.path])
-    XCTAssertEqual(resumed.status, 0, resumed.err)
+    let (reference, interrupted) = try uninterruptedAndResumedRuns(tiny)
     let a = try Data(contentsOf: reference.appendingPathComponent("architecture.json"))
     let b = try Data(contentsOf: interrupted.appendingPathComponent("architecture.json"))
     XCTAssertEqual(a, b, "final α differ after kill -9 and resume")

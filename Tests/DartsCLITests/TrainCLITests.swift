@@ -53,15 +53,7 @@ final class TrainCLITests: XCTestCase {
   }
 
   func testResumeAfterKillIsBitIdentical() throws {
-    let root = try temporaryDirectory()
-    let reference = root.appendingPathComponent("reference")
-    XCTAssertEqual(try runDarts(tiny + ["--run-dir", reference.path]).status, 0)
-
-    let interrupted = root.appendingPathComponent("interrupted")
-    try runDartsKilledAtFirstCheckpoint(tiny + ["--run-dir", interrupted.path], run: interrupted)
-
-    let resumed = try runDarts(["train", "--resume", interrupted.path])
-    XCTAssertEqual(resumed.status, 0, resumed.err)
+    let (reference, interrupted) = try uninterruptedAndResumedRuns(tiny)
     XCTAssertEqual(
       try Data(contentsOf: reference.appendingPathComponent("weights.safetensors")),
       try Data(contentsOf: interrupted.appendingPathComponent("weights.safetensors")),
