@@ -102,4 +102,16 @@ final class TrainCLITests: XCTestCase {
       XCTAssertEqual(try runDarts(["test", "--checkpoint", saved.path, "--limit", "16"]).status, 0)
     }
   }
+
+  func testBenchTrainRunsATinyStep() throws {
+    let result = try runDarts(["bench", "train", "--channels", "4", "--layers", "3", "--batch", "2", "--steps", "1", "--json"])
+    XCTAssertEqual(result.status, 0, result.err)
+    let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+    XCTAssertEqual(object["engine"] as? String, "swift")
+    XCTAssertGreaterThan(object["median_ms"] as? Double ?? 0, 0)
+    XCTAssertGreaterThan(object["peak_bytes"] as? Int ?? 0, 0)
+    let refused = try runDarts(["bench", "train", "--channels", "4", "--pytorch", "/usr/bin/false"])
+    XCTAssertNotEqual(refused.status, 0)
+    XCTAssert(refused.err.contains("--channels 36 --layers 20"), refused.err)
+  }
 }
