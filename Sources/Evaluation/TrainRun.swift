@@ -19,7 +19,7 @@ public final class TrainRun {
   public let directory: RunDirectory
   public let backend: CPUBackend
   public let network: EvaluationNetwork
-  public let description: NetworkDescription
+  public let networkDescription: NetworkDescription
   public private(set) var step: TrainingStep
   private let data: TrainData
   private let journal: RunJournal
@@ -40,9 +40,6 @@ public final class TrainRun {
     var network: NetworkDescription
   }
 
-  /// `weights.safetensors` in the run directory.
-  public var weightsURL: URL { directory.url.appendingPathComponent("weights.safetensors") }
-
   /// Steps per epoch (capped by `maxStepsPerEpoch`).
   public var stepsPerEpoch: Int { min(data.train.batchesPerEpoch, settings.maxStepsPerEpoch ?? .max) }
 
@@ -51,7 +48,7 @@ public final class TrainRun {
     var train: BatchSampler
     var validation: BatchSampler?
     var test: BatchSampler
-    var description: NetworkDescription
+    var network: NetworkDescription
 
     /// Loads both parts of the dataset; errors name the file or directory.
     init(_ settings: TrainSettings) throws {
@@ -71,7 +68,7 @@ public final class TrainRun {
       }
       train = BatchSampler(dataset: trainSet, indices: trainIndices, batchSize: settings.batchSize, order: .epochPermutation, augmentation: settings.augmentation, seed: settings.seed, stream: 0)
       test = BatchSampler(dataset: testSet, indices: 0..<min(settings.testLimit ?? testSet.count, testSet.count), batchSize: settings.batchSize, order: .sequential, augmentation: .evaluation, seed: settings.seed, stream: 2)
-      description = settings.network(inputChannels: trainSet.channels, inputSize: trainSet.height, classes: trainSet.classCount)
+      network = settings.network(inputChannels: trainSet.channels, inputSize: trainSet.height, classes: trainSet.classCount)
     }
   }
 
@@ -79,17 +76,17 @@ public final class TrainRun {
     self.settings = settings
     self.directory = directory
     self.data = data
-    description = data.description
+    networkDescription = data.network
     backend = CPUBackend(threads: settings.threads)
     var factory = ParameterFactory(backend: backend, seed: settings.seed)
-    network = description.build(using: &factory)
+    network = networkDescription.build(using: &factory)
     step = TrainingStep(
       optimizer: SGD(learningRate: Float(settings.learningRate), momentum: Float(settings.momentum), weightDecay: Float(settings.weightDecay)),
       gradientClip: Float(settings.gradientClip), auxiliaryWeight: Float(settings.auxiliaryWeight),
       labelSmoothing: Float(settings.labelSmoothing))
     state = CheckpointState(
       position: BatchPosition(epoch: 0, step: 0), completedSteps: 0, nextEvent: 0, epochLoss: 0, epochCorrect: 0,
-      epochSeen: 0, settings: settings, network: description)
+      epochSeen: 0, settings: settings, network: networkDescription)
 
     if resuming {
       let checkpoint = try Checkpoint<CheckpointState>.load(from: directory.checkpointURL, on: backend)
@@ -110,7 +107,7 @@ public final class TrainRun {
     let data = try TrainData(settings)  // before the directory exists: bad data leaves nothing behind
     if let initFrom = settings.initFrom {  // likewise bad initial weights
       var factory = ParameterFactory(backend: CPUBackend(threads: 1), seed: settings.seed)
-      try NetworkWeights.load(try NetworkWeights.read(from: URL(fileURLWithPath: initFrom)), into: data.description.build(using: &factory))
+      try NetworkWeights.load(try NetworkWeights.read(from: URL(fileURLWithPath: initFrom)), into: data.network.build(using: &factory))
     }
     return try TrainRun(settings: settings, data: data, directory: try RunDirectory.create(at: url), resuming: false, output: output)
   }
@@ -193,7 +190,7 @@ public final class TrainRun {
       try journal.log(event)
       journal.say(String(format: "epoch %d/%d  train loss %.4f acc %.4f%@  test loss %.4f top1 %.4f top5 %.4f  %.0f s", epoch + 1, settings.epochs, trainLoss, trainAccuracy, validText as NSString, test.loss, test.top1, test.top5, (clock.now - epochStart).inSeconds))
       (state.epochLoss, state.epochCorrect, state.epochSeen) = (0, 0, 0)
-      try NetworkWeights.write(network, description: description, to: weightsURL)
+      try NetworkWeights.write(network, description: networkDescription, to: directory.weightsURL)
       try saveCheckpoint()
     }
     return test
@@ -210,7 +207,7 @@ public final class TrainRun {
   }
 
   private func restore(_ checkpoint: Checkpoint<CheckpointState>) throws {
-    guard checkpoint.state.settings == settings, checkpoint.state.network == description else {
+    guard checkpoint.state.settings == settings, checkpoint.state.network == networkDescription else {
       throw TrainRunError("\(directory.checkpointURL.path): the checkpoint was written with other settings than \(directory.url(of: .config).path)")
     }
     let model = checkpoint.tensors.filter { !$0.key.hasPrefix(NetworkWeights.optimizerPrefix) }

@@ -113,7 +113,7 @@ struct TrainCommand: ParsableCommand {
       }
       let test = try run.run()
       emit(String(format: "test: loss %.4f  top-1 %.2f%%  top-5 %.2f%%  (%d images)", test.loss, 100 * test.top1, 100 * test.top5, test.count))
-      emit("written: \(run.weightsURL.path)")
+      emit("written: \(run.directory.weightsURL.path)")
     }
   }
 }
