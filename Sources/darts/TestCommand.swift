@@ -18,8 +18,8 @@ struct TestCommand: ParsableCommand {
 
   @Option(help: "The weights file.") var checkpoint: String
   @Option(help: "Genotype name or JSON file (default: the one the file names, else DARTS_V2).") var genotype: String?
-  @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist (default: demo).") var dataset: DatasetKind = .demo
-  @Option(help: "Dataset directory (default: the dataset's usual location).") var data: String?
+  @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist (default: that of the run the file is in, else demo).") var dataset: DatasetKind?
+  @Option(help: "Dataset directory (default: that of the run the file is in, else the dataset's usual location).") var data: String?
   @Option(help: "Initial channels C (default: as the file says, else 36).") var initChannels: Int?
   @Option(help: "Cells L (default: as the file says, else 20).") var layers: Int?
   @Option(help: "Test on only the first N test images.") var limit: Int?
@@ -34,8 +34,14 @@ struct TestCommand: ParsableCommand {
 
   func run() throws {
     try reportingFailures {
-      let file = try NetworkWeights.read(from: URL(fileURLWithPath: checkpoint))
-      let testSet = try dataset.load(.test, from: data.map { URL(fileURLWithPath: $0) })
+      let url = URL(fileURLWithPath: checkpoint)
+      let file = try NetworkWeights.read(from: url)
+      // A file in a training run directory: test on that run's dataset unless told otherwise.
+      let config = url.deletingLastPathComponent().appendingPathComponent("config.json")
+      let run = try? JSONDecoder().decode(TrainSettings.self, from: Data(contentsOf: config))
+      let dataset = dataset ?? run?.dataset ?? .demo
+      let directory = data ?? (dataset == run?.dataset ? run?.dataDirectory : nil)
+      let testSet = try dataset.load(.test, from: directory.map { URL(fileURLWithPath: $0) })
       var description = file.description ?? NetworkDescription(
         genotype: .dartsV2, channels: 36, layers: 20, classes: testSet.classCount, inputChannels: testSet.channels,
         inputSize: testSet.height, auxiliary: file.hasAuxiliaryHead)
