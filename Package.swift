@@ -40,9 +40,9 @@ let package = Package(
       swiftSettings: releaseKernelFlags),
     .target(name: "SearchSpace", dependencies: ["NN"], swiftSettings: releaseKernelFlags),
     .target(name: "Search", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseKernelFlags),
-    .target(name: "Evaluation", dependencies: ["SearchSpace", "NN"], swiftSettings: releaseKernelFlags),
+    .target(name: "Evaluation", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseKernelFlags),
     .target(name: "Runs", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
-    .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "Search", "Runs"], swiftSettings: releaseKernelFlags),
+    .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "Search", "Evaluation", "Runs"], swiftSettings: releaseKernelFlags),
     .executableTarget(
       name: "darts",
       dependencies: [

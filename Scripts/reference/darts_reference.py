@@ -879,6 +879,23 @@ def cmd_eval_fixture(args):
     return 0
 
 
+def peak_rss_bytes():
+    """This process's peak resident memory: VmHWM of /proc/self/status where it exists.
+
+    Not ru_maxrss: on Linux a process started with vfork + exec (as Swift's Process does)
+    inherits its parent's high-water mark there, so a child of a large process reports the
+    parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def cmd_bench(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -947,7 +964,7 @@ def cmd_bench(args):
         "min_ms": round(min(times) * 1e3, 1),
         "steps_ms": [round(t * 1e3, 1) for t in times],
         "images_per_s": round(B / med, 2),
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": peak_rss_bytes(),
         "torch_version": torch.__version__,
     }))
     return 0

@@ -39,18 +39,8 @@ public struct SearchStepBenchmark {
     }
     let (train, valid) = (batchOf(), batchOf())
     _ = try optimization.step(network: network, train: train, valid: valid, updateArchitecture: true)
-    backend.memory.resetPeaks()
-    var times: [Double] = []
-    for _ in 0..<steps {
-      var failure: (any Error)?
-      times.append(medianMilliseconds(budget: 0, minimumRuns: 1, warmup: 0) {
-        do { _ = try optimization.step(network: network, train: train, valid: valid, updateArchitecture: true) } catch { failure = error }
-      })
-      if let failure { throw failure }
+    return try measureSteps(steps, backend: backend) {
+      _ = try optimization.step(network: network, train: train, valid: valid, updateArchitecture: true)
     }
-    times.sort()
-    let memory = backend.memory.statistics
-    FileHandle.standardError.write(Data("# tensor memory: peak live \(memory.peakLive >> 20) MiB, peak held \(memory.peakHeld >> 20) MiB, process peak RSS \((ProcessMemory.peakResidentBytes() ?? 0) >> 20) MiB\n".utf8))
-    return (times[times.count / 2], ProcessMemory.peakResidentBytes() ?? memory.peakHeld)
   }
 }

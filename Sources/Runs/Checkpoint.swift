@@ -90,3 +90,18 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
     }
   }
 }
+
+extension Dictionary where Key == String, Value == Tensor {
+  /// The tensors whose names start with `prefix`, with the prefix removed (optimiser state
+  /// stored beside the model in a checkpoint, e.g. `optimizer.weights.momentum_buffer.`).
+  public func withPrefixRemoved(_ prefix: String) -> [String: Tensor] {
+    Dictionary(uniqueKeysWithValues: compactMap { name, tensor in
+      name.hasPrefix(prefix) ? (String(name.dropFirst(prefix.count)), tensor) : nil
+    })
+  }
+
+  /// The tensors with `prefix` added to every name.
+  public func withPrefix(_ prefix: String) -> [String: Tensor] {
+    Dictionary(uniqueKeysWithValues: map { (prefix + $0.key, $0.value) })
+  }
+}

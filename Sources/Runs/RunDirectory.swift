@@ -17,6 +17,7 @@ import Foundation
 /// | `config.json` | the run's typed configuration (pretty, sorted keys) |
 /// | `events.jsonl` | one JSON object per line, see ``EventLog`` |
 /// | `checkpoint.safetensors` | the latest ``Checkpoint``: tensors plus the JSON state in `__metadata__["state"]` |
+/// | `weights.safetensors` | the trained network alone under the PyTorch reference names (training) |
 /// | `genotype.json` | the derived genotype (search) or the genotype being trained |
 /// | `architecture.json` | the architecture parameters in readable form (search) |
 ///
@@ -38,6 +39,8 @@ public struct RunDirectory: Sendable {
   public var eventsURL: URL { url.appendingPathComponent("events.jsonl") }
   /// `checkpoint.safetensors`.
   public var checkpointURL: URL { url.appendingPathComponent("checkpoint.safetensors") }
+  /// `weights.safetensors` (training runs: the network's state dict, loadable by PyTorch).
+  public var weightsURL: URL { url.appendingPathComponent("weights.safetensors") }
   /// The path of one of the JSON artifacts.
   public func url(of file: JSONFile) -> URL { url.appendingPathComponent(file.rawValue) }
 

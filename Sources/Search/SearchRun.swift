@@ -21,7 +21,7 @@ public final class SearchRun {
   private let trainSampler: BatchSampler
   private let architectureSampler: BatchSampler
   private let evaluationSampler: BatchSampler
-  private let events: EventLog
+  private let journal: RunJournal
   private var state: CheckpointState
   private let output: (String) -> Void
 
@@ -105,11 +105,11 @@ public final class SearchRun {
 
     if resuming {
       let checkpoint = try Checkpoint<CheckpointState>.load(from: directory.checkpointURL, on: backend)
-      events = try EventLog(url: directory.eventsURL, resumingAfter: checkpoint.state.nextEvent - 1, cursorKey: "event")
+      journal = try RunJournal(directory: directory, resumingAt: checkpoint.state.nextEvent, output: output)
       try restore(checkpoint)
     } else {
       try directory.write(settings, to: .config)
-      events = try EventLog(url: directory.eventsURL)
+      journal = try RunJournal(directory: directory, output: output)
     }
   }
 
@@ -146,9 +146,9 @@ public final class SearchRun {
       optimization.weights.learningRate = Float(settings.learningRate(epoch: epoch))
       let updateArchitecture = epoch >= settings.architectureWarmupEpochs
       if state.position.step == 0 {
-        try log(["type": "epoch_start", "epoch": .int(epoch), "lr": .double(settings.learningRate(epoch: epoch)), "genotype": .string(GenotypeDerivation.genotype(of: network).description)])
+        try journal.log(["type": "epoch_start", "epoch": .int(epoch), "lr": .double(settings.learningRate(epoch: epoch)), "genotype": .string(GenotypeDerivation.genotype(of: network).description)])
       }
-      let progress = ProgressDisplay(label: "epoch \(epoch + 1)/\(settings.epochs)", total: steps, output: output)
+      let progress = journal.progress(label: "epoch \(epoch + 1)/\(settings.epochs)", total: steps)
       for step in state.position.step..<steps {
         guard let train = trainLoader.next(), let valid = architectureLoader.next() else {
           if let failure = trainLoader.failure ?? architectureLoader.failure { throw SearchRunError("\(failure)") }
@@ -171,17 +171,12 @@ public final class SearchRun {
         var event: [String: JSONValue] = [
           "type": "step", "epoch": .int(epoch), "step": .int(step), "global_step": .int(state.completedSteps),
           "loss": .double(Double(result.loss)), "accuracy": .double(Double(result.correct) / Double(train.labels.count)),
-          "lr": .double(Double(optimization.weights.learningRate)), "seconds": .double(seconds(clock.now - stepStart)),
+          "lr": .double(Double(optimization.weights.learningRate)), "seconds": .double((clock.now - stepStart).inSeconds),
           "peak_memory_bytes": .int(ProcessMemory.peakResidentBytes() ?? 0),
         ]
         if let a = result.architectureLoss { event["architecture_loss"] = .double(Double(a)) }
-        try log(event)
-        let metrics: ProgressDisplay.Metrics = [("loss", state.epochLoss / Double(state.epochSeen)), ("acc", Double(state.epochCorrect) / Double(state.epochSeen))]
-        if (step + 1) % 50 == 0 {
-          progress.log(step + 1, metrics: metrics)  // a plain line when not on a terminal
-        } else {
-          progress.update(step + 1, metrics: metrics)
-        }
+        try journal.log(event)
+        progress.step(step + 1, metrics: [("loss", state.epochLoss / Double(state.epochSeen)), ("acc", Double(state.epochCorrect) / Double(state.epochSeen))])
         if let every = settings.checkpointEvery, state.completedSteps % every == 0, step + 1 < steps {
           try saveCheckpoint()
         }
@@ -189,15 +184,15 @@ public final class SearchRun {
       progress.finish()
       let (validLoss, validAccuracy) = try evaluateArchitectureSplit()
       let genotype = GenotypeDerivation.genotype(of: network)
-      try log([
+      try journal.log([
         "type": "epoch", "epoch": .int(epoch), "global_step": .int(state.completedSteps),
         "train_loss": .double(state.epochLoss / Double(state.epochSeen)), "train_accuracy": .double(Double(state.epochCorrect) / Double(state.epochSeen)),
         "valid_loss": .double(validLoss), "valid_accuracy": .double(validAccuracy), "lr": .double(Double(optimization.weights.learningRate)),
         "genotype": .string(genotype.description), "architecture": architectureJSON(),
-        "seconds": .double(seconds(clock.now - epochStart)), "peak_memory_bytes": .int(ProcessMemory.peakResidentBytes() ?? 0),
+        "seconds": .double((clock.now - epochStart).inSeconds), "peak_memory_bytes": .int(ProcessMemory.peakResidentBytes() ?? 0),
       ])
-      say(String(format: "epoch %d/%d  train loss %.4f acc %.4f  valid loss %.4f acc %.4f  %.0f s", epoch + 1, settings.epochs, state.epochLoss / Double(state.epochSeen), Double(state.epochCorrect) / Double(state.epochSeen), validLoss, validAccuracy, seconds(clock.now - epochStart)))
-      say("genotype: \(genotype)")
+      journal.say(String(format: "epoch %d/%d  train loss %.4f acc %.4f  valid loss %.4f acc %.4f  %.0f s", epoch + 1, settings.epochs, state.epochLoss / Double(state.epochSeen), Double(state.epochCorrect) / Double(state.epochSeen), validLoss, validAccuracy, (clock.now - epochStart).inSeconds))
+      journal.say("genotype: \(genotype)")
       (state.epochLoss, state.epochCorrect, state.epochSeen) = (0, 0, 0)
       try saveCheckpoint()
     }
@@ -226,16 +221,6 @@ public final class SearchRun {
   }
 
   // MARK: Events, architecture, checkpoints
-
-  /// One line of console output.
-  private func say(_ line: String) { output(line + "\n") }
-
-  private func log(_ fields: [String: JSONValue]) throws {
-    var event = fields
-    event["event"] = .int(state.nextEvent)
-    try events.append(event)
-    state.nextEvent += 1
-  }
 
   /// Raw α (and β) with their softmax, by name: the content of `architecture.json`.
   public func architectureJSON() -> JSONValue {
@@ -268,6 +253,7 @@ public final class SearchRun {
     for (name, t) in optimization.architecture.firstMoments { tensors[Self.firstMomentPrefix + name] = t }
     for (name, t) in optimization.architecture.secondMoments { tensors[Self.secondMomentPrefix + name] = t }
     state.architectureSteps = optimization.architecture.steps
+    state.nextEvent = journal.nextEvent
     try Checkpoint(tensors: tensors, state: state).save(to: directory.checkpointURL)
   }
 
@@ -302,10 +288,6 @@ public final class SearchRun {
     optimization.architecture.secondMoments = second
     optimization.architecture.steps = checkpoint.state.architectureSteps
     state = checkpoint.state
-  }
-
-  private func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
   }
 }
 

@@ -67,14 +67,7 @@ public struct SearchOptimization: Sendable {
 
   /// Top-1 hits of `[N, K]` logits.
   public static func correctCount(logits: Tensor, labels: [Int]) -> Int {
-    let k = logits.shape[1]
-    let values = logits.scalars
-    var correct = 0
-    for (i, label) in labels.enumerated() {
-      let row = values[(i * k)..<((i + 1) * k)]
-      if let best = row.indices.max(by: { row[$0] < row[$1] }), best - i * k == label { correct += 1 }
-    }
-    return correct
+    topKCorrect(logits: logits, labels: labels, ks: [1])[0]
   }
 
   private static func checkFinite(_ tensors: [Tensor], what: String) throws {

@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
     abstract: "Measure this machine: kernels now; search and training steps as they land.",
-    subcommands: [Kernels.self, SearchStep.self])
+    subcommands: [Kernels.self, SearchStep.self, TrainStep.self])
 
   struct Kernels: ParsableCommand {
     static let configuration = CommandConfiguration(

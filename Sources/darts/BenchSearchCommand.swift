@@ -48,48 +48,11 @@ extension BenchCommand {
         configuration: configuration, order: order == 1 ? .first : .second, batch: batch, threads: threads, steps: steps
       ).run()
       let what = "darts order \(order)"
-      report(engine: "swift", what: what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, peakKind: "process peak RSS")
+      let output = BenchReport(batch: batch, threads: threads, steps: steps, json: json)
+      output.report(engine: "swift", what: what, ms: result.medianMilliseconds, peakBytes: result.peakBytes)
       if let pytorch {
-        let reference = try runReference(python: pytorch, what: order == 1 ? "search1" : "search2")
-        report(engine: "pytorch", what: what + " (best step)", ms: reference.ms, peakBytes: reference.peakBytes, peakKind: "process peak RSS")
-        if !json {
-          emit(String(format: "speed-up %.2fx, peak memory ratio %.2f", reference.ms / result.medianMilliseconds, Double(result.peakBytes) / Double(reference.peakBytes)))
-        }
+        try output.compare(ours: result, what: what, python: pytorch, reference: order == 1 ? "search1" : "search2")
       }
-    }
-
-    func report(engine: String, what: String, ms: Double, peakBytes: Int, peakKind: String) {
-      let imagesPerSecond = Double(batch) / (ms / 1000)
-      if json {
-        emit("{\"engine\":\"\(engine)\",\"what\":\"\(what)\",\"batch\":\(batch),\"threads\":\(threads),\"median_ms\":\(ms),\"images_per_s\":\(imagesPerSecond),\"peak_bytes\":\(peakBytes)}")
-      } else {
-        emit(String(format: "%-8@ %@  batch %d  threads %d  %9.1f ms/step  %7.1f images/s  peak %.2f GiB (%@)", engine as NSString, what as NSString, batch, threads, ms, imagesPerSecond, Double(peakBytes) / 1_073_741_824, peakKind as NSString))
-      }
-    }
-
-    /// Runs the PyTorch reference script and reads its JSON line.
-    func runReference(python: String, what: String) throws -> (ms: Double, peakBytes: Int) {
-      let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Scripts/reference/darts_reference.py").standardized
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: python)
-      process.arguments = [script.path, "bench", "--what", what, "--batch", "\(batch)", "--threads", "\(threads)", "--steps", "\(steps)"]
-      var environment = ProcessInfo.processInfo.environment
-      environment["MALLOC_MMAP_THRESHOLD_"] = "268435456"
-      environment["MALLOC_TRIM_THRESHOLD_"] = "536870912"
-      process.environment = environment
-      let pipe = Pipe()
-      process.standardOutput = pipe
-      try process.run()
-      let data = pipe.fileHandleForReading.readDataToEndOfFile()
-      process.waitUntilExit()
-      guard process.terminationStatus == 0,
-        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
-        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-        let ms = (object["min_ms"] ?? object["median_ms"]) as? Double, let peak = object["peak_rss_bytes"] as? Int
-      else {
-        throw ValidationError("\(script.path): the PyTorch reference failed (exit \(process.terminationStatus))")
-      }
-      return (ms, peak)
     }
   }
 }

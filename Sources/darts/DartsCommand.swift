@@ -6,5 +6,5 @@ struct DartsCommand: ParsableCommand {
     commandName: "darts",
     abstract: "Differentiable architecture search (DARTS, P-DARTS, PC-DARTS) in Swift.",
     version: "0.1.0",
-    subcommands: [SearchCommand.self, GenotypeCommand.self, BenchCommand.self])
+    subcommands: [SearchCommand.self, TrainCommand.self, TestCommand.self, GenotypeCommand.self, BenchCommand.self])
 }

@@ -34,20 +34,6 @@ func runDarts(_ arguments: [String]) throws -> (status: Int32, out: String, err:
   return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 
-/// Starts `darts arguments…` (which must write `runDirectory`) and kills it with SIGKILL as soon
-/// as `runDirectory/checkpoint.safetensors` exists, wherever the run is then.
-func runDartsKilledAtFirstCheckpoint(_ arguments: [String], runDirectory: URL) throws {
-  let process = Process()
-  process.executableURL = try dartsExecutable
-  process.arguments = arguments
-  process.standardOutput = FileHandle.nullDevice
-  try process.run()
-  let checkpoint = runDirectory.appendingPathComponent("checkpoint.safetensors")
-  while process.isRunning && !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(2_000) }
-  kill(process.processIdentifier, SIGKILL)
-  process.waitUntilExit()
-}
-
 /// Runs the built `darts` binary as a user would and checks what it prints.
 final class DartsCLITests: XCTestCase {
   func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) { try runDarts(arguments) }
@@ -85,5 +71,43 @@ final class DartsCLITests: XCTestCase {
     XCTAssert(names.contains("copy 512MiB (DRAM)"))
     XCTAssert(names.contains("gemm 512x512x512"))
     XCTAssert(names.contains("conv1x1 64->64 bwd-weight [64,64,8,8]"))
+  }
+}
+
+extension XCTestCase {
+  /// A fresh directory, removed after the test.
+  func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("darts-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+    return url
+  }
+
+  /// Starts `darts arguments…` writing the run directory `run` and kills it with SIGKILL as
+  /// soon as its first checkpoint exists (wherever the run is then).
+  func runDartsKilledAtFirstCheckpoint(_ arguments: [String], run: URL) throws {
+    let process = Process()
+    process.executableURL = try dartsExecutable
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let checkpoint = run.appendingPathComponent("checkpoint.safetensors")
+    while process.isRunning && !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(2_000) }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+  }
+
+  /// Runs `arguments` (a `search` or `train` command) to the end in a run directory
+  /// `reference`, and again in `interrupted`, killed at its first checkpoint and resumed with
+  /// `<command> --resume`, which must succeed. Returns both directories.
+  func uninterruptedAndResumedRuns(_ arguments: [String]) throws -> (reference: URL, resumed: URL) {
+    let root = try temporaryDirectory()
+    let reference = root.appendingPathComponent("reference")
+    XCTAssertEqual(try runDarts(arguments + ["--run-dir", reference.path]).status, 0)
+    let interrupted = root.appendingPathComponent("interrupted")
+    try runDartsKilledAtFirstCheckpoint(arguments + ["--run-dir", interrupted.path], run: interrupted)
+    let resumed = try runDarts([arguments[0], "--resume", interrupted.path])
+    XCTAssertEqual(resumed.status, 0, resumed.err)
+    return (reference, interrupted)
   }
 }

@@ -4,13 +4,6 @@ import _TestSupport
 
 /// `darts search --method pc-darts --imagenet` on a folder of tiny generated JPEG/PNG images.
 final class ImageNetSearchCLITests: XCTestCase {
-  func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("darts-imagenet-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-    return url
-  }
-
   let small = [
     "search", "--method", "pc-darts", "--imagenet", "--image-size", "32", "--batch-size", "4",
     "--init-channels", "4", "--layers", "3", "--epochs", "2", "--arch-warmup-epochs", "1",
@@ -55,12 +48,7 @@ final class ImageNetSearchCLITests: XCTestCase {
     let data = root.appendingPathComponent("images")
     try writeImageFolder(at: data, classes: ["a", "b", "c"], imagesPerClass: 6)
     let arguments = small + ["--data", data.path, "--weight-fraction", "0.5", "--arch-fraction", "0.5", "--checkpoint-every", "1"]
-    let reference = root.appendingPathComponent("reference")
-    XCTAssertEqual(try runDarts(arguments + ["--run-dir", reference.path]).status, 0)
-    let interrupted = root.appendingPathComponent("interrupted")
-    try runDartsKilledAtFirstCheckpoint(arguments + ["--run-dir", interrupted.path], runDirectory: interrupted)
-    let resumed = try runDarts(["search", "--resume", interrupted.path])
-    XCTAssertEqual(resumed.status, 0, resumed.err)
+    let (reference, interrupted) = try uninterruptedAndResumedRuns(arguments)
     XCTAssertEqual(
       try Data(contentsOf: reference.appendingPathComponent("architecture.json")),
       try Data(contentsOf: interrupted.appendingPathComponent("architecture.json")))

@@ -10,13 +10,6 @@ final class SearchCLITests: XCTestCase {
     "--epochs", "2", "--max-steps-per-epoch", "4", "--checkpoint-every", "1", "--threads", "2",
   ]
 
-  func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("darts-cli-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-    return url
-  }
-
   func testShortSearchWritesTheRunDirectory() throws {
     let run = try temporaryDirectory().appendingPathComponent("run")
     let result = try runDarts(tiny + ["--run-dir", run.path])
@@ -52,15 +45,7 @@ final class SearchCLITests: XCTestCase {
   }
 
   func testResumeAfterKillIsBitIdentical() throws {
-    let root = try temporaryDirectory()
-    let reference = root.appendingPathComponent("reference")
-    XCTAssertEqual(try runDarts(tiny + ["--run-dir", reference.path]).status, 0)
-
-    let interrupted = root.appendingPathComponent("interrupted")
-    try runDartsKilledAtFirstCheckpoint(tiny + ["--run-dir", interrupted.path], runDirectory: interrupted)
-
-    let resumed = try runDarts(["search", "--resume", interrupted.path])
-    XCTAssertEqual(resumed.status, 0, resumed.err)
+    let (reference, interrupted) = try uninterruptedAndResumedRuns(tiny)
     let a = try Data(contentsOf: reference.appendingPathComponent("architecture.json"))
     let b = try Data(contentsOf: interrupted.appendingPathComponent("architecture.json"))
     XCTAssertEqual(a, b, "final α differ after kill -9 and resume")

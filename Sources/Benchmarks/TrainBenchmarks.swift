@@ -1,0 +1,48 @@
+import Evaluation
+import Foundation
+import NN
+import Runs
+import SearchSpace
+import TensorCore
+
+/// One evaluation training step (SPEC §6.1) of a genotype's network with the auxiliary head
+/// and drop path on random 3×32×32 data, for `darts bench train`; the default is the reference
+/// setting (DARTS_V2, C = 36, 20 cells, batch 96, drop path 0.1 = 0.2 at mid-training),
+/// the same step as `darts_reference.py bench --what train`.
+public struct TrainStepBenchmark {
+  public var genotype: Genotype
+  public var channels: Int
+  public var layers: Int
+  public var batch: Int
+  public var threads: Int
+  public var steps: Int
+  public var dropPath: Float
+
+  public init(genotype: Genotype = .dartsV2, channels: Int = 36, layers: Int = 20, batch: Int = 96, threads: Int, steps: Int, dropPath: Float = 0.1) {
+    self.genotype = genotype
+    self.channels = channels
+    self.layers = layers
+    self.batch = batch
+    self.threads = threads
+    self.steps = steps
+    self.dropPath = dropPath
+  }
+
+  /// Median milliseconds per step (after one warm-up step) and the process's peak resident
+  /// memory (the tensor allocator's own figures go to standard error).
+  public func run() throws -> (medianMilliseconds: Double, peakBytes: Int) {
+    let backend = CPUBackend(threads: threads)
+    var factory = ParameterFactory(backend: backend, seed: 0)
+    let network = NetworkDescription(
+      genotype: genotype, channels: channels, layers: layers, classes: 10, inputChannels: 3, inputSize: 32, auxiliary: true
+    ).build(using: &factory)
+    var step = TrainingStep(optimizer: SGD(learningRate: 0.025, momentum: 0.9, weightDecay: 3e-4))
+    var generator = SeededGenerator(seed: 1)
+    let images = Tensor.randomNormal([batch, 3, 32, 32], generator: &generator, on: backend)
+    let labels = (0..<batch).map { _ in Int(generator.next() % 10) }
+    _ = try step(network, images: images, labels: labels, dropPath: dropPath, generator: &generator)
+    return try measureSteps(steps, backend: backend) {
+      _ = try step(network, images: images, labels: labels, dropPath: dropPath, generator: &generator)
+    }
+  }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import NN
+import Runs
+import SearchSpace
+import TensorCore
+
+/// Everything that decides the modules of an evaluation network, so that a description plus
+/// a seed rebuilds it, and a weights file can say which network it belongs to. Stored in the
+/// metadata of `weights.safetensors` and in the training checkpoint.
+public struct NetworkDescription: Codable, Sendable, Equatable {
+  public var genotype: Genotype
+  /// Initial channels C.
+  public var channels: Int
+  /// Cells L.
+  public var layers: Int
+  public var classes: Int
+  /// Input image channels and side (3×32 for CIFAR, 1×28 for (Fashion-)MNIST).
+  public var inputChannels: Int
+  public var inputSize: Int
+  /// Whether the network has the auxiliary head (its weights are saved even though the test
+  /// forward does not use it).
+  public var auxiliary: Bool
+
+  public init(genotype: Genotype, channels: Int, layers: Int, classes: Int, inputChannels: Int, inputSize: Int, auxiliary: Bool) {
+    self.genotype = genotype
+    self.channels = channels
+    self.layers = layers
+    self.classes = classes
+    self.inputChannels = inputChannels
+    self.inputSize = inputSize
+    self.auxiliary = auxiliary
+  }
+
+  /// The network, initialised from `factory` (PyTorch default initialisers).
+  public func build(using factory: inout ParameterFactory) -> EvaluationNetwork {
+    EvaluationNetwork(
+      genotype: genotype, channels: channels, layers: layers, classes: classes, inputChannels: inputChannels,
+      inputSize: inputSize, auxiliary: auxiliary, using: &factory)
+  }
+
+  /// Metadata key of the description in weight files.
+  public static let metadataKey = "network"
+}
+
+/// Weights of an evaluation network as safetensors under the PyTorch reference names
+/// (SPEC §1.6): parameters, BN running statistics and `num_batches_tracked` (as `I64`), so
+/// `model.load_state_dict(safetensors.torch.load_file(path), strict=True)` loads them into the
+/// reference `NetworkCIFAR`; and the reverse, with strict name and shape checks.
+public enum NetworkWeights {
+  /// Writes `network.stateDict()` to `url` atomically, with `description` in the metadata.
+  public static func write(_ network: EvaluationNetwork, description: NetworkDescription, to url: URL) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]  // the same weights give the same bytes
+    let json = String(decoding: try encoder.encode(description), as: UTF8.self)
+    try Safetensors.write(network.stateDict(), metadata: [NetworkDescription.metadataKey: json], to: url)
+  }
+
+  /// A weights file read into memory: the model tensors and, when the file was written by this
+  /// package (weights or training checkpoint), the network it belongs to.
+  public struct File: Sendable {
+    public var path: String
+    /// Model tensors by reference name (`module.` prefix removed, optimiser state dropped).
+    public var tensors: [String: SafetensorsEntry]
+    public var description: NetworkDescription?
+
+    /// Whether the file holds auxiliary-head weights.
+    public var hasAuxiliaryHead: Bool { tensors.keys.contains { $0.hasPrefix("auxiliary_head.") } }
+  }
+
+  /// Reads a weights file: ours (`weights.safetensors`, `checkpoint.safetensors`) or one
+  /// exported from the PyTorch reference (`save_file(model.state_dict(), …)`, with or without
+  /// `nn.DataParallel`'s `module.` prefix).
+  public static func read(from url: URL) throws -> File {
+    let contents = try Safetensors.read(from: url)
+    var description: NetworkDescription?
+    if let json = contents.metadata[NetworkDescription.metadataKey] {
+      description = try? JSONDecoder().decode(NetworkDescription.self, from: Data(json.utf8))
+    } else if let state = contents.metadata[Checkpoint<CheckpointNetwork>.stateKey] {
+      description = (try? JSONDecoder().decode(CheckpointNetwork.self, from: Data(state.utf8)))?.network
+    }
+    var tensors = contents.entries.filter { !$0.key.hasPrefix(optimizerPrefix) }
+    if !tensors.isEmpty, tensors.keys.allSatisfy({ $0.hasPrefix("module.") }) {
+      tensors = Dictionary(uniqueKeysWithValues: tensors.map { (String($0.key.dropFirst("module.".count)), $0.value) })
+    }
+    return File(path: url.path, tensors: tensors, description: description)
+  }
+
+  /// Loads `file` into `network` strictly: every parameter and buffer must be present with its
+  /// shape, and no other tensor may be (`num_batches_tracked` may be absent, as in files
+  /// written before PyTorch 0.4.1; it is then 0).
+  /// - Throws: ``NetworkWeightsError`` naming the file and the first offending tensor.
+  public static func load(_ file: File, into network: EvaluationNetwork) throws {
+    let expected = Dictionary(uniqueKeysWithValues: network.namedParameters().map { ($0.name, $0.parameter.value.shape) })
+    let missing = expected.keys.filter { file.tensors[$0] == nil && !$0.hasSuffix(Safetensors.integerSuffix) }.sorted()
+    if let first = missing.first {
+      throw NetworkWeightsError("\(file.path): tensor \(first) is missing (\(missing.count) missing); the file belongs to another network (check --genotype, --init-channels, --layers, --dataset)")
+    }
+    let unexpected = file.tensors.keys.filter { expected[$0] == nil }.sorted()
+    if let first = unexpected.first {
+      throw NetworkWeightsError("\(file.path): unexpected tensor \(first) (\(unexpected.count) unexpected); the file belongs to another network (check --genotype, --init-channels, --layers, --dataset)")
+    }
+    var values: [String: Tensor] = [:]
+    let backend = network.classifier.weight.value.backend
+    for (name, entry) in file.tensors {
+      let shape = expected[name]!
+      guard entry.shape == shape || (shape.isEmpty && entry.shape == [1]) else {
+        throw NetworkWeightsError("\(file.path): tensor \(name) has shape \(entry.shape), the network needs \(shape)")
+      }
+      values[name] = Tensor(shape: shape, scalars: entry.scalars, on: backend)
+    }
+    try network.update(parameters: values)
+  }
+
+  /// Names of optimiser state in our checkpoints (dropped when reading weights).
+  public static let optimizerPrefix = "optimizer."
+
+  /// The part of a training checkpoint's state that names its network.
+  private struct CheckpointNetwork: Codable {
+    var network: NetworkDescription
+  }
+}
+
+/// Weights that do not fit a network; the description is one line naming the file.
+public struct NetworkWeightsError: Error, CustomStringConvertible, Equatable {
+  public let description: String
+  public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,229 @@
+import Datasets
+import Foundation
+import NN
+import Runs
+import SearchSpace
+import TensorCore
+
+/// An evaluation training run (SPEC §6): a network built from a genotype, trained from scratch
+/// (or from `initFrom` weights) epoch by epoch with events, checkpoints and exact resume, and
+/// evaluated on the test split after every epoch.
+///
+/// Every random choice is a function of the seed and a position (initialisation of the seed;
+/// each batch and its drop-path masks of `(seed, epoch, step)`), and the checkpoint holds the
+/// weights, BN buffers, momentum buffers and the position, so a run resumed from any
+/// checkpoint continues bit-identically to an uninterrupted run with the same thread count.
+/// Each epoch also writes `weights.safetensors` (reference names, loadable by PyTorch).
+public final class TrainRun {
+  public let settings: TrainSettings
+  public let directory: RunDirectory
+  public let backend: CPUBackend
+  public let network: EvaluationNetwork
+  public let networkDescription: NetworkDescription
+  public private(set) var step: TrainingStep
+  private let data: TrainData
+  private let journal: RunJournal
+  private var state: CheckpointState
+
+  /// What a checkpoint stores besides tensors.
+  struct CheckpointState: Codable {
+    /// The next step to run.
+    var position: BatchPosition
+    var completedSteps: Int
+    /// Index of the next event line.
+    var nextEvent: Int
+    var epochLoss: Double
+    var epochCorrect: Int
+    var epochSeen: Int
+    var settings: TrainSettings
+    /// The network (also read by `darts test` from a checkpoint).
+    var network: NetworkDescription
+  }
+
+  /// Steps per epoch (capped by `maxStepsPerEpoch`).
+  public var stepsPerEpoch: Int { min(data.train.batchesPerEpoch, settings.maxStepsPerEpoch ?? .max) }
+
+  /// The data of a run: training batches and the evaluation splits.
+  struct TrainData {
+    var train: BatchSampler
+    var validation: BatchSampler?
+    var test: BatchSampler
+    var network: NetworkDescription
+
+    /// Loads both parts of the dataset; errors name the file or directory.
+    init(_ settings: TrainSettings) throws {
+      if let problem = settings.validationProblem() { throw TrainRunError(problem) }
+      let directory = settings.dataDirectory.map { URL(fileURLWithPath: $0) }
+      let trainSet = try settings.dataset.load(.train, from: directory)
+      let testSet = try settings.dataset.load(.test, from: directory)
+      let count = min(settings.limit ?? trainSet.count, trainSet.count)
+      var trainIndices = 0..<count
+      if let portion = settings.trainPortion {
+        let split = SearchSplit(count: trainSet.count, trainPortion: portion, limit: count)
+        guard !split.weights.isEmpty, !split.architecture.isEmpty else {
+          throw TrainRunError("the training set (\(count) images) is too small to split at --train-portion \(portion)")
+        }
+        trainIndices = split.weights
+        validation = BatchSampler(dataset: trainSet, indices: split.architecture, batchSize: settings.batchSize, order: .sequential, augmentation: .evaluation, seed: settings.seed, stream: 1)
+      }
+      train = BatchSampler(dataset: trainSet, indices: trainIndices, batchSize: settings.batchSize, order: .epochPermutation, augmentation: settings.augmentation, seed: settings.seed, stream: 0)
+      test = BatchSampler(dataset: testSet, indices: 0..<min(settings.testLimit ?? testSet.count, testSet.count), batchSize: settings.batchSize, order: .sequential, augmentation: .evaluation, seed: settings.seed, stream: 2)
+      network = settings.network(inputChannels: trainSet.channels, inputSize: trainSet.height, classes: trainSet.classCount)
+    }
+  }
+
+  private init(settings: TrainSettings, data: TrainData, directory: RunDirectory, resuming: Bool, output: @escaping (String) -> Void) throws {
+    self.settings = settings
+    self.directory = directory
+    self.data = data
+    networkDescription = data.network
+    backend = CPUBackend(threads: settings.threads)
+    var factory = ParameterFactory(backend: backend, seed: settings.seed)
+    network = networkDescription.build(using: &factory)
+    step = TrainingStep(
+      optimizer: SGD(learningRate: Float(settings.learningRate), momentum: Float(settings.momentum), weightDecay: Float(settings.weightDecay)),
+      gradientClip: Float(settings.gradientClip), auxiliaryWeight: Float(settings.auxiliaryWeight),
+      labelSmoothing: Float(settings.labelSmoothing))
+    state = CheckpointState(
+      position: BatchPosition(epoch: 0, step: 0), completedSteps: 0, nextEvent: 0, epochLoss: 0, epochCorrect: 0,
+      epochSeen: 0, settings: settings, network: networkDescription)
+
+    if resuming {
+      let checkpoint = try Checkpoint<CheckpointState>.load(from: directory.checkpointURL, on: backend)
+      journal = try RunJournal(directory: directory, resumingAt: checkpoint.state.nextEvent, output: output)
+      try restore(checkpoint)
+    } else {
+      if let initFrom = settings.initFrom {
+        try NetworkWeights.load(try NetworkWeights.read(from: URL(fileURLWithPath: initFrom)), into: network)
+      }
+      try directory.write(settings, to: .config)
+      try directory.write(settings.genotype, to: .genotype)
+      journal = try RunJournal(directory: directory, output: output)
+    }
+  }
+
+  /// Starts a new run in a new (or empty) directory.
+  public static func start(_ settings: TrainSettings, in url: URL, output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput) throws -> TrainRun {
+    let data = try TrainData(settings)  // before the directory exists: bad data leaves nothing behind
+    if let initFrom = settings.initFrom {  // likewise bad initial weights
+      var factory = ParameterFactory(backend: CPUBackend(threads: 1), seed: settings.seed)
+      try NetworkWeights.load(try NetworkWeights.read(from: URL(fileURLWithPath: initFrom)), into: data.network.build(using: &factory))
+    }
+    return try TrainRun(settings: settings, data: data, directory: try RunDirectory.create(at: url), resuming: false, output: output)
+  }
+
+  /// Re-opens the run in `url` at its last checkpoint, with the settings in its `config.json`.
+  public static func resume(_ url: URL, output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput) throws -> TrainRun {
+    let directory = try RunDirectory.resume(at: url)
+    let settings = try directory.read(TrainSettings.self, from: .config)
+    return try TrainRun(settings: settings, data: try TrainData(settings), directory: directory, resuming: true, output: output)
+  }
+
+  // MARK: The loop
+
+  /// Runs the remaining epochs.
+  /// - Returns: the test metrics after the last epoch.
+  @discardableResult
+  public func run() throws -> SplitMetrics {
+    let plan = settings.learningRatePlan
+    let steps = stepsPerEpoch
+    let start = state.position
+    let loader = BatchLoader(sampler: data.train, on: backend, start: start, stepsPerEpoch: steps, endEpoch: settings.epochs)
+    defer { loader.cancel() }
+    let clock = ContinuousClock()
+    var test = SplitMetrics(loss: .nan, top1: 0, top5: 0, count: 0)
+    for epoch in start.epoch..<settings.epochs {
+      let epochStart = clock.now
+      let lr = plan.learningRate(epoch: epoch)
+      let dropPath = settings.dropPathProbability(epoch: epoch)
+      step.optimizer.learningRate = Float(lr)
+      if state.position.step == 0 {
+        try journal.log(["type": "epoch_start", "epoch": .int(epoch), "lr": .double(lr), "drop_path": .double(dropPath)])
+      }
+      let progress = journal.progress(label: "epoch \(epoch + 1)/\(settings.epochs)", total: steps)
+      for stepIndex in state.position.step..<steps {
+        guard let batch = loader.next() else { throw TrainRunError("the batch loader stopped early at epoch \(epoch) step \(stepIndex)") }
+        let stepStart = clock.now
+        var generator = derivedGenerator(settings.seed, 3, UInt64(epoch), UInt64(stepIndex))
+        let result: TrainingStep.Result
+        do {
+          result = try step(network, images: batch.images, labels: batch.labels, dropPath: Float(dropPath), generator: &generator)
+        } catch let error as TrainingStepError {
+          throw TrainRunError("epoch \(epoch) step \(stepIndex): \(error); the last good checkpoint is \(directory.checkpointURL.path)")
+        }
+        state.epochLoss += Double(result.loss) * Double(batch.labels.count)
+        state.epochCorrect += result.correct
+        state.epochSeen += batch.labels.count
+        state.completedSteps += 1
+        state.position = BatchPosition(epoch: epoch, step: stepIndex).advanced(stepsPerEpoch: steps)
+        var event: [String: JSONValue] = [
+          "type": "step", "epoch": .int(epoch), "step": .int(stepIndex), "global_step": .int(state.completedSteps),
+          "loss": .double(Double(result.loss)), "accuracy": .double(Double(result.correct) / Double(batch.labels.count)),
+          "lr": .double(lr), "drop_path": .double(dropPath), "seconds": .double((clock.now - stepStart).inSeconds),
+          "peak_memory_bytes": .int(ProcessMemory.peakResidentBytes() ?? 0),
+        ]
+        if let a = result.auxiliaryLoss { event["auxiliary_loss"] = .double(Double(a)) }
+        try journal.log(event)
+        progress.step(stepIndex + 1, metrics: [("loss", state.epochLoss / Double(state.epochSeen)), ("acc", Double(state.epochCorrect) / Double(state.epochSeen))])
+        if let every = settings.checkpointEvery, state.completedSteps % every == 0, stepIndex + 1 < steps {
+          try saveCheckpoint()
+        }
+      }
+      progress.finish()
+      test = try SplitMetrics.evaluate(network, on: data.test, backend: backend)
+      let (trainLoss, trainAccuracy) = (state.epochLoss / Double(state.epochSeen), Double(state.epochCorrect) / Double(state.epochSeen))
+      var event: [String: JSONValue] = [
+        "type": "epoch", "epoch": .int(epoch), "global_step": .int(state.completedSteps),
+        "train_loss": .double(trainLoss), "train_accuracy": .double(trainAccuracy),
+        "test_loss": .double(test.loss), "test_top1": .double(test.top1), "test_top5": .double(test.top5),
+        "lr": .double(lr), "drop_path": .double(dropPath),
+        "seconds": .double((clock.now - epochStart).inSeconds), "peak_memory_bytes": .int(ProcessMemory.peakResidentBytes() ?? 0),
+      ]
+      var validText = ""
+      if let validation = data.validation {
+        let valid = try SplitMetrics.evaluate(network, on: validation, backend: backend)
+        event["valid_loss"] = .double(valid.loss)
+        event["valid_top1"] = .double(valid.top1)
+        event["valid_top5"] = .double(valid.top5)
+        validText = String(format: "  valid loss %.4f top1 %.4f", valid.loss, valid.top1)
+      }
+      try journal.log(event)
+      journal.say(String(format: "epoch %d/%d  train loss %.4f acc %.4f%@  test loss %.4f top1 %.4f top5 %.4f  %.0f s", epoch + 1, settings.epochs, trainLoss, trainAccuracy, validText as NSString, test.loss, test.top1, test.top5, (clock.now - epochStart).inSeconds))
+      (state.epochLoss, state.epochCorrect, state.epochSeen) = (0, 0, 0)
+      try NetworkWeights.write(network, description: networkDescription, to: directory.weightsURL)
+      try saveCheckpoint()
+    }
+    return test
+  }
+
+  // MARK: Checkpoints
+
+  private static let momentumPrefix = NetworkWeights.optimizerPrefix + "momentum_buffer."
+
+  private func saveCheckpoint() throws {
+    let tensors = network.stateDict().merging(step.optimizer.momentumBuffers.withPrefix(Self.momentumPrefix)) { a, _ in a }
+    state.nextEvent = journal.nextEvent
+    try Checkpoint(tensors: tensors, state: state).save(to: directory.checkpointURL)
+  }
+
+  private func restore(_ checkpoint: Checkpoint<CheckpointState>) throws {
+    guard checkpoint.state.settings == settings, checkpoint.state.network == networkDescription else {
+      throw TrainRunError("\(directory.checkpointURL.path): the checkpoint was written with other settings than \(directory.url(of: .config).path)")
+    }
+    let model = checkpoint.tensors.filter { !$0.key.hasPrefix(NetworkWeights.optimizerPrefix) }
+    if let missing = Set(network.namedParameters().map(\.name)).subtracting(model.keys).sorted().first {
+      throw TrainRunError("\(directory.checkpointURL.path): tensor \(missing) is missing")
+    }
+    do { try network.update(parameters: model) } catch {
+      throw TrainRunError("\(directory.checkpointURL.path): \(error)")
+    }
+    step.optimizer.momentumBuffers = checkpoint.tensors.withPrefixRemoved(Self.momentumPrefix)
+    state = checkpoint.state
+  }
+}
+
+/// A training run that cannot continue, with a one-line reason naming the file or step.
+public struct TrainRunError: Error, CustomStringConvertible, Equatable {
+  public let description: String
+  public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// What a long run reports as it goes: numbered events in `events.jsonl` and lines on the
+/// console, with one progress display per epoch.
+///
+/// Every event gets the field `event`, its sequence number from 0. A run stores
+/// ``nextEvent`` in its checkpoint; reopening the journal with that number cuts the log after
+/// the checkpoint's last event, so a resumed run's log reads like an uninterrupted one.
+public final class RunJournal {
+  /// The sequence number of the next event.
+  public private(set) var nextEvent: Int
+  private let events: EventLog
+  private let output: (String) -> Void
+
+  /// A new log in `directory`, or, with `resumingAt`, the log of a run resumed from a
+  /// checkpoint taken when `nextEvent` was that number.
+  /// - Throws: ``EventLogError`` naming the file.
+  public init(directory: RunDirectory, resumingAt nextEvent: Int? = nil, output: @escaping (String) -> Void) throws {
+    if let nextEvent {
+      events = try EventLog(url: directory.eventsURL, resumingAfter: nextEvent - 1, cursorKey: "event")
+    } else {
+      events = try EventLog(url: directory.eventsURL)
+    }
+    self.nextEvent = nextEvent ?? 0
+    self.output = output
+  }
+
+  /// Appends one event with the next sequence number.
+  public func log(_ fields: [String: JSONValue]) throws {
+    var event = fields
+    event["event"] = .int(nextEvent)
+    try events.append(event)
+    nextEvent += 1
+  }
+
+  /// One line of console output.
+  public func say(_ line: String) { output(line + "\n") }
+
+  /// A progress display of `total` steps on this journal's console.
+  public func progress(label: String, total: Int) -> ProgressDisplay {
+    ProgressDisplay(label: label, total: total, output: output)
+  }
+}
+
+extension ProgressDisplay {
+  /// Records step `current`: a plain line every `plainEvery` steps when not on a terminal, a
+  /// redraw of the bar otherwise.
+  public func step(_ current: Int, metrics: Metrics, plainEvery: Int = 50) {
+    if current % plainEvery == 0 {
+      log(current, metrics: metrics)
+    } else {
+      update(current, metrics: metrics)
+    }
+  }
+}

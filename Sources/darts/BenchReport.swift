@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+
+/// Output of the step benchmarks (`bench search`, `bench train`) and the run of the PyTorch
+/// reference script beside them.
+struct BenchReport {
+  var batch: Int
+  var threads: Int
+  var steps: Int
+  var json: Bool
+
+  /// One result line (or JSON object).
+  func report(engine: String, what: String, ms: Double, peakBytes: Int) {
+    let imagesPerSecond = Double(batch) / (ms / 1000)
+    if json {
+      emit("{\"engine\":\"\(engine)\",\"what\":\"\(what)\",\"batch\":\(batch),\"threads\":\(threads),\"median_ms\":\(ms),\"images_per_s\":\(imagesPerSecond),\"peak_bytes\":\(peakBytes)}")
+    } else {
+      emit(String(format: "%-8@ %@  batch %d  threads %d  %9.1f ms/step  %7.1f images/s  peak %.2f GiB (process peak RSS)", engine as NSString, what as NSString, batch, threads, ms, imagesPerSecond, Double(peakBytes) / 1_073_741_824))
+    }
+  }
+
+  /// Runs `darts_reference.py bench --what reference` on the same batch, threads and steps,
+  /// reports it beside `ours` and prints the ratios.
+  func compare(ours: (medianMilliseconds: Double, peakBytes: Int), what: String, python: String, reference: String) throws {
+    let theirs = try runReference(python: python, what: reference)
+    report(engine: "pytorch", what: what + " (best step)", ms: theirs.ms, peakBytes: theirs.peakBytes)
+    if !json {
+      emit(String(format: "speed-up %.2fx, peak memory ratio %.2f", theirs.ms / ours.medianMilliseconds, Double(ours.peakBytes) / Double(theirs.peakBytes)))
+    }
+  }
+
+  /// Runs the PyTorch reference script and reads its JSON line.
+  func runReference(python: String, what: String) throws -> (ms: Double, peakBytes: Int) {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Scripts/reference/darts_reference.py").standardized
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = [script.path, "bench", "--what", what, "--batch", "\(batch)", "--threads", "\(threads)", "--steps", "\(steps)"]
+    var environment = ProcessInfo.processInfo.environment
+    environment["MALLOC_MMAP_THRESHOLD_"] = "268435456"
+    environment["MALLOC_TRIM_THRESHOLD_"] = "536870912"
+    process.environment = environment
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0,
+      let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
+      let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+      let ms = (object["min_ms"] ?? object["median_ms"]) as? Double, let peak = object["peak_rss_bytes"] as? Int
+    else {
+      throw ValidationError("\(script.path): the PyTorch reference failed (exit \(process.terminationStatus))")
+    }
+    return (ms, peak)
+  }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Benchmarks
+import Foundation
+import SearchSpace
+
+extension BenchCommand {
+  struct TrainStep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "train",
+      abstract: "Time one training step of DARTS_V2 (C=36, 20 cells, batch 96, auxiliary head, drop path).",
+      discussion: """
+        Runs the step on random 3x32x32 data and prints the median milliseconds, images per \
+        second and process peak memory. With --pytorch PYTHON, runs the same step in the \
+        PyTorch reference (Scripts/reference/darts_reference.py bench --what train) right \
+        after, on the same threads, and prints the ratio.
+        """)
+
+    @Option(help: "Batch size.") var batch = 96
+    @Option(help: "Threads.") var threads = 2
+    @Option(help: "Timed steps (after one warm-up step); the median is reported.") var steps = 3
+    @Option(help: "Initial channels C.") var channels = 36
+    @Option(help: "Cells L.") var layers = 20
+    @Option(help: "A Python with torch installed: also time the PyTorch reference step.") var pytorch: String?
+    @Flag(help: "Print JSON lines.") var json = false
+
+    func validate() throws {
+      guard batch >= 1, threads >= 1, steps >= 1, channels >= 1, layers >= 3 else {
+        throw ValidationError("--batch, --threads, --steps and --channels must be positive and --layers at least 3")
+      }
+      if pytorch != nil && (channels != 36 || layers != 20) {
+        throw ValidationError("--pytorch compares the reference setting only (--channels 36 --layers 20)")
+      }
+    }
+
+    func run() throws {
+      let result = try TrainStepBenchmark(channels: channels, layers: layers, batch: batch, threads: threads, steps: steps).run()
+      let what = "train DARTS_V2 C=\(channels) L=\(layers)"
+      let output = BenchReport(batch: batch, threads: threads, steps: steps, json: json)
+      output.report(engine: "swift", what: what, ms: result.medianMilliseconds, peakBytes: result.peakBytes)
+      if let pytorch {
+        try output.compare(ours: result, what: what, python: pytorch, reference: "train")
+      }
+    }
+  }
+}

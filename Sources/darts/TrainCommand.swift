@@ -1,0 +1,119 @@
+import ArgumentParser
+import Datasets
+import Evaluation
+import Foundation
+
+extension TrainSettings.Preset: ExpressibleByArgument {}
+extension LearningRatePlan.Schedule: ExpressibleByArgument {}
+extension LearningRatePlan.Warmup: ExpressibleByArgument {}
+
+struct TrainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Train the network of a genotype from scratch and test it after every epoch.",
+    discussion: """
+      With no options, trains a small DARTS_V2 network (C=8, 5 cells) on the Fashion-MNIST \
+      images shipped with the package for a few minutes. --preset darts|pdarts|pcdarts starts \
+      from the CIFAR recipes of the papers (600 epochs, cutout, drop path, auxiliary head), \
+      darts-imagenet|pdarts-imagenet|pcdarts-imagenet from the ImageNet recipes (label \
+      smoothing, step or linear schedules, warm-up); every option given then overrides. A run \
+      directory receives config.json, genotype.json, events.jsonl, checkpoint.safetensors \
+      (every epoch and every --checkpoint-every steps) and weights.safetensors (reference \
+      names, loadable with strict=True into the PyTorch reference network); --resume DIR \
+      continues a stopped run exactly.
+      """)
+
+  @Option(help: "Recipe: demo, darts, pdarts, pcdarts, darts-imagenet, pdarts-imagenet, pcdarts-imagenet (default: demo without --dataset, else darts).") var preset: TrainSettings.Preset?
+  @Option(help: "A built-in genotype name (darts genotype list) or a genotype JSON file.") var genotype: String?
+  @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist.") var dataset: DatasetKind?
+  @Option(help: "Dataset directory (default: the dataset's usual location).") var data: String?
+  @Option(help: "Use only the first N training images.") var limit: Int?
+  @Option(help: "Test on only the first N test images.") var testLimit: Int?
+  @Option(help: "Train on this fraction of the training images and report the rest as a validation split.") var trainPortion: Double?
+  @Option(help: "Batch size.") var batchSize: Int?
+  @Option(help: "Epochs.") var epochs: Int?
+  @Option(help: "Initial SGD learning rate.") var learningRate: Double?
+  @Option(help: "Schedule: cosine, step (x gamma per epoch), linear (P-DARTS/PC-DARTS ImageNet).") var schedule: LearningRatePlan.Schedule?
+  @Option(help: "Final learning rate of the cosine schedule.") var learningRateMin: Double?
+  @Option(help: "Factor per epoch of the step schedule.") var stepGamma: Double?
+  @Option(help: "Linear warm-up epochs at the start.") var warmupEpochs: Int?
+  @Option(help: "Warm-up scales the schedule (P-DARTS) or the initial rate (PC-DARTS): schedule, initial.") var warmup: LearningRatePlan.Warmup?
+  @Option(help: "SGD momentum.") var momentum: Double?
+  @Option(help: "SGD weight decay.") var weightDecay: Double?
+  @Option(help: "Global-norm gradient clip.") var gradClip: Double?
+  @Option(help: "Maximum drop-path probability (ramps linearly from 0 over the epochs).") var dropPath: Double?
+  @Option(help: "Weight of the auxiliary loss (0: no auxiliary head).") var auxiliaryWeight: Double?
+  @Option(help: "Label smoothing of the training loss.") var labelSmoothing: Double?
+  @Option(help: "Cutout square side (0: none).") var cutout: Int?
+  @Option(help: "Zero padding of the random crop.") var cropPadding: Int?
+  @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var flip: Bool?
+  @Option(help: "Initial channels C.") var initChannels: Int?
+  @Option(help: "Cells L.") var layers: Int?
+  @Option(help: "Random seed.") var seed: UInt64?
+  @Option(help: "Threads.") var threads: Int?
+  @Option(help: "Stop each epoch after N steps (smoke runs).") var maxStepsPerEpoch: Int?
+  @Option(help: "Also checkpoint every N steps.") var checkpointEvery: Int?
+  @Option(help: "Start from these weights: a weights.safetensors or checkpoint of ours, or a state_dict exported from the PyTorch reference network.") var initFrom: String?
+  @Option(help: "Run directory (default: runs/train-<genotype>-<time>).") var runDir: String?
+  @Option(help: "Continue the run in this directory from its last checkpoint.") var resume: String?
+
+  /// The settings: the preset, then every option given.
+  func settings() throws -> TrainSettings {
+    var s = TrainSettings.preset(preset ?? (dataset == nil ? .demo : .darts))
+    if let genotype {
+      s.genotype = try GenotypeCommand.load(genotype)
+      s.genotypeSource = genotype
+    }
+    if let dataset { s.dataset = dataset }
+    s.dataDirectory = data
+    if let v = limit { s.limit = v }
+    if let v = testLimit { s.testLimit = v }
+    if let v = trainPortion { s.trainPortion = v }
+    if let v = batchSize { s.batchSize = v }
+    if let v = epochs { s.epochs = v }
+    if let v = learningRate { s.learningRate = v }
+    if let v = schedule { s.schedule = v }
+    if let v = learningRateMin { s.learningRateMin = v }
+    if let v = stepGamma { s.stepGamma = v }
+    if let v = warmupEpochs { s.warmupEpochs = v }
+    if let v = warmup { s.warmup = v }
+    if let v = momentum { s.momentum = v }
+    if let v = weightDecay { s.weightDecay = v }
+    if let v = gradClip { s.gradientClip = v }
+    if let v = dropPath { s.dropPath = v }
+    if let v = auxiliaryWeight { s.auxiliaryWeight = v }
+    if let v = labelSmoothing { s.labelSmoothing = v }
+    if let v = cutout { s.cutout = v }
+    if let v = cropPadding { s.cropPadding = v }
+    if let v = flip { s.flip = v }
+    if let v = initChannels { s.channels = v }
+    if let v = layers { s.layers = v }
+    if let v = seed { s.seed = v }
+    if let v = threads { s.threads = v }
+    if let v = maxStepsPerEpoch { s.maxStepsPerEpoch = v }
+    if let v = checkpointEvery { s.checkpointEvery = v }
+    s.initFrom = initFrom
+    return s
+  }
+
+  func run() throws {
+    try reportingFailures {
+      let run: TrainRun
+      if let resume {
+        run = try TrainRun.resume(URL(fileURLWithPath: resume))
+        emit("resuming \(resume)")
+      } else {
+        let settings = try settings()
+        if let problem = settings.validationProblem() { throw ValidationError(problem) }
+        let name = settings.genotypeSource.hasSuffix(".json") ? "genotype" : settings.genotypeSource
+        let directory = runDir ?? "runs/train-\(name)-\(timestamp())"
+        run = try TrainRun.start(settings, in: URL(fileURLWithPath: directory))
+        emit("run directory: \(directory)")
+        emit(String(format: "param size = %.6fMB", Double(run.network.referenceParameterCount) / 1e6))
+      }
+      let test = try run.run()
+      emit(String(format: "test: loss %.4f  top-1 %.2f%%  top-5 %.2f%%  (%d images)", test.loss, 100 * test.top1, 100 * test.top5, test.count))
+      emit("written: \(run.directory.weightsURL.path)")
+    }
+  }
+}
