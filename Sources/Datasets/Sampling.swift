@@ -22,7 +22,7 @@ func shuffledPrefix(count: Int, length: Int, using generator: inout SeededGenera
 /// A generator whose seed depends only on `parts` (each folded in with the SplitMix64 finaliser),
 /// so that a random choice keyed by (seed, stream, epoch, step, purpose) is the same whenever and
 /// on whichever thread it is made.
-func derivedGenerator(_ parts: UInt64...) -> SeededGenerator {
+public func derivedGenerator(_ parts: UInt64...) -> SeededGenerator {
   var hash: UInt64 = 0x243F_6A88_85A3_08D3
   for part in parts {
     var z = (hash ^ part) &+ 0x9E37_79B9_7F4A_7C15
