@@ -40,7 +40,7 @@ let package = Package(
     .target(name: "Search", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseKernelFlags),
     .target(name: "Evaluation", dependencies: ["SearchSpace", "NN"], swiftSettings: releaseKernelFlags),
     .target(name: "Runs", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
-    .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "Search", "Runs"], swiftSettings: releaseKernelFlags),
+    .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "SearchSpace", "Search", "Runs"], swiftSettings: releaseKernelFlags),
     .executableTarget(
       name: "darts",
       dependencies: [

@@ -7,16 +7,27 @@ extension BenchCommand {
   struct SearchStep: ParsableCommand {
     static let configuration = CommandConfiguration(
       commandName: "search",
-      abstract: "Time one search step at the reference setting (batch 64, C=16, 8 cells, 3x32x32).",
+      abstract: "Time one search step of DARTS, PC-DARTS or each P-DARTS stage (batch 64, 3x32x32).",
       discussion: """
         Runs the step on random data and prints the median milliseconds, images per second and \
-        peak tensor memory. With --pytorch PYTHON, runs the same step in the PyTorch reference \
+        peak memory (process peak RSS, and the tensor allocator's peak after the warm-up step). \
+        darts: C=16, 8 cells (SPEC §2.2). pc-darts: the same with K partial channels and edge \
+        normalisation. p-darts: each stage's network, 5/11/17 cells with 8/5/3 operations per \
+        edge (fixed cyclic subsets, see SearchStepBenchmark.cyclicOperations) and skip dropout \
+        0.1/0.4/0.7; the process peak RSS of a stage includes the stages before it. With \
+        --pytorch PYTHON, runs the same step in the PyTorch reference \
         (Scripts/reference/darts_reference.py) right after, on the same threads, and prints the \
         ratio.
         """)
 
-    @Option(help: "Architecture gradient order: 1 (first order) or 2 (second order).")
+    @Option(help: "Search method: darts, pc-darts or p-darts.")
+    var method: SearchSettings.Method = .darts
+    @Option(help: "Architecture gradient order: 1 (first order) or 2 (second order, darts only).")
     var order = 1
+    @Option(help: "PC-DARTS partial channels K.")
+    var partialChannels = 4
+    @Option(help: "P-DARTS: time only this stage (1, 2 or 3; default: all three).")
+    var stage: Int?
     @Option(help: "Batch size (both splits).")
     var batch = 64
     @Option(help: "Threads.")
@@ -37,42 +48,69 @@ extension BenchCommand {
       guard batch >= 1, threads >= 1, steps >= 1, channels >= 1, layers >= 3 else {
         throw ValidationError("--batch, --threads, --steps and --channels must be positive and --layers at least 3")
       }
-      if pytorch != nil && (channels != 16 || layers != 8) {
+      if pytorch != nil && method == .darts && (channels != 16 || layers != 8) {
         throw ValidationError("--pytorch compares the reference setting only (--channels 16 --layers 8)")
       }
+      if method != .darts && order != 1 { throw ValidationError("--order 2 is for --method darts only") }
+      if method != .darts && (channels != 16 || layers != 8) {
+        throw ValidationError("--channels and --layers are for --method darts (pc-darts and p-darts use their reference networks)")
+      }
+      if partialChannels < 1 || 16 % partialChannels != 0 { throw ValidationError("--partial-channels must divide 16") }
+      if pytorch != nil && method == .pcDarts && partialChannels != 4 { throw ValidationError("--pytorch compares K = 4 only") }
+      if let stage, method != .pDarts || !(1...3).contains(stage) { throw ValidationError("--stage is 1, 2 or 3 with --method p-darts") }
     }
 
-    func run() throws {
-      let configuration = SearchNetworkConfiguration(channels: channels, layers: layers)
-      let result = try SearchStepBenchmark(
-        configuration: configuration, order: order == 1 ? .first : .second, batch: batch, threads: threads, steps: steps
-      ).run()
-      let what = "darts order \(order)"
-      report(engine: "swift", what: what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, peakKind: "process peak RSS")
-      if let pytorch {
-        let reference = try runReference(python: pytorch, what: order == 1 ? "search1" : "search2")
-        report(engine: "pytorch", what: what + " (best step)", ms: reference.ms, peakBytes: reference.peakBytes, peakKind: "process peak RSS")
-        if !json {
-          emit(String(format: "speed-up %.2fx, peak memory ratio %.2f", reference.ms / result.medianMilliseconds, Double(result.peakBytes) / Double(reference.peakBytes)))
+    /// The benchmarks to run: (label, Swift step, `darts_reference.py bench` arguments).
+    func cases() -> [(what: String, benchmark: SearchStepBenchmark, reference: [String])] {
+      switch method {
+      case .darts:
+        let b = SearchStepBenchmark(
+          configuration: SearchNetworkConfiguration(channels: channels, layers: layers), order: order == 1 ? .first : .second,
+          batch: batch, threads: threads, steps: steps)
+        return [("darts order \(order)", b, ["--what", order == 1 ? "search1" : "search2"])]
+      case .pcDarts:
+        return [("pc-darts K=\(partialChannels)", .partialChannel(partialChannels: partialChannels, batch: batch, threads: threads, steps: steps), ["--what", "pcdarts"])]
+      case .pDarts:
+        return (stage.map { [$0] } ?? [1, 2, 3]).map { s in
+          let cells = [5, 11, 17][s - 1]
+          let ops = [8, 5, 3][s - 1]
+          return ("p-darts stage \(s) (\(cells) cells, \(ops) ops)", .progressiveStage(s, batch: batch, threads: threads, steps: steps),
+                  ["--what", "pdarts-stage\(s)", "--switches", "cyclic"])
         }
       }
     }
 
-    func report(engine: String, what: String, ms: Double, peakBytes: Int, peakKind: String) {
-      let imagesPerSecond = Double(batch) / (ms / 1000)
-      if json {
-        emit("{\"engine\":\"\(engine)\",\"what\":\"\(what)\",\"batch\":\(batch),\"threads\":\(threads),\"median_ms\":\(ms),\"images_per_s\":\(imagesPerSecond),\"peak_bytes\":\(peakBytes)}")
-      } else {
-        emit(String(format: "%-8@ %@  batch %d  threads %d  %9.1f ms/step  %7.1f images/s  peak %.2f GiB (%@)", engine as NSString, what as NSString, batch, threads, ms, imagesPerSecond, Double(peakBytes) / 1_073_741_824, peakKind as NSString))
+    func run() throws {
+      for item in cases() {
+        let result = try item.benchmark.run()
+        report(engine: "swift", what: item.what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes)
+        if let pytorch {
+          let reference = try runReference(python: pytorch, arguments: item.reference)
+          report(engine: "pytorch", what: item.what + " (best step)", ms: reference.ms, peakBytes: reference.peakBytes, tensorBytes: nil)
+          if !json {
+            emit(String(format: "speed-up %.2fx, peak memory ratio %.2f", reference.ms / result.medianMilliseconds, Double(result.peakBytes) / Double(reference.peakBytes)))
+          }
+        }
       }
     }
 
-    /// Runs the PyTorch reference script and reads its JSON line.
-    func runReference(python: String, what: String) throws -> (ms: Double, peakBytes: Int) {
+    func report(engine: String, what: String, ms: Double, peakBytes: Int, tensorBytes: Int?) {
+      let imagesPerSecond = Double(batch) / (ms / 1000)
+      if json {
+        let tensor = tensorBytes.map { ",\"peak_tensor_bytes\":\($0)" } ?? ""
+        emit("{\"engine\":\"\(engine)\",\"what\":\"\(what)\",\"batch\":\(batch),\"threads\":\(threads),\"median_ms\":\(ms),\"images_per_s\":\(imagesPerSecond),\"peak_bytes\":\(peakBytes)\(tensor)}")
+      } else {
+        let tensor = tensorBytes.map { String(format: ", tensors %.2f GiB", Double($0) / 1_073_741_824) } ?? ""
+        emit(String(format: "%-8@ %@  batch %d  threads %d  %9.1f ms/step  %7.1f images/s  peak RSS %.2f GiB%@", engine as NSString, what as NSString, batch, threads, ms, imagesPerSecond, Double(peakBytes) / 1_073_741_824, tensor as NSString))
+      }
+    }
+
+    /// Runs the PyTorch reference script with `arguments` (`--what …`) and reads its JSON line.
+    func runReference(python: String, arguments: [String]) throws -> (ms: Double, peakBytes: Int) {
       let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Scripts/reference/darts_reference.py").standardized
       let process = Process()
       process.executableURL = URL(fileURLWithPath: python)
-      process.arguments = [script.path, "bench", "--what", what, "--batch", "\(batch)", "--threads", "\(threads)", "--steps", "\(steps)"]
+      process.arguments = [script.path, "bench"] + arguments + ["--batch", "\(batch)", "--threads", "\(threads)", "--steps", "\(steps)"]
       var environment = ProcessInfo.processInfo.environment
       environment["MALLOC_MMAP_THRESHOLD_"] = "268435456"
       environment["MALLOC_TRIM_THRESHOLD_"] = "536870912"
