@@ -67,7 +67,8 @@ public struct SearchStepBenchmark {
 
   /// Median milliseconds per step (after one warm-up step) and the process's peak resident
   /// memory (the tensor allocator's own figures go to standard error).
-  public func run() throws -> (medianMilliseconds: Double, peakBytes: Int, peakTensorBytes: Int) {
+  /// Also returns the network's weight count (α and β excluded, as in SPEC §1.6).
+  public func run() throws -> (medianMilliseconds: Double, peakBytes: Int, peakTensorBytes: Int, parameters: Int) {
     let backend = CPUBackend(threads: threads)
     var factory = ParameterFactory(backend: backend, seed: 2)
     let network = SearchNetwork(configuration, using: &factory)
@@ -96,6 +97,6 @@ public struct SearchStepBenchmark {
     times.sort()
     let memory = backend.memory.statistics
     FileHandle.standardError.write(Data("# tensor memory: peak live \(memory.peakLive >> 20) MiB, peak held \(memory.peakHeld >> 20) MiB, process peak RSS \((ProcessMemory.peakResidentBytes() ?? 0) >> 20) MiB\n".utf8))
-    return (times[times.count / 2], ProcessMemory.peakResidentBytes() ?? memory.peakHeld, memory.peakHeld)
+    return (times[times.count / 2], ProcessMemory.peakResidentBytes() ?? memory.peakHeld, memory.peakHeld, network.parameterCount(.weight))
   }
 }

@@ -83,10 +83,10 @@ extension BenchCommand {
     func run() throws {
       for item in cases() {
         let result = try item.benchmark.run()
-        report(engine: "swift", what: item.what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes)
+        report(engine: "swift", what: item.what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes, parameters: result.parameters)
         if let pytorch {
           let reference = try runReference(python: pytorch, arguments: item.reference)
-          report(engine: "pytorch", what: item.what + " (best step)", ms: reference.ms, peakBytes: reference.peakBytes, tensorBytes: nil)
+          report(engine: "pytorch", what: item.what + " (best step)", ms: reference.ms, peakBytes: reference.peakBytes, tensorBytes: nil, parameters: nil)
           if !json {
             emit(String(format: "speed-up %.2fx, peak memory ratio %.2f", reference.ms / result.medianMilliseconds, Double(result.peakBytes) / Double(reference.peakBytes)))
           }
@@ -94,13 +94,14 @@ extension BenchCommand {
       }
     }
 
-    func report(engine: String, what: String, ms: Double, peakBytes: Int, tensorBytes: Int?) {
+    func report(engine: String, what: String, ms: Double, peakBytes: Int, tensorBytes: Int?, parameters: Int?) {
       let imagesPerSecond = Double(batch) / (ms / 1000)
       if json {
-        let tensor = tensorBytes.map { ",\"peak_tensor_bytes\":\($0)" } ?? ""
+        let tensor = (tensorBytes.map { ",\"peak_tensor_bytes\":\($0)" } ?? "") + (parameters.map { ",\"parameters\":\($0)" } ?? "")
         emit("{\"engine\":\"\(engine)\",\"what\":\"\(what)\",\"batch\":\(batch),\"threads\":\(threads),\"median_ms\":\(ms),\"images_per_s\":\(imagesPerSecond),\"peak_bytes\":\(peakBytes)\(tensor)}")
       } else {
-        let tensor = tensorBytes.map { String(format: ", tensors %.2f GiB", Double($0) / 1_073_741_824) } ?? ""
+        let tensor = (tensorBytes.map { String(format: ", tensors %.2f GiB", Double($0) / 1_073_741_824) } ?? "")
+          + (parameters.map { ", \($0) weights" } ?? "")
         emit(String(format: "%-8@ %@  batch %d  threads %d  %9.1f ms/step  %7.1f images/s  peak RSS %.2f GiB%@", engine as NSString, what as NSString, batch, threads, ms, imagesPerSecond, Double(peakBytes) / 1_073_741_824, tensor as NSString))
       }
     }

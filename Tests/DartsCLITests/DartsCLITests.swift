@@ -74,7 +74,11 @@ final class DartsCLITests: XCTestCase {
   }
 
   func testSearchBenchMethodsOnATinyBatch() throws {
-    for (method, extra, expected) in [("pc-darts", [String](), ["pc-darts K=4"]), ("p-darts", ["--stage", "3"], ["p-darts stage 3 (17 cells, 3 ops)"])] {
+    // Weight counts from Scripts/reference/darts_reference.py (K=4 + β; stage 3 with
+    // pdarts_switches(stage=3, rule="cyclic")): both engines time the same networks.
+    for (method, extra, expected, weights) in [
+      ("pc-darts", [String](), ["pc-darts K=4"], 299_578), ("p-darts", ["--stage", "3"], ["p-darts stage 3 (17 cells, 3 ops)"], 1_639_530),
+    ] {
       let result = try run(["bench", "search", "--method", method, "--batch", "2", "--steps", "1", "--threads", "2", "--json"] + extra)
       XCTAssertEqual(result.status, 0, result.err)
       let objects = try result.out.split(separator: "\n").map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
@@ -82,6 +86,7 @@ final class DartsCLITests: XCTestCase {
       for object in objects {
         XCTAssertGreaterThan(object["median_ms"] as? Double ?? 0, 0)
         XCTAssertGreaterThan(object["peak_tensor_bytes"] as? Int ?? 0, 0)
+        XCTAssertEqual(object["parameters"] as? Int, weights)
       }
     }
     for (bad, message) in [
