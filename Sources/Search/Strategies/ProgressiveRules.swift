@@ -103,7 +103,9 @@ public enum ProgressiveRules {
 
   /// One level of the skip-connect cap: the normal cell once it has at most `maxSkip` skips.
   public struct SkipLevel: Sendable, Equatable {
+    /// The level: the cell has at most this many skip-connects.
     public var maxSkip: Int
+    /// The normal cell at this level (by ascending source within each node).
     public var normal: [Genotype.Edge]
   }
 

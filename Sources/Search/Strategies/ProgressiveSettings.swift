@@ -17,8 +17,10 @@ public struct ProgressiveSettings: Codable, Sendable, Equatable {
   /// Most skip-connects in the final normal cell (M, SPEC §4.6).
   public var maxSkip: Int = 2
 
+  /// The reference schedule (CIFAR-10, paper rates).
   public init() {}
 
+  /// Number of stages (3).
   public var stageCount: Int { operationsKept.count }
 
   /// Cells of stage `stage` (0-based).
