@@ -14,7 +14,8 @@ extension BenchCommand {
         darts: C=16, 8 cells (SPEC §2.2). pc-darts: the same with K partial channels and edge \
         normalisation. p-darts: each stage's network, 5/11/17 cells with 8/5/3 operations per \
         edge (fixed cyclic subsets, see SearchStepBenchmark.cyclicOperations) and skip dropout \
-        0.1/0.4/0.7; the process peak RSS of a stage includes the stages before it. With \
+        0.1/0.4/0.7; the peak figures of stages 2 and 3 include the stages before them (run \
+        --stage N alone for one stage's own peak). With \
         --pytorch PYTHON, runs the same step in the PyTorch reference \
         (Scripts/reference/darts_reference.py) right after, on the same threads, and prints the \
         ratio.
