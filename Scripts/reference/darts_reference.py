@@ -434,11 +434,18 @@ def count_parameters(model, exclude="auxiliary"):
     return sum(p.numel() for n, p in model.named_parameters() if exclude not in n)
 
 
-def pdarts_switches(seed=0, stage=2):
+def pdarts_switches(seed=0, stage=2, rule="random"):
     """Per-edge op subsets for P-DARTS stage 2 (5 ops) or 3 (3 ops): drop 3 (then 2 more) ops
-    of each edge at random with a fixed seed, normal and reduce independently."""
-    rng = random.Random(seed)
+    of each edge at random with a fixed seed, normal and reduce independently. With
+    rule="cyclic", edge e keeps the primitives (e + o + j) mod 8, j < n, in primitive order,
+    with o = 0 for the normal and 4 for the reduction cell (the subsets `darts bench search
+    --method p-darts` uses, so that both engines time the same networks)."""
     E = edge_count()
+    if rule == "cyclic":
+        n = 5 if stage == 2 else 3
+        return tuple([[PRIMITIVES[i] for i in sorted((e + o + j) % len(PRIMITIVES) for j in range(n))]
+                      for e in range(E)] for o in (0, 4))
+    rng = random.Random(seed)
     result = []
     for _ in range(2):                       # normal, reduce
         edges = []
@@ -930,7 +937,7 @@ def cmd_bench(args):
             if stage == 1:
                 normal_ops = reduce_ops = None
             else:
-                normal_ops, reduce_ops = pdarts_switches(seed=0, stage=stage)
+                normal_ops, reduce_ops = pdarts_switches(seed=0, stage=stage, rule=args.switches)
             model = SearchNetwork(layers=layers, normal_ops=normal_ops, reduce_ops=reduce_ops,
                                   skip_dropout=True)
             model.set_skip_dropout(rate)
@@ -985,6 +992,8 @@ def main(argv=None):
     b.add_argument("--batch", type=int, default=64)
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--steps", type=int, default=3)
+    b.add_argument("--switches", choices=["random", "cyclic"], default="random",
+                   help="P-DARTS stage 2/3 op subsets (see pdarts_switches)")
     args = ap.parse_args(argv)
     return {"counts": cmd_counts, "eval-fixture": cmd_eval_fixture, "bench": cmd_bench}[args.cmd](args)
 

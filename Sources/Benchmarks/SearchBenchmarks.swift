@@ -2,16 +2,24 @@ import Foundation
 import Runs
 import NN
 import Search
+import SearchSpace
 import TensorCore
 
-/// One search step at the reference setting (SPEC §2.2: batch 64, C = 16, 8 cells, 3×32×32,
-/// 10 classes) on random data, for `darts bench search`.
+/// One search step on random data (3×32×32, 10 classes), for `darts bench search`: DARTS at
+/// the reference setting (SPEC §2.2: batch 64, C = 16, 8 cells), PC-DARTS (K = 4 with edge
+/// normalisation, SGD 0.1, Adam 6e-4) or one P-DARTS stage (`progressiveStage`).
 public struct SearchStepBenchmark {
   public var configuration: SearchNetworkConfiguration
   public var order: Architect.Order
   public var batch: Int
   public var threads: Int
   public var steps: Int
+  public var learningRate: Float = 0.025
+  public var architectureLearningRate = 3e-4
+  /// P-DARTS clips the α gradients to 5.
+  public var architectureGradientClip: Float?
+  /// The skip-connect dropout rate (with `configuration.skipDropout`).
+  public var skipDropoutRate: Float = 0
 
   public init(configuration: SearchNetworkConfiguration, order: Architect.Order, batch: Int, threads: Int, steps: Int) {
     self.configuration = configuration
@@ -21,16 +29,54 @@ public struct SearchStepBenchmark {
     self.steps = steps
   }
 
+  /// PC-DARTS at the CIFAR setting of SPEC §5.4 (K partial channels, edge normalisation).
+  public static func partialChannel(partialChannels: Int = 4, batch: Int, threads: Int, steps: Int) -> SearchStepBenchmark {
+    var b = SearchStepBenchmark(
+      configuration: SearchNetworkConfiguration(partialChannels: partialChannels, edgeNormalization: true),
+      order: .first, batch: batch, threads: threads, steps: steps)
+    b.learningRate = 0.1
+    b.architectureLearningRate = 6e-4
+    return b
+  }
+
+  /// P-DARTS stage `stage` (1…3) at the CIFAR setting of SPEC §4.1: 5, 11, 17 cells; 8, 5, 3
+  /// operations per edge (stages 2 and 3: `cyclicOperations`); skip dropout 0.1, 0.4, 0.7 (the
+  /// README rates, so that every stage has the dropout layers); α clipped to 5.
+  public static func progressiveStage(_ stage: Int, batch: Int, threads: Int, steps: Int) -> SearchStepBenchmark {
+    precondition((1...3).contains(stage), "stage \(stage)")
+    var configuration = SearchNetworkConfiguration(layers: [5, 11, 17][stage - 1], skipDropout: true)
+    if stage > 1 {
+      let kept = stage == 2 ? 5 : 3
+      configuration.normalOperations = cyclicOperations(kept: kept, edges: configuration.topology.edgeCount, offset: 0)
+      configuration.reduceOperations = cyclicOperations(kept: kept, edges: configuration.topology.edgeCount, offset: 4)
+    }
+    var b = SearchStepBenchmark(configuration: configuration, order: .first, batch: batch, threads: threads, steps: steps)
+    b.architectureLearningRate = 6e-4
+    b.architectureGradientClip = 5
+    b.skipDropoutRate = [0.1, 0.4, 0.7][stage - 1]
+    return b
+  }
+
+  /// Fixed operation subsets standing in for a search's: edge `e` keeps the primitives
+  /// `(e + offset + j) mod 8`, `j < kept`, in primitive order (as `pdarts_switches(rule="cyclic")`
+  /// of Scripts/reference/darts_reference.py, so that both engines time the same networks).
+  public static func cyclicOperations(kept: Int, edges: Int, offset: Int) -> [[Primitive]] {
+    let all = Primitive.searchSpace
+    return (0..<edges).map { e in (0..<kept).map { (e + offset + $0) % all.count }.sorted().map { all[$0] } }
+  }
+
   /// Median milliseconds per step (after one warm-up step) and the process's peak resident
   /// memory (the tensor allocator's own figures go to standard error).
-  public func run() throws -> (medianMilliseconds: Double, peakBytes: Int) {
+  /// Also returns the network's weight count (α and β excluded, as in SPEC §1.6).
+  public func run() throws -> (medianMilliseconds: Double, peakBytes: Int, peakTensorBytes: Int, parameters: Int) {
     let backend = CPUBackend(threads: threads)
     var factory = ParameterFactory(backend: backend, seed: 2)
     let network = SearchNetwork(configuration, using: &factory)
+    for module in network.modules() { (module as? Dropout)?.probability = skipDropoutRate }
     var optimization = SearchOptimization(
-      weights: SGD(learningRate: 0.025, momentum: 0.9, weightDecay: 3e-4),
-      architecture: Adam(learningRate: 3e-4, beta1: 0.5, beta2: 0.999, weightDecay: 1e-3),
-      architect: Architect(order: order))
+      weights: SGD(learningRate: learningRate, momentum: 0.9, weightDecay: 3e-4),
+      architecture: Adam(learningRate: architectureLearningRate, beta1: 0.5, beta2: 0.999, weightDecay: 1e-3),
+      architect: Architect(order: order), architectureGradientClip: architectureGradientClip)
     var generator = SeededGenerator(seed: 1)
     func batchOf() -> LabelledBatch {
       LabelledBatch(
@@ -39,8 +85,9 @@ public struct SearchStepBenchmark {
     }
     let (train, valid) = (batchOf(), batchOf())
     _ = try optimization.step(network: network, train: train, valid: valid, updateArchitecture: true)
-    return try measureSteps(steps, backend: backend) {
+    let measured = try measureSteps(steps, backend: backend) {
       _ = try optimization.step(network: network, train: train, valid: valid, updateArchitecture: true)
     }
+    return (measured.medianMilliseconds, measured.peakBytes, measured.peakTensorBytes, network.parameterCount(.weight))
   }
 }

@@ -30,7 +30,7 @@ public struct TrainStepBenchmark {
 
   /// Median milliseconds per step (after one warm-up step) and the process's peak resident
   /// memory (the tensor allocator's own figures go to standard error).
-  public func run() throws -> (medianMilliseconds: Double, peakBytes: Int) {
+  public func run() throws -> (medianMilliseconds: Double, peakBytes: Int, peakTensorBytes: Int) {
     let backend = CPUBackend(threads: threads)
     var factory = ParameterFactory(backend: backend, seed: 0)
     let network = NetworkDescription(

@@ -21,7 +21,8 @@ func shuffledPrefix(count: Int, length: Int, using generator: inout SeededGenera
 
 /// A generator whose seed depends only on `parts` (each folded in with the SplitMix64 finaliser),
 /// so that a random choice keyed by (seed, stream, epoch, step, purpose) is the same whenever and
-/// on whichever thread it is made. Training runs use it for the drop-path masks of a step.
+/// on whichever thread it is made (drop-path masks of a training step, skip-dropout masks of a
+/// P-DARTS search step).
 public func derivedGenerator(_ parts: UInt64...) -> SeededGenerator {
   var hash: UInt64 = 0x243F_6A88_85A3_08D3
   for part in parts {

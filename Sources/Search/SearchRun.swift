@@ -12,12 +12,20 @@ import TensorCore
 /// the seed; each batch of `(seed, stream, epoch, step)`), and the checkpoint holds weights,
 /// buffers, α/β, both optimisers' state and the position, so a run resumed from any
 /// checkpoint continues bit-identically to an uninterrupted run with the same thread count.
+///
+/// P-DARTS (SPEC §4) runs the same epoch loop once per stage: positions count epochs across
+/// stages (stage `s` owns epochs `s·E ..< (s+1)·E`), and between stages the operations are
+/// dropped and the network, α and optimisers are built afresh (`ProgressiveRules`). Skip
+/// dropout masks are seeded by `(seed, epoch, step)`, so they too survive a resume.
 public final class SearchRun {
   public let settings: SearchSettings
   public let directory: RunDirectory
   public let backend: CPUBackend
-  public let network: SearchNetwork
+  public private(set) var network: SearchNetwork
   public private(set) var optimization: SearchOptimization
+  /// Image channels and classes of the dataset (for rebuilding the network at a stage).
+  private let inputChannels: Int
+  private let classes: Int
   private let trainSampler: BatchSampler
   private let architectureSampler: BatchSampler
   private let evaluationSampler: BatchSampler
@@ -37,7 +45,33 @@ public final class SearchRun {
     var epochCorrect: Int
     var epochSeen: Int
     var settings: SearchSettings
+    /// P-DARTS: the stage and its operations (nil for single-stage methods).
+    var progressive: ProgressiveState?
   }
+
+  /// Where a P-DARTS run is among its stages.
+  struct ProgressiveState: Codable {
+    /// The running stage (0-based).
+    var stage: Int
+    /// The operations of each edge in this stage (the reference's switches that are on).
+    var normalOperations: [[Primitive]]
+    var reduceOperations: [[Primitive]]
+    /// The stages finished so far.
+    var finished: [FinishedStage]
+  }
+
+  /// A finished P-DARTS stage: its network, operations and final α (raw, `[edges, ops]`).
+  struct FinishedStage: Codable {
+    var layers: Int
+    var channels: Int
+    var normalOperations: [[Primitive]]
+    var reduceOperations: [[Primitive]]
+    var alphasNormal: [Float]
+    var alphasReduce: [Float]
+  }
+
+  /// The running stage (0 except for P-DARTS).
+  public var stage: Int { state.progressive?.stage ?? 0 }
 
   /// Steps per epoch (capped by `maxStepsPerEpoch`).
   public var stepsPerEpoch: Int { min(trainSampler.batchesPerEpoch, settings.maxStepsPerEpoch ?? .max) }
@@ -78,7 +112,13 @@ public final class SearchRun {
         (weightIndices, architectureIndices) = (split.weights, split.architecture)
       }
       train = BatchSampler(images: weights, indices: weightIndices, batchSize: settings.batchSize, order: .epochPermutation, seed: settings.seed, stream: 0)
-      self.architecture = BatchSampler(images: architecture, indices: architectureIndices, batchSize: settings.batchSize, order: .freshRandom, seed: settings.seed, stream: 1)
+      // DARTS draws each α batch afresh; P-DARTS reads the α half as an iterator, restarted
+      // (reshuffled) when exhausted, which is one permutation per epoch (SPEC §2.1).
+      let progressive = settings.progressive != nil
+      self.architecture = BatchSampler(images: architecture, indices: architectureIndices, batchSize: settings.batchSize, order: progressive ? .epochPermutation : .freshRandom, seed: settings.seed, stream: 1)
+      if progressive && self.architecture.batchesPerEpoch < min(train.batchesPerEpoch, settings.maxStepsPerEpoch ?? .max) {
+        throw SearchRunError("the architecture split (\(architectureIndices.count) images) has fewer batches than the weight split (\(weightIndices.count) images)")
+      }
       self.evaluation = BatchSampler(images: evaluation, indices: architectureIndices, batchSize: settings.batchSize, order: .sequential, seed: settings.seed, stream: 2)
     }
   }
@@ -91,20 +131,26 @@ public final class SearchRun {
     trainSampler = data.train
     architectureSampler = data.architecture
     evaluationSampler = data.evaluation
-    let images = data.train.images
+    inputChannels = data.train.images.imageShape[0]
+    classes = data.train.images.classCount
 
-    var factory = ParameterFactory(backend: backend, seed: settings.seed)
-    network = SearchNetwork(settings.networkConfiguration(inputChannels: images.imageShape[0], classes: images.classCount), using: &factory)
-    optimization = SearchOptimization(
-      weights: SGD(learningRate: Float(settings.learningRate), momentum: Float(settings.momentum), weightDecay: Float(settings.weightDecay)),
-      architecture: Adam(learningRate: settings.architectureLearningRate, beta1: 0.5, beta2: 0.999, weightDecay: settings.architectureWeightDecay),
-      architect: Architect(order: settings.order == 2 ? .second : .first),
-      weightGradientClip: Float(settings.gradientClip),
-      architectureGradientClip: settings.architectureGradientClip.map(Float.init) ?? (settings.method == .pDarts ? 5 : nil))
-    state = CheckpointState(position: BatchPosition(epoch: 0, step: 0), completedSteps: 0, nextEvent: 0, architectureSteps: [:], epochLoss: 0, epochCorrect: 0, epochSeen: 0, settings: settings)
-
+    let all = settings.networkConfiguration(inputChannels: inputChannels, classes: classes)
+    let progressive = settings.progressive.map { _ in
+      ProgressiveState(stage: 0, normalOperations: all.normalOperations, reduceOperations: all.reduceOperations, finished: [])
+    }
+    state = CheckpointState(position: BatchPosition(epoch: 0, step: 0), completedSteps: 0, nextEvent: 0, architectureSteps: [:], epochLoss: 0, epochCorrect: 0, epochSeen: 0, settings: settings, progressive: progressive)
+    var checkpoint: Checkpoint<CheckpointState>?
     if resuming {
-      let checkpoint = try Checkpoint<CheckpointState>.load(from: directory.checkpointURL, on: backend)
+      checkpoint = try Checkpoint<CheckpointState>.load(from: directory.checkpointURL, on: backend)
+      if settings.progressive != nil && checkpoint?.state.progressive == nil {
+        throw SearchRunError("\(directory.checkpointURL.path): the checkpoint has no P-DARTS stage")
+      }
+      state.progressive = checkpoint?.state.progressive
+    }
+    network = Self.makeNetwork(settings, inputChannels: inputChannels, classes: classes, progressive: state.progressive, backend: backend)
+    optimization = Self.makeOptimization(settings)
+
+    if let checkpoint {
       journal = try RunJournal(directory: directory, resumingAt: checkpoint.state.nextEvent, output: output)
       try restore(checkpoint)
     } else {
@@ -126,30 +172,104 @@ public final class SearchRun {
     return try SearchRun(settings: settings, data: try SearchData(settings), directory: directory, resuming: true, output: output)
   }
 
+  /// The supernet of the settings, or of the running P-DARTS stage: its cells, channels and
+  /// operations, skip dropout when the stage's rate is positive, weights and α initialised
+  /// from the seed (stage 0) or from `(seed, stage)`.
+  private static func makeNetwork(
+    _ settings: SearchSettings, inputChannels: Int, classes: Int, progressive: ProgressiveState?, backend: CPUBackend
+  ) -> SearchNetwork {
+    var configuration = settings.networkConfiguration(inputChannels: inputChannels, classes: classes)
+    var seed = settings.seed
+    if let stages = settings.progressive, let progressive {
+      let stage = progressive.stage
+      configuration.layers = stages.layers(stage: stage, base: settings.layers)
+      configuration.channels = stages.channels(stage: stage, base: settings.channels)
+      configuration.normalOperations = progressive.normalOperations
+      configuration.reduceOperations = progressive.reduceOperations
+      configuration.skipDropout = stages.skipDropout[stage] > 0
+      if stage > 0 {
+        var generator = derivedGenerator(settings.seed, Self.stageStream, UInt64(stage))
+        seed = generator.next()
+      }
+    }
+    var factory = ParameterFactory(backend: backend, seed: seed)
+    return SearchNetwork(configuration, using: &factory)
+  }
+
+  /// Fresh optimisers (every run, and every P-DARTS stage).
+  private static func makeOptimization(_ settings: SearchSettings) -> SearchOptimization {
+    SearchOptimization(
+      weights: SGD(learningRate: Float(settings.learningRate), momentum: Float(settings.momentum), weightDecay: Float(settings.weightDecay)),
+      architecture: Adam(learningRate: settings.architectureLearningRate, beta1: 0.5, beta2: 0.999, weightDecay: settings.architectureWeightDecay),
+      architect: Architect(order: settings.order == 2 ? .second : .first),
+      weightGradientClip: Float(settings.gradientClip),
+      architectureGradientClip: settings.architectureGradientClip.map(Float.init) ?? (settings.method == .pDarts ? 5 : nil))
+  }
+
+  /// Random streams of a run besides the samplers' 0–2.
+  private static let stageStream: UInt64 = 3
+  private static let dropoutStream: UInt64 = 4
+
+  /// The skip-connect dropout layers of the network.
+  private var skipDropouts: [Dropout] { network.modules().compactMap { $0 as? Dropout } }
+
   // MARK: The loop
 
-  /// Runs the remaining epochs; writes `genotype.json` and `architecture.json` at the end.
-  /// - Returns: the final genotype.
+  /// Runs the remaining epochs (of every remaining stage); writes `genotype.json` and
+  /// `architecture.json` at the end.
+  /// - Returns: the final genotype (P-DARTS: the skip-capped cell of SPEC §4.6).
   @discardableResult
   public func run() throws -> Genotype {
+    while true {
+      try runStage()
+      guard stage + 1 < settings.stageCount else { break }
+      try advanceStage()
+    }
+    if settings.progressive != nil { return try finishProgressive() }
+    let genotype = GenotypeDerivation.genotype(of: network)
+    try directory.write(genotype, to: .genotype)
+    try directory.write(architectureJSON(), to: .architecture)
+    return genotype
+  }
+
+  /// The remaining epochs of the running stage (the whole run for single-stage methods).
+  private func runStage() throws {
     let steps = stepsPerEpoch
     let start = state.position
-    let trainLoader = BatchLoader(sampler: trainSampler, on: backend, start: start, stepsPerEpoch: steps, endEpoch: settings.epochs)
-    let architectureLoader = BatchLoader(sampler: architectureSampler, on: backend, start: start, stepsPerEpoch: steps, endEpoch: settings.epochs)
+    let firstEpoch = stage * settings.epochs  // positions count epochs across stages
+    let endEpoch = firstEpoch + settings.epochs
+    guard start.epoch < endEpoch else { return }
+    let trainLoader = BatchLoader(sampler: trainSampler, on: backend, start: start, stepsPerEpoch: steps, endEpoch: endEpoch)
+    let architectureLoader = BatchLoader(sampler: architectureSampler, on: backend, start: start, stepsPerEpoch: steps, endEpoch: endEpoch)
     defer {
       trainLoader.cancel()
       architectureLoader.cancel()
     }
     let clock = ContinuousClock()
-    for epoch in start.epoch..<settings.epochs {
+    let stageFields: [String: JSONValue] = settings.progressive == nil ? [:] : ["stage": .int(stage)]
+    let stageLabel = settings.progressive == nil ? "" : "stage \(stage + 1)/\(settings.stageCount) "
+    for position in start.epoch..<endEpoch {
+      let epoch = position - firstEpoch
       let epochStart = clock.now
       optimization.weights.learningRate = Float(settings.learningRate(epoch: epoch))
       let updateArchitecture = epoch >= settings.architectureWarmupEpochs
-      if state.position.step == 0 {
-        try journal.log(["type": "epoch_start", "epoch": .int(epoch), "lr": .double(settings.learningRate(epoch: epoch)), "genotype": .string(GenotypeDerivation.genotype(of: network).description)])
+      let dropout = skipDropouts
+      if let stages = settings.progressive, !dropout.isEmpty {
+        let rate = ProgressiveRules.skipDropoutRate(initial: stages.skipDropout[stage], epoch: epoch, epochs: settings.epochs, warmupEpochs: settings.architectureWarmupEpochs)
+        for layer in dropout { layer.probability = Float(rate) }
       }
-      let progress = journal.progress(label: "epoch \(epoch + 1)/\(settings.epochs)", total: steps)
+      if state.position.step == 0 {
+        var event: [String: JSONValue] = ["type": "epoch_start", "epoch": .int(epoch), "lr": .double(settings.learningRate(epoch: epoch)), "genotype": .string(GenotypeDerivation.genotype(of: network).description)]
+        if let rate = dropout.first?.probability { event["skip_dropout"] = .double(Double(rate)) }
+        try journal.log(event.merging(stageFields) { a, _ in a })
+      }
+      let progress = journal.progress(label: "\(stageLabel)epoch \(epoch + 1)/\(settings.epochs)", total: steps)
       for step in state.position.step..<steps {
+        if !dropout.isEmpty {
+          // Masks keyed by the position only: a resumed run draws the same ones.
+          var generator = derivedGenerator(settings.seed, Self.dropoutStream, UInt64(position), UInt64(step))
+          for layer in dropout { layer.generator = generator.split() }
+        }
         guard let train = trainLoader.next(), let valid = architectureLoader.next() else {
           if let failure = trainLoader.failure ?? architectureLoader.failure { throw SearchRunError("\(failure)") }
           throw SearchRunError("the batch loader stopped early at epoch \(epoch) step \(step)")
@@ -167,7 +287,7 @@ public final class SearchRun {
         state.epochCorrect += result.correct
         state.epochSeen += train.labels.count
         state.completedSteps += 1
-        state.position = BatchPosition(epoch: epoch, step: step).advanced(stepsPerEpoch: steps)
+        state.position = BatchPosition(epoch: position, step: step).advanced(stepsPerEpoch: steps)
         var event: [String: JSONValue] = [
           "type": "step", "epoch": .int(epoch), "step": .int(step), "global_step": .int(state.completedSteps),
           "loss": .double(Double(result.loss)), "accuracy": .double(Double(result.correct) / Double(train.labels.count)),
@@ -175,31 +295,120 @@ public final class SearchRun {
           "peak_memory_bytes": .int(ProcessMemory.peakResidentBytes() ?? 0),
         ]
         if let a = result.architectureLoss { event["architecture_loss"] = .double(Double(a)) }
-        try journal.log(event)
+        try journal.log(event.merging(stageFields) { a, _ in a })
         progress.step(step + 1, metrics: [("loss", state.epochLoss / Double(state.epochSeen)), ("acc", Double(state.epochCorrect) / Double(state.epochSeen))])
         if let every = settings.checkpointEvery, state.completedSteps % every == 0, step + 1 < steps {
           try saveCheckpoint()
         }
       }
       progress.finish()
-      let (validLoss, validAccuracy) = try evaluateArchitectureSplit()
+      // P-DARTS validates only in the last 5 epochs of a stage, as its reference does.
+      let validation = settings.progressive == nil || epoch >= settings.epochs - 5 ? try evaluateArchitectureSplit() : nil
       let genotype = GenotypeDerivation.genotype(of: network)
-      try journal.log([
+      var event: [String: JSONValue] = [
         "type": "epoch", "epoch": .int(epoch), "global_step": .int(state.completedSteps),
         "train_loss": .double(state.epochLoss / Double(state.epochSeen)), "train_accuracy": .double(Double(state.epochCorrect) / Double(state.epochSeen)),
-        "valid_loss": .double(validLoss), "valid_accuracy": .double(validAccuracy), "lr": .double(Double(optimization.weights.learningRate)),
+        "lr": .double(Double(optimization.weights.learningRate)),
         "genotype": .string(genotype.description), "architecture": architectureJSON(),
         "seconds": .double((clock.now - epochStart).inSeconds), "peak_memory_bytes": .int(ProcessMemory.peakResidentBytes() ?? 0),
-      ])
-      journal.say(String(format: "epoch %d/%d  train loss %.4f acc %.4f  valid loss %.4f acc %.4f  %.0f s", epoch + 1, settings.epochs, state.epochLoss / Double(state.epochSeen), Double(state.epochCorrect) / Double(state.epochSeen), validLoss, validAccuracy, (clock.now - epochStart).inSeconds))
+      ]
+      var line = String(format: "%@epoch %d/%d  train loss %.4f acc %.4f", stageLabel, epoch + 1, settings.epochs, state.epochLoss / Double(state.epochSeen), Double(state.epochCorrect) / Double(state.epochSeen))
+      if let validation {
+        event["valid_loss"] = .double(validation.loss)
+        event["valid_accuracy"] = .double(validation.accuracy)
+        line += String(format: "  valid loss %.4f acc %.4f", validation.loss, validation.accuracy)
+      }
+      try journal.log(event.merging(stageFields) { a, _ in a })
+      journal.say(line + String(format: "  %.0f s", (clock.now - epochStart).inSeconds))
       journal.say("genotype: \(genotype)")
       (state.epochLoss, state.epochCorrect, state.epochSeen) = (0, 0, 0)
       try saveCheckpoint()
     }
-    let genotype = GenotypeDerivation.genotype(of: network)
-    try directory.write(genotype, to: .genotype)
-    try directory.write(architectureJSON(), to: .architecture)
-    return genotype
+  }
+
+  // MARK: P-DARTS stages
+
+  /// The softmax of an α parameter as rows (`[edge][k]`).
+  private static func softmaxRows(_ parameter: Parameter) -> [[Float]] {
+    let w = withoutGradients { parameter.value.softmax(alongAxis: -1) }
+    let columns = w.shape[1]
+    let values = w.scalars
+    return (0..<w.shape[0]).map { Array(values[($0 * columns)..<(($0 + 1) * columns)]) }
+  }
+
+  /// Records the running stage (its operations and final α) as finished, once.
+  private func recordStage() {
+    guard var progressive = state.progressive, progressive.finished.count == progressive.stage else { return }
+    progressive.finished.append(FinishedStage(
+      layers: network.configuration.layers, channels: network.configuration.channels,
+      normalOperations: progressive.normalOperations, reduceOperations: progressive.reduceOperations,
+      alphasNormal: network.alphasNormal.value.scalars, alphasReduce: network.alphasReduce.value.scalars))
+    state.progressive = progressive
+  }
+
+  /// Ends a P-DARTS stage (SPEC §4.2, §4.4): drops operations by the stage's α, then builds the
+  /// next stage's network, α and optimisers afresh and checkpoints.
+  private func advanceStage() throws {
+    guard let stages = settings.progressive, state.progressive != nil else { return }
+    recordStage()
+    var progressive = state.progressive!
+    let kept = stages.operationsKept[progressive.stage]
+    let count = progressive.normalOperations[0].count - kept
+    progressive.normalOperations = ProgressiveRules.drop(count, from: progressive.normalOperations, weights: Self.softmaxRows(network.alphasNormal), lastStage: false)
+    progressive.reduceOperations = ProgressiveRules.drop(count, from: progressive.reduceOperations, weights: Self.softmaxRows(network.alphasReduce), lastStage: false)
+    progressive.stage += 1
+    state.progressive = progressive
+    network = Self.makeNetwork(settings, inputChannels: inputChannels, classes: classes, progressive: progressive, backend: backend)
+    optimization = Self.makeOptimization(settings)
+    try journal.log([
+      "type": "stage_start", "stage": .int(progressive.stage), "layers": .int(network.configuration.layers),
+      "channels": .int(network.configuration.channels), "normal_operations": Self.names(progressive.normalOperations),
+      "reduce_operations": Self.names(progressive.reduceOperations),
+    ])
+    journal.say("stage \(progressive.stage + 1)/\(settings.stageCount): \(network.configuration.layers) cells, \(kept) operations per edge")
+    try saveCheckpoint()
+  }
+
+  /// The end of a P-DARTS search (SPEC §4.5–4.6): one operation per edge, two edges per node,
+  /// then the skip-connect cap of the normal cell. Every cap level that changed the cell is
+  /// logged and printed; `genotype.json` receives the capped cell.
+  private func finishProgressive() throws -> Genotype {
+    recordStage()
+    let configuration = network.configuration
+    let topology = configuration.topology
+    let normalProbabilities = ProgressiveRules.finalProbabilities(operations: configuration.normalOperations, weights: Self.softmaxRows(network.alphasNormal))
+    let reduceProbabilities = ProgressiveRules.finalProbabilities(operations: configuration.reduceOperations, weights: Self.softmaxRows(network.alphasReduce))
+    let concat = Array(2..<(2 + topology.steps))
+    func genotype(normal: [Genotype.Edge]) -> Genotype {
+      let reduce = ProgressiveRules.selectEdges(operations: configuration.reduceOperations, probabilities: reduceProbabilities, topology: topology)
+      return Genotype(normal: normal, normalConcat: concat, reduce: ProgressiveRules.cell(reduce, topology: topology), reduceConcat: concat)
+    }
+    let uncapped = genotype(normal: ProgressiveRules.cell(
+      ProgressiveRules.selectEdges(operations: configuration.normalOperations, probabilities: normalProbabilities, topology: topology), topology: topology))
+    let levels = ProgressiveRules.capSkips(
+      operations: configuration.normalOperations, probabilities: normalProbabilities, topology: topology, limit: settings.progressive?.maxSkip ?? 2)
+    func skips(_ g: Genotype) -> Int { g.normal.filter { $0.operation == .skipConnect }.count }
+    try journal.log(["type": "genotype", "max_skip": .null, "normal_skip_connects": .int(skips(uncapped)), "genotype": .string(uncapped.description)])
+    journal.say("genotype without the skip cap (\(skips(uncapped)) skip-connects in the normal cell): \(uncapped)")
+    var final = uncapped
+    var levelsJSON: [JSONValue] = []
+    for level in levels {
+      final = genotype(normal: level.normal)
+      try journal.log(["type": "genotype", "max_skip": .int(level.maxSkip), "normal_skip_connects": .int(skips(final)), "genotype": .string(final.description)])
+      journal.say("genotype with at most \(level.maxSkip) skip-connects: \(final)")
+      levelsJSON.append(.object(["max_skip": .int(level.maxSkip), "genotype": .string(final.description)]))
+    }
+    try directory.write(final, to: .genotype)
+    guard case .object(var architecture) = architectureJSON() else { return final }
+    architecture["uncapped_genotype"] = .string(uncapped.description)
+    architecture["skip_cap_levels"] = .array(levelsJSON)
+    try directory.write(JSONValue.object(architecture), to: .architecture)
+    return final
+  }
+
+  /// Operation names per edge, for events and `architecture.json`.
+  private static func names(_ operations: [[Primitive]]) -> JSONValue {
+    .array(operations.map { .array($0.map { .string($0.name) }) })
   }
 
   /// Loss and accuracy over the whole architecture split in evaluation mode (running BN
@@ -238,8 +447,27 @@ public final class SearchRun {
       ])
     }
     let configuration = network.configuration
-    object["normal_operations"] = .array(configuration.normalOperations.map { .array($0.map { .string($0.name) }) })
-    object["reduce_operations"] = .array(configuration.reduceOperations.map { .array($0.map { .string($0.name) }) })
+    object["normal_operations"] = Self.names(configuration.normalOperations)
+    object["reduce_operations"] = Self.names(configuration.reduceOperations)
+    if let progressive = state.progressive {
+      object["stage"] = .int(progressive.stage)
+      object["stages"] = .array(progressive.finished.map { finished in
+        func alphas(_ raw: [Float], _ operations: [[Primitive]]) -> JSONValue {
+          let columns = operations[0].count
+          let softmax = withoutGradients { Tensor(shape: [operations.count, columns], scalars: raw, on: backend).softmax(alongAxis: -1).scalars }
+          return .object([
+            "shape": .array([.int(operations.count), .int(columns)]), "raw": .array(raw.map { .double(Double($0)) }),
+            "softmax": .array(softmax.map { .double(Double($0)) }),
+          ])
+        }
+        return .object([
+          "layers": .int(finished.layers), "channels": .int(finished.channels),
+          "normal_operations": Self.names(finished.normalOperations), "reduce_operations": Self.names(finished.reduceOperations),
+          "alphas_normal": alphas(finished.alphasNormal, finished.normalOperations),
+          "alphas_reduce": alphas(finished.alphasReduce, finished.reduceOperations),
+        ])
+      })
+    }
     return .object(object)
   }
 

@@ -64,6 +64,9 @@ public struct SearchSettings: Codable, Sendable, Equatable {
   public var weightFraction: Double = 0.1
   /// Image folders: fraction of each class that trains the architecture (SPEC §5.5: 2.5 %).
   public var architectureFraction: Double = 0.025
+  /// The stages of P-DARTS (nil for DARTS and PC-DARTS); `epochs` and
+  /// `architectureWarmupEpochs` then count per stage.
+  public var progressive: ProgressiveSettings?
 
   public init() {}
 
@@ -81,6 +84,15 @@ public struct SearchSettings: Codable, Sendable, Equatable {
       s.architectureWarmupEpochs = 15
       s.partialChannels = 4
       s.edgeNormalization = true
+    }
+    if method == .pDarts {
+      s.batchSize = 96
+      s.epochs = 25
+      s.learningRateMin = 0
+      s.architectureLearningRate = 6e-4
+      s.architectureWarmupEpochs = 10
+      s.layers = 5
+      s.progressive = ProgressiveSettings()
     }
     return s
   }
@@ -136,20 +148,37 @@ public struct SearchSettings: Codable, Sendable, Equatable {
       s.batchSize = 64  // PC-DARTS's memory saving buys a larger batch, as in the paper
       s.learningRate = 0.1
     }
+    if method == .pDarts {
+      // Three short stages of 3, 5 and 7 cells (8, 5 and 3 operations per edge).
+      s.layers = 3
+      s.progressive?.addLayers = [2, 4]
+      s.epochs = 4
+      s.architectureWarmupEpochs = 1
+    }
     return s
   }
 
-  /// The supernet these settings describe.
+  /// The supernet these settings describe (P-DARTS: of stage 0, with every operation).
   public func networkConfiguration(inputChannels: Int, classes: Int) -> SearchNetworkConfiguration {
     SearchNetworkConfiguration(
       channels: channels, layers: layers, steps: nodes, classes: classes, inputChannels: inputChannels,
       partialChannels: partialChannels, edgeNormalization: edgeNormalization, stem: stem)
   }
 
+  /// Number of stages (1 except for P-DARTS).
+  public var stageCount: Int { progressive?.stageCount ?? 1 }
+
   /// A one-line reason these settings cannot run, or nil.
   public func validationProblem() -> String? {
-    if method == .pDarts { return "--method p-darts is not available yet (darts and pc-darts are)" }
     if order != 1 && order != 2 { return "--order must be 1 or 2" }
+    if method == .pDarts {
+      if order != 1 { return "--method p-darts is first order only (--order 1)" }
+      guard let progressive else { return "--method p-darts needs its stage settings" }
+      if let problem = progressive.validationProblem(layers: layers) { return problem }
+      if trainPortion > 0.5 { return "--method p-darts needs --train-portion at most 0.5 (the architecture split is read as whole epochs)" }
+    } else if progressive != nil {
+      return "stage settings (--add-layers, --add-width, --skip-dropout, --max-skip) are for --method p-darts only"
+    }
     if batchSize < 1 { return "--batch-size must be positive" }
     if epochs < 1 { return "--epochs must be positive" }
     if !(0 < trainPortion && trainPortion < 1) { return "--train-portion must be between 0 and 1" }

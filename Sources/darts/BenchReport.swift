@@ -9,20 +9,24 @@ struct BenchReport {
   var steps: Int
   var json: Bool
 
-  /// One result line (or JSON object).
-  func report(engine: String, what: String, ms: Double, peakBytes: Int) {
+  /// One result line (or JSON object): time, throughput, process peak RSS, and where known
+  /// the tensor allocator's peak and the network's weight count.
+  func report(engine: String, what: String, ms: Double, peakBytes: Int, tensorBytes: Int? = nil, parameters: Int? = nil) {
     let imagesPerSecond = Double(batch) / (ms / 1000)
     if json {
-      emit("{\"engine\":\"\(engine)\",\"what\":\"\(what)\",\"batch\":\(batch),\"threads\":\(threads),\"median_ms\":\(ms),\"images_per_s\":\(imagesPerSecond),\"peak_bytes\":\(peakBytes)}")
+      let extra = (tensorBytes.map { ",\"peak_tensor_bytes\":\($0)" } ?? "") + (parameters.map { ",\"parameters\":\($0)" } ?? "")
+      emit("{\"engine\":\"\(engine)\",\"what\":\"\(what)\",\"batch\":\(batch),\"threads\":\(threads),\"median_ms\":\(ms),\"images_per_s\":\(imagesPerSecond),\"peak_bytes\":\(peakBytes)\(extra)}")
     } else {
-      emit(String(format: "%-8@ %@  batch %d  threads %d  %9.1f ms/step  %7.1f images/s  peak %.2f GiB (process peak RSS)", engine as NSString, what as NSString, batch, threads, ms, imagesPerSecond, Double(peakBytes) / 1_073_741_824))
+      let extra = (tensorBytes.map { String(format: ", tensors %.2f GiB", Double($0) / 1_073_741_824) } ?? "")
+        + (parameters.map { ", \($0) weights" } ?? "")
+      emit(String(format: "%-8@ %@  batch %d  threads %d  %9.1f ms/step  %7.1f images/s  peak RSS %.2f GiB%@", engine as NSString, what as NSString, batch, threads, ms, imagesPerSecond, Double(peakBytes) / 1_073_741_824, extra as NSString))
     }
   }
 
-  /// Runs `darts_reference.py bench --what reference` on the same batch, threads and steps,
-  /// reports it beside `ours` and prints the ratios.
-  func compare(ours: (medianMilliseconds: Double, peakBytes: Int), what: String, python: String, reference: String) throws {
-    let theirs = try runReference(python: python, what: reference)
+  /// Runs `darts_reference.py bench` with `reference` (`--what …` and its options) on the same
+  /// batch, threads and steps, reports it beside `ours` and prints the ratios.
+  func compare(ours: (medianMilliseconds: Double, peakBytes: Int), what: String, python: String, reference: [String]) throws {
+    let theirs = try runReference(python: python, arguments: reference)
     report(engine: "pytorch", what: what + " (best step)", ms: theirs.ms, peakBytes: theirs.peakBytes)
     if !json {
       emit(String(format: "speed-up %.2fx, peak memory ratio %.2f", theirs.ms / ours.medianMilliseconds, Double(ours.peakBytes) / Double(theirs.peakBytes)))
@@ -30,11 +34,11 @@ struct BenchReport {
   }
 
   /// Runs the PyTorch reference script and reads its JSON line.
-  func runReference(python: String, what: String) throws -> (ms: Double, peakBytes: Int) {
+  func runReference(python: String, arguments: [String]) throws -> (ms: Double, peakBytes: Int) {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Scripts/reference/darts_reference.py").standardized
     let process = Process()
     process.executableURL = URL(fileURLWithPath: python)
-    process.arguments = [script.path, "bench", "--what", what, "--batch", "\(batch)", "--threads", "\(threads)", "--steps", "\(steps)"]
+    process.arguments = [script.path, "bench"] + arguments + ["--batch", "\(batch)", "--threads", "\(threads)", "--steps", "\(steps)"]
     var environment = ProcessInfo.processInfo.environment
     environment["MALLOC_MMAP_THRESHOLD_"] = "268435456"
     environment["MALLOC_TRIM_THRESHOLD_"] = "536870912"

@@ -7,16 +7,28 @@ extension BenchCommand {
   struct SearchStep: ParsableCommand {
     static let configuration = CommandConfiguration(
       commandName: "search",
-      abstract: "Time one search step at the reference setting (batch 64, C=16, 8 cells, 3x32x32).",
+      abstract: "Time one search step of DARTS, PC-DARTS or each P-DARTS stage (batch 64, 3x32x32).",
       discussion: """
         Runs the step on random data and prints the median milliseconds, images per second and \
-        peak tensor memory. With --pytorch PYTHON, runs the same step in the PyTorch reference \
+        peak memory (process peak RSS, and the tensor allocator's peak after the warm-up step). \
+        darts: C=16, 8 cells (SPEC §2.2). pc-darts: the same with K partial channels and edge \
+        normalisation. p-darts: each stage's network, 5/11/17 cells with 8/5/3 operations per \
+        edge (fixed cyclic subsets, see SearchStepBenchmark.cyclicOperations) and skip dropout \
+        0.1/0.4/0.7; the peak figures of stages 2 and 3 include the stages before them (run \
+        --stage N alone for one stage's own peak). With \
+        --pytorch PYTHON, runs the same step in the PyTorch reference \
         (Scripts/reference/darts_reference.py) right after, on the same threads, and prints the \
         ratio.
         """)
 
-    @Option(help: "Architecture gradient order: 1 (first order) or 2 (second order).")
+    @Option(help: "Search method: darts, pc-darts or p-darts.")
+    var method: SearchSettings.Method = .darts
+    @Option(help: "Architecture gradient order: 1 (first order) or 2 (second order, darts only).")
     var order = 1
+    @Option(help: "PC-DARTS partial channels K.")
+    var partialChannels = 4
+    @Option(help: "P-DARTS: time only this stage (1, 2 or 3; default: all three).")
+    var stage: Int?
     @Option(help: "Batch size (both splits).")
     var batch = 64
     @Option(help: "Threads.")
@@ -37,21 +49,46 @@ extension BenchCommand {
       guard batch >= 1, threads >= 1, steps >= 1, channels >= 1, layers >= 3 else {
         throw ValidationError("--batch, --threads, --steps and --channels must be positive and --layers at least 3")
       }
-      if pytorch != nil && (channels != 16 || layers != 8) {
+      if pytorch != nil && method == .darts && (channels != 16 || layers != 8) {
         throw ValidationError("--pytorch compares the reference setting only (--channels 16 --layers 8)")
+      }
+      if method != .darts && order != 1 { throw ValidationError("--order 2 is for --method darts only") }
+      if method != .darts && (channels != 16 || layers != 8) {
+        throw ValidationError("--channels and --layers are for --method darts (pc-darts and p-darts use their reference networks)")
+      }
+      if partialChannels < 1 || 16 % partialChannels != 0 { throw ValidationError("--partial-channels must divide 16") }
+      if pytorch != nil && method == .pcDarts && partialChannels != 4 { throw ValidationError("--pytorch compares K = 4 only") }
+      if let stage, method != .pDarts || !(1...3).contains(stage) { throw ValidationError("--stage is 1, 2 or 3 with --method p-darts") }
+    }
+
+    /// The benchmarks to run: (label, Swift step, `darts_reference.py bench` arguments).
+    func cases() -> [(what: String, benchmark: SearchStepBenchmark, reference: [String])] {
+      switch method {
+      case .darts:
+        let b = SearchStepBenchmark(
+          configuration: SearchNetworkConfiguration(channels: channels, layers: layers), order: order == 1 ? .first : .second,
+          batch: batch, threads: threads, steps: steps)
+        return [("darts order \(order)", b, ["--what", order == 1 ? "search1" : "search2"])]
+      case .pcDarts:
+        return [("pc-darts K=\(partialChannels)", .partialChannel(partialChannels: partialChannels, batch: batch, threads: threads, steps: steps), ["--what", "pcdarts"])]
+      case .pDarts:
+        return (stage.map { [$0] } ?? [1, 2, 3]).map { s in
+          let cells = [5, 11, 17][s - 1]
+          let ops = [8, 5, 3][s - 1]
+          return ("p-darts stage \(s) (\(cells) cells, \(ops) ops)", .progressiveStage(s, batch: batch, threads: threads, steps: steps),
+                  ["--what", "pdarts-stage\(s)", "--switches", "cyclic"])
+        }
       }
     }
 
     func run() throws {
-      let configuration = SearchNetworkConfiguration(channels: channels, layers: layers)
-      let result = try SearchStepBenchmark(
-        configuration: configuration, order: order == 1 ? .first : .second, batch: batch, threads: threads, steps: steps
-      ).run()
-      let what = "darts order \(order)"
       let output = BenchReport(batch: batch, threads: threads, steps: steps, json: json)
-      output.report(engine: "swift", what: what, ms: result.medianMilliseconds, peakBytes: result.peakBytes)
-      if let pytorch {
-        try output.compare(ours: result, what: what, python: pytorch, reference: order == 1 ? "search1" : "search2")
+      for item in cases() {
+        let result = try item.benchmark.run()
+        output.report(engine: "swift", what: item.what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes, parameters: result.parameters)
+        if let pytorch {
+          try output.compare(ours: (result.medianMilliseconds, result.peakBytes), what: item.what, python: pytorch, reference: item.reference)
+        }
       }
     }
   }

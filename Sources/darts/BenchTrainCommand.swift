@@ -36,9 +36,9 @@ extension BenchCommand {
       let result = try TrainStepBenchmark(channels: channels, layers: layers, batch: batch, threads: threads, steps: steps).run()
       let what = "train DARTS_V2 C=\(channels) L=\(layers)"
       let output = BenchReport(batch: batch, threads: threads, steps: steps, json: json)
-      output.report(engine: "swift", what: what, ms: result.medianMilliseconds, peakBytes: result.peakBytes)
+      output.report(engine: "swift", what: what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes)
       if let pytorch {
-        try output.compare(ours: result, what: what, python: pytorch, reference: "train")
+        try output.compare(ours: (result.medianMilliseconds, result.peakBytes), what: what, python: pytorch, reference: ["--what", "train"])
       }
     }
   }

@@ -9,12 +9,18 @@ extension SearchSettings.Method: ExpressibleByArgument {}
 struct SearchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "search",
-    abstract: "Search a cell with DARTS (first or second order) or PC-DARTS.",
+    abstract: "Search a cell with DARTS (first or second order), PC-DARTS or P-DARTS.",
     discussion: """
       With no options, runs a short real search on the Fashion-MNIST images shipped with the \
-      package (about seven minutes on two cores). With --dataset, starts from the reference \
-      settings of the method (DARTS: cnn/train_search.py; PC-DARTS: train_search.py) and \
-      applies the options given. --method pc-darts --imagenet starts from the PC-DARTS ImageNet \
+      package (about seven minutes on two cores; P-DARTS: three stages of 3, 5 and 7 cells, \
+      4 epochs each). With --dataset, starts from the reference \
+      settings of the method (DARTS: cnn/train_search.py; PC-DARTS and P-DARTS: their \
+      train_search.py) and applies the options given. \
+      P-DARTS searches in stages (cells --layers, then plus each --add-layers; 8, 5, 3 \
+      operations per edge); --epochs and --arch-warmup-epochs count per stage; the final \
+      normal cell keeps at most --max-skip skip-connects (every cap level is printed and \
+      logged; genotype.json is the capped cell). \
+      --method pc-darts --imagenet starts from the PC-DARTS ImageNet \
       search (train_search_imagenet.py: K = 2, three-convolution stride-2 stem, 50 epochs with \
       α/β frozen for 35, batch 1024, SGD 0.5 cosine with 5 warm-up epochs, Adam 6e-3, α/β \
       gradients clipped to 5) on --dataset image-folder --data DIR, where DIR (or DIR/train) \
@@ -25,8 +31,8 @@ struct SearchCommand: ParsableCommand {
       continues a stopped run exactly where its last checkpoint left it.
       """)
 
-  @Option(help: "Search method: darts or pc-darts (p-darts is not available yet).") var method: SearchSettings.Method = .darts
-  @Option(help: "Architecture gradient order: 1 or 2 (DARTS).") var order: Int?
+  @Option(help: "Search method: darts, pc-darts or p-darts.") var method: SearchSettings.Method = .darts
+  @Option(help: "Architecture gradient order: 1 or 2 (DARTS; P-DARTS is first order only).") var order: Int?
   @Flag(help: "The PC-DARTS ImageNet search setting (with --method pc-darts; default dataset image-folder).") var imagenet = false
   @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist, image-folder.") var dataset: DatasetKind?
   @Option(help: "Dataset directory (default: the dataset's usual location).") var data: String?
@@ -36,7 +42,7 @@ struct SearchCommand: ParsableCommand {
   @Option(help: "Image folders: fraction of each class that trains the architecture (default 0.025).") var archFraction: Double?
   @Option(help: "Image folders: side of the square crops (default 224).") var imageSize: Int?
   @Option(help: "Batch size of both splits.") var batchSize: Int?
-  @Option(help: "Epochs.") var epochs: Int?
+  @Option(help: "Epochs (P-DARTS: per stage).") var epochs: Int?
   @Option(help: "Initial SGD learning rate (cosine-annealed per epoch).") var learningRate: Double?
   @Option(help: "Final SGD learning rate of the cosine schedule.") var learningRateMin: Double?
   @Option(help: "Epochs of linear learning-rate warm-up lr·(e+1)/N, applied only with a batch size above 256 (as the reference).") var warmupEpochs: Int?
@@ -46,12 +52,16 @@ struct SearchCommand: ParsableCommand {
   @Option(help: "Adam learning rate of the architecture parameters.") var archLearningRate: Double?
   @Option(help: "Adam weight decay of the architecture parameters.") var archWeightDecay: Double?
   @Option(help: "Global-norm clip of the architecture gradients.") var archGradClip: Double?
-  @Option(help: "Epochs before the architecture starts to learn.") var archWarmupEpochs: Int?
+  @Option(help: "Epochs before the architecture starts to learn (P-DARTS: in each stage).") var archWarmupEpochs: Int?
   @Option(help: "Initial channels C.") var initChannels: Int?
   @Option(help: "Cells L.") var layers: Int?
   @Option(help: "Intermediate nodes per cell.") var nodes: Int?
   @Option(help: "PC-DARTS partial channels K (1: every channel goes through the operations).") var partialChannels: Int?
   @Flag(inversion: .prefixedNo, help: "PC-DARTS edge normalisation (also on plain DARTS).") var edgeNorm: Bool?
+  @Option(parsing: .upToNextOption, help: "P-DARTS: cells added in stages 2 and 3 (reference: 6 12).") var addLayers: [Int] = []
+  @Option(parsing: .upToNextOption, help: "P-DARTS: channels added in stages 2 and 3 (default: 0 0).") var addWidth: [Int] = []
+  @Option(parsing: .upToNextOption, help: "P-DARTS: initial skip-connect dropout rate of each stage (paper CIFAR-10: 0.0 0.4 0.7; README command: 0.1 0.4 0.7; CIFAR-100: 0.1 0.2 0.3).") var skipDropout: [Double] = []
+  @Option(help: "P-DARTS: most skip-connects in the final normal cell (M, default 2).") var maxSkip: Int?
   @Option(help: "Zero padding of the random crop.") var cropPadding: Int?
   @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var flip: Bool?
   @Option(help: "Random seed.") var seed: UInt64?
@@ -96,6 +106,14 @@ struct SearchCommand: ParsableCommand {
     if let v = threads { s.threads = v }
     if let v = maxStepsPerEpoch { s.maxStepsPerEpoch = v }
     if let v = checkpointEvery { s.checkpointEvery = v }
+    if !addLayers.isEmpty || !addWidth.isEmpty || !skipDropout.isEmpty || maxSkip != nil {
+      var stages = s.progressive ?? ProgressiveSettings()  // rejected by validation unless p-darts
+      if !addLayers.isEmpty { stages.addLayers = addLayers }
+      if !addWidth.isEmpty { stages.addWidth = addWidth }
+      if !skipDropout.isEmpty { stages.skipDropout = skipDropout }
+      if let v = maxSkip { stages.maxSkip = v }
+      s.progressive = stages
+    }
     return s
   }
 

@@ -72,6 +72,33 @@ final class DartsCLITests: XCTestCase {
     XCTAssert(names.contains("gemm 512x512x512"))
     XCTAssert(names.contains("conv1x1 64->64 bwd-weight [64,64,8,8]"))
   }
+
+  func testSearchBenchMethodsOnATinyBatch() throws {
+    // Weight counts from Scripts/reference/darts_reference.py (K=4 + β; stage 3 with
+    // pdarts_switches(stage=3, rule="cyclic")): both engines time the same networks.
+    for (method, extra, expected, weights) in [
+      ("pc-darts", [String](), ["pc-darts K=4"], 299_578), ("p-darts", ["--stage", "3"], ["p-darts stage 3 (17 cells, 3 ops)"], 1_639_530),
+    ] {
+      let result = try run(["bench", "search", "--method", method, "--batch", "2", "--steps", "1", "--threads", "2", "--json"] + extra)
+      XCTAssertEqual(result.status, 0, result.err)
+      let objects = try result.out.split(separator: "\n").map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+      XCTAssertEqual(objects.map { $0["what"] as? String }, expected)
+      for object in objects {
+        XCTAssertGreaterThan(object["median_ms"] as? Double ?? 0, 0)
+        XCTAssertGreaterThan(object["peak_tensor_bytes"] as? Int ?? 0, 0)
+        XCTAssertEqual(object["parameters"] as? Int, weights)
+      }
+    }
+    for (bad, message) in [
+      (["--method", "pc-darts", "--order", "2"], "--order 2 is for --method darts only"),
+      (["--method", "darts", "--stage", "1"], "--stage is 1, 2 or 3 with --method p-darts"),
+      (["--method", "p-darts", "--stage", "4"], "--stage is 1, 2 or 3 with --method p-darts"),
+    ] {
+      let result = try run(["bench", "search"] + bad)
+      XCTAssertNotEqual(result.status, 0, "\(bad)")
+      XCTAssert(result.err.contains(message), result.err)
+    }
+  }
 }
 
 extension XCTestCase {

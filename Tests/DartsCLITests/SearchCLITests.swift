@@ -39,9 +39,74 @@ final class SearchCLITests: XCTestCase {
     let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as! [String: Any]
     XCTAssertEqual(config["partialChannels"] as? Int, 4)
     XCTAssertEqual(config["edgeNormalization"] as? Bool, true)
-    let pDarts = try runDarts(["search", "--method", "p-darts"])
+    let pDarts = try runDarts(["search", "--method", "p-darts", "--order", "2"])
     XCTAssertNotEqual(pDarts.status, 0)
-    XCTAssert(pDarts.err.contains("not available yet"), pDarts.err)
+    XCTAssert(pDarts.err.contains("first order only"), pDarts.err)
+  }
+
+  /// A tiny three-stage P-DARTS search (3, 4 and 5 cells).
+  var tinyProgressive: [String] {
+    tiny + ["--method", "p-darts", "--add-layers", "1", "2", "--arch-warmup-epochs", "1", "--epochs", "2", "--max-steps-per-epoch", "3"]
+  }
+
+  func events(in run: URL) throws -> [[String: Any]] {
+    try String(contentsOf: run.appendingPathComponent("events.jsonl"), encoding: .utf8).split(separator: "\n")
+      .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+  }
+
+  func testProgressiveSearchRunsThreeStages() throws {
+    let run = try temporaryDirectory().appendingPathComponent("p")
+    let result = try runDarts(tinyProgressive + ["--skip-dropout", "0.1", "0.4", "0.7", "--run-dir", run.path])
+    XCTAssertEqual(result.status, 0, result.err)
+    XCTAssert(result.out.contains("stage 3/3"), result.out)
+    XCTAssert(result.out.contains("genotype without the skip cap"), result.out)
+    let genotype = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("genotype.json"))) as! [String: Any]
+    let normal = genotype["normal"] as! [[Any]]
+    XCTAssertEqual(normal.count, 8)
+    XCTAssertLessThanOrEqual(normal.filter { $0[0] as? String == "skip_connect" }.count, 2)
+    for node in 0..<4 {  // P-DARTS emits a node's edges by ascending source
+      XCTAssertLessThan(normal[2 * node][1] as! Int, normal[2 * node + 1][1] as! Int)
+    }
+    let architecture = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("architecture.json"))) as! [String: Any]
+    let stages = try XCTUnwrap(architecture["stages"] as? [[String: Any]])
+    XCTAssertEqual(stages.map { $0["layers"] as? Int }, [3, 4, 5])
+    XCTAssertEqual(stages.map { (($0["alphas_normal"] as? [String: Any])?["shape"] as? [Int]) }, [[14, 8], [14, 5], [14, 3]])
+    XCTAssertEqual(stages.map { (($0["reduce_operations"] as? [[String]])?.first?.count) }, [8, 5, 3])
+    let objects = try events(in: run)
+    XCTAssertEqual(objects.filter { $0["type"] as? String == "epoch" }.compactMap { $0["stage"] as? Int }, [0, 0, 1, 1, 2, 2])
+    XCTAssertEqual(objects.filter { $0["type"] as? String == "stage_start" }.count, 2)
+    let rates = objects.filter { $0["type"] as? String == "epoch_start" }.map { $0["skip_dropout"] as? Double }
+    // r·(E−e−1)/E in the warm-up epoch, r from the first α epoch on (E = 2, 1 warm-up epoch).
+    for (rate, expected) in zip(rates, [0.05, 0.1, 0.2, 0.4, 0.35, 0.7]) { XCTAssertEqual(rate ?? -1, expected, accuracy: 1e-6) }
+    XCTAssertEqual(objects.filter { $0["type"] as? String == "genotype" }.first?["max_skip"] is NSNull, true)
+  }
+
+  func testProgressiveResumeAcrossAStageIsBitIdentical() throws {
+    let root = try temporaryDirectory()
+    let reference = root.appendingPathComponent("reference")
+    XCTAssertEqual(try runDarts(tinyProgressive + ["--run-dir", reference.path]).status, 0)
+
+    let interrupted = root.appendingPathComponent("interrupted")
+    let process = Process()
+    process.executableURL = try dartsExecutable
+    process.arguments = tinyProgressive + ["--run-dir", interrupted.path]
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    // Kill -9 once stage 1 has ended (its last checkpoint, or the first of stage 2, is on disk).
+    let log = interrupted.appendingPathComponent("events.jsonl")
+    while process.isRunning && !((try? String(contentsOf: log, encoding: .utf8))?.contains("stage_start") ?? false) { usleep(2_000) }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+
+    let resumed = try runDarts(["search", "--resume", interrupted.path])
+    XCTAssertEqual(resumed.status, 0, resumed.err)
+    for file in ["architecture.json", "genotype.json"] {
+      XCTAssertEqual(
+        try Data(contentsOf: reference.appendingPathComponent(file)), try Data(contentsOf: interrupted.appendingPathComponent(file)),
+        "\(file) differs after kill -9 and resume")
+    }
+    let steps = try events(in: interrupted).compactMap { $0["type"] as? String == "step" ? $0["global_step"] as? Int : nil }
+    XCTAssertEqual(steps, Array(1...18))
   }
 
   func testResumeAfterKillIsBitIdentical() throws {
