@@ -110,6 +110,25 @@ final class TrainImageNetCLITests: XCTestCase {
     XCTAssertEqual(testLine(tested.out), line)
   }
 
+  /// A state_dict exported from the PyTorch reference `NetworkImageNet` (`module.` names, no
+  /// description): its names select the ImageNet network and an image folder.
+  func testPyTorchImageNetExportIsTestedOnAnImageFolder() throws {
+    let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("EvaluationTests/Fixtures/reference_imagenet_weights.safetensors")
+    let data = try imageFolder()
+    let arguments = ["test", "--checkpoint", fixture.path, "--image-size", "32", "--init-channels", "8", "--layers", "3"]
+    let tested = try runDarts(arguments + ["--data", data.path])
+    XCTAssertEqual(tested.status, 0, tested.err)
+    XCTAssert(testLine(tested.out)?.hasSuffix("(6 images)") ?? false, tested.out)
+    let withoutData = try runDarts(arguments)
+    XCTAssertNotEqual(withoutData.status, 0)
+    XCTAssert(withoutData.err.contains("--dataset image-folder needs --data DIR"), withoutData.err)
+    let wrongSize = try runDarts(["test", "--checkpoint", fixture.path, "--data", data.path, "--image-size", "32"])
+    XCTAssertNotEqual(wrongSize.status, 0)
+    XCTAssert(wrongSize.err.contains(fixture.path), wrongSize.err)
+    XCTAssertEqual(wrongSize.err.split(separator: "\n").count, 1, wrongSize.err)
+  }
+
   /// Rewrites a safetensors file without its `__metadata__`.
   func stripMetadata(_ source: URL, to target: URL) throws {
     let bytes = try Data(contentsOf: source)
