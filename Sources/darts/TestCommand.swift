@@ -68,9 +68,9 @@ struct TestCommand: ParsableCommand {
       guard (description.inputChannels, description.classes) == (channels, testSet.classCount) else {
         throw ValidationError("\(checkpoint): the network takes \(description.inputChannels)-channel images in \(description.classes) classes, \(dataset) has \(channels) and \(testSet.classCount)")
       }
-      if description.stem == .imageNet && description.channels % 2 != 0 {
-        throw ValidationError("the ImageNet network needs an even --init-channels, got \(description.channels)")
-      }
+      var evaluated = description  // the test forward: at the test images' size, no auxiliary head
+      (evaluated.inputSize, evaluated.auxiliary) = (size, false)
+      if let problem = evaluated.problem { throw ValidationError("\(checkpoint): \(problem)") }
       let backend = CPUBackend(threads: threads)
       var factory = ParameterFactory(backend: backend, seed: 0)
       let network = description.build(using: &factory)

@@ -22,12 +22,15 @@ final class TrainImageNetCLITests: XCTestCase {
     return data
   }
 
+  /// The JSON header of a safetensors file and the offset of its data.
+  func header(_ bytes: Data) throws -> (header: [String: Any], dataOffset: Int) {
+    let length = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+    return (try XCTUnwrap(JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + length))) as? [String: Any]), 8 + length)
+  }
+
   /// The tensor names in a safetensors file's header.
   func tensorNames(_ url: URL) throws -> Set<String> {
-    let bytes = try Data(contentsOf: url)
-    let length = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-    let header = try XCTUnwrap(JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + length))) as? [String: Any])
-    return Set(header.keys).subtracting(["__metadata__"])
+    Set(try header(Data(contentsOf: url)).header.keys).subtracting(["__metadata__"])
   }
 
   func config(_ run: URL) throws -> [String: Any] {
@@ -127,19 +130,22 @@ final class TrainImageNetCLITests: XCTestCase {
     XCTAssertNotEqual(wrongSize.status, 0)
     XCTAssert(wrongSize.err.contains(fixture.path), wrongSize.err)
     XCTAssertEqual(wrongSize.err.split(separator: "\n").count, 1, wrongSize.err)
+    // 28×28 MNIST-like images give the ImageNet stem an odd 7×7 output.
+    let demo = try runDarts(arguments.dropLast(6) + ["--init-channels", "8", "--layers", "3", "--dataset", "demo"])
+    XCTAssertNotEqual(demo.status, 0)
+    XCTAssert(demo.err.contains("input size 28"), demo.err)
   }
 
   /// Rewrites a safetensors file without its `__metadata__`.
   func stripMetadata(_ source: URL, to target: URL) throws {
     let bytes = try Data(contentsOf: source)
-    let length = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-    var header = try XCTUnwrap(JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + length))) as? [String: Any])
-    header["__metadata__"] = nil
-    var json = try JSONSerialization.data(withJSONObject: header)
-    while json.count % 8 != 0 { json.append(0x20) }
-    var out = Data((0..<8).map { UInt8(truncatingIfNeeded: json.count >> (8 * $0)) })
-    out.append(json)
-    out.append(bytes.subdata(in: (8 + length)..<bytes.count))
+    var (json, offset) = try header(bytes)
+    json["__metadata__"] = nil
+    var encoded = try JSONSerialization.data(withJSONObject: json)
+    while encoded.count % 8 != 0 { encoded.append(0x20) }
+    var out = Data((0..<8).map { UInt8(truncatingIfNeeded: encoded.count >> (8 * $0)) })
+    out.append(encoded)
+    out.append(bytes.subdata(in: offset..<bytes.count))
     try out.write(to: target)
   }
 
