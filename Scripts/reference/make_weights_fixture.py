@@ -11,6 +11,10 @@ PyTorch user would export it:
 * `reference_logits.safetensors`: `input` (2x3x32x32) and the eval-mode `logits` (2x10).
 * `reference_names.json`: name -> [shape, dtype] of the state_dict of the same network *with*
   the auxiliary head, for checking the names, shapes and dtypes our weights.safetensors has.
+* `reference_imagenet_weights.safetensors`: a small reference `NetworkImageNet` (DARTS_V2, C=8,
+  3 cells, 3 classes, no auxiliary head) prepared the same way on 3x32x32 inputs and exported as
+  from `nn.DataParallel` (every name with a `module.` prefix), as the ImageNet scripts save it.
+* `reference_imagenet_logits.safetensors`: its `input` (2x3x32x32) and eval-mode `logits` (2x3).
 
 Run from the repository root with a Python that has torch 2.13 and safetensors:
 
@@ -30,9 +34,12 @@ import darts_reference as ref  # noqa: E402
 OUT = os.path.join("Tests", "EvaluationTests", "Fixtures")
 
 
-def make_network(auxiliary):
+def make_network(auxiliary, imagenet=False):
     torch.manual_seed(0)
-    net = ref.NetworkCIFAR(C=8, classes=10, layers=5, genotype=ref.DARTS_V2, auxiliary=auxiliary)
+    if imagenet:
+        net = ref.NetworkImageNet(C=8, classes=3, layers=3, genotype=ref.DARTS_V2, auxiliary=auxiliary)
+    else:
+        net = ref.NetworkCIFAR(C=8, classes=10, layers=5, genotype=ref.DARTS_V2, auxiliary=auxiliary)
     with torch.no_grad():
         for module in net.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
@@ -62,7 +69,17 @@ def main():
              for k, v in make_network(auxiliary=True).state_dict().items()}
     with open(os.path.join(OUT, "reference_names.json"), "w") as f:
         f.write("{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(names.items())) + "\n}\n")
-    for name in ("reference_weights.safetensors", "reference_logits.safetensors"):
+
+    imagenet = make_network(auxiliary=False, imagenet=True)
+    save_file({"module." + k: v.contiguous() for k, v in imagenet.state_dict().items()},
+              os.path.join(OUT, "reference_imagenet_weights.safetensors"))
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        imagenet_logits, _ = imagenet(x)
+    save_file({"input": x.contiguous(), "logits": imagenet_logits.contiguous()},
+              os.path.join(OUT, "reference_imagenet_logits.safetensors"))
+    for name in ("reference_weights.safetensors", "reference_logits.safetensors",
+                 "reference_imagenet_weights.safetensors", "reference_imagenet_logits.safetensors"):
         os.chmod(os.path.join(OUT, name), 0o644)
     print(f"{len(state)} tensors, {len(names)} names with the auxiliary head; logits {logits[0, :3].tolist()}")
 

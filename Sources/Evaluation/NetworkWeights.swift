@@ -20,8 +20,16 @@ public struct NetworkDescription: Codable, Sendable, Equatable {
   /// Whether the network has the auxiliary head (its weights are saved even though the test
   /// forward does not use it).
   public var auxiliary: Bool
+  /// The macro structure: `NetworkCIFAR` or `NetworkImageNet` (SPEC §1.4, §6.2).
+  public var stem: EvaluationNetwork.Stem
+  /// Whether the auxiliary head has its BN(768): always for the CIFAR network; for the ImageNet
+  /// network in P-DARTS but not in DARTS and PC-DARTS (SPEC §6.2).
+  public var auxiliaryFeatureNorm: Bool
 
-  public init(genotype: Genotype, channels: Int, layers: Int, classes: Int, inputChannels: Int, inputSize: Int, auxiliary: Bool) {
+  public init(
+    genotype: Genotype, channels: Int, layers: Int, classes: Int, inputChannels: Int, inputSize: Int, auxiliary: Bool,
+    stem: EvaluationNetwork.Stem = .cifar, auxiliaryFeatureNorm: Bool = true
+  ) {
     self.genotype = genotype
     self.channels = channels
     self.layers = layers
@@ -29,13 +37,37 @@ public struct NetworkDescription: Codable, Sendable, Equatable {
     self.inputChannels = inputChannels
     self.inputSize = inputSize
     self.auxiliary = auxiliary
+    self.stem = stem
+    self.auxiliaryFeatureNorm = auxiliaryFeatureNorm
+  }
+
+  /// Reads descriptions written before `stem` and `auxiliaryFeatureNorm` existed as the CIFAR
+  /// network with BN(768).
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    try self.init(
+      genotype: c.decode(Genotype.self, forKey: .genotype), channels: c.decode(Int.self, forKey: .channels),
+      layers: c.decode(Int.self, forKey: .layers), classes: c.decode(Int.self, forKey: .classes),
+      inputChannels: c.decode(Int.self, forKey: .inputChannels), inputSize: c.decode(Int.self, forKey: .inputSize),
+      auxiliary: c.decode(Bool.self, forKey: .auxiliary),
+      stem: c.decodeIfPresent(EvaluationNetwork.Stem.self, forKey: .stem) ?? .cifar,
+      auxiliaryFeatureNorm: c.decodeIfPresent(Bool.self, forKey: .auxiliaryFeatureNorm) ?? true)
   }
 
   /// The network, initialised from `factory` (PyTorch default initialisers).
   public func build(using factory: inout ParameterFactory) -> EvaluationNetwork {
     EvaluationNetwork(
       genotype: genotype, channels: channels, layers: layers, classes: classes, inputChannels: inputChannels,
-      inputSize: inputSize, auxiliary: auxiliary, using: &factory)
+      inputSize: inputSize, stem: stem, auxiliary: auxiliary, auxiliaryFeatureNorm: auxiliaryFeatureNorm, using: &factory)
+  }
+
+  /// Why this network cannot be built or cannot take its input size, or nil (see
+  /// `EvaluationNetwork.inputSizeProblem`; the ImageNet stem also needs an even C).
+  public var problem: String? {
+    if stem == .imageNet && channels % 2 != 0 {
+      return "the ImageNet network needs an even --init-channels (its stem0 has C/2 channels), got \(channels)"
+    }
+    return EvaluationNetwork.inputSizeProblem(stem: stem, layers: layers, inputSize: inputSize, auxiliary: auxiliary)
   }
 
   /// Metadata key of the description in weight files.

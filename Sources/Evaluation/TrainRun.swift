@@ -50,25 +50,42 @@ public final class TrainRun {
     var test: BatchSampler
     var network: NetworkDescription
 
-    /// Loads both parts of the dataset; errors name the file or directory.
+    /// Loads both parts of the dataset (image folders: lists them; their images are decoded per
+    /// batch); errors name the file or directory.
     init(_ settings: TrainSettings) throws {
       if let problem = settings.validationProblem() { throw TrainRunError(problem) }
       let directory = settings.dataDirectory.map { URL(fileURLWithPath: $0) }
-      let trainSet = try settings.dataset.load(.train, from: directory)
-      let testSet = try settings.dataset.load(.test, from: directory)
-      let count = min(settings.limit ?? trainSet.count, trainSet.count)
-      var trainIndices = 0..<count
-      if let portion = settings.trainPortion {
-        let split = SearchSplit(count: trainSet.count, trainPortion: portion, limit: count)
-        guard !split.weights.isEmpty, !split.architecture.isEmpty else {
-          throw TrainRunError("the training set (\(count) images) is too small to split at --train-portion \(portion)")
+      let trainImages, testImages: any LabelledImages
+      var trainIndices: Range<Int>, testCount: Int
+      if settings.dataset == .imageFolder, let directory {
+        let trainFolder = try ImageFolder.load(.train, from: directory, transform: settings.imageTransform(training: true))
+        let testFolder = try ImageFolder.load(.test, from: directory, transform: settings.imageTransform(training: false))
+        guard testFolder.classNames == trainFolder.classNames else {
+          throw TrainRunError("\(directory.path): the test folder has other classes than the training folder (\(testFolder.classCount) and \(trainFolder.classCount) class folders)")
         }
-        trainIndices = split.weights
-        validation = BatchSampler(dataset: trainSet, indices: split.architecture, batchSize: settings.batchSize, order: .sequential, augmentation: .evaluation, seed: settings.seed, stream: 1)
+        (trainImages, testImages) = (trainFolder, testFolder)
+        (trainIndices, testCount) = (0..<trainFolder.count, testFolder.count)
+      } else {
+        let trainSet = try settings.dataset.load(.train, from: directory)
+        let testSet = try settings.dataset.load(.test, from: directory)
+        trainIndices = 0..<min(settings.limit ?? trainSet.count, trainSet.count)
+        if let portion = settings.trainPortion {
+          let split = SearchSplit(count: trainSet.count, trainPortion: portion, limit: trainIndices.count)
+          guard !split.weights.isEmpty, !split.architecture.isEmpty else {
+            throw TrainRunError("the training set (\(trainIndices.count) images) is too small to split at --train-portion \(portion)")
+          }
+          trainIndices = split.weights
+          validation = BatchSampler(dataset: trainSet, indices: split.architecture, batchSize: settings.batchSize, order: .sequential, augmentation: .evaluation, seed: settings.seed, stream: 1)
+        }
+        trainImages = AugmentedDataset(trainSet, augmentation: settings.augmentation)
+        testImages = AugmentedDataset(testSet, augmentation: .evaluation)
+        testCount = min(settings.testLimit ?? testSet.count, testSet.count)
       }
-      train = BatchSampler(dataset: trainSet, indices: trainIndices, batchSize: settings.batchSize, order: .epochPermutation, augmentation: settings.augmentation, seed: settings.seed, stream: 0)
-      test = BatchSampler(dataset: testSet, indices: 0..<min(settings.testLimit ?? testSet.count, testSet.count), batchSize: settings.batchSize, order: .sequential, augmentation: .evaluation, seed: settings.seed, stream: 2)
-      network = settings.network(inputChannels: trainSet.channels, inputSize: trainSet.height, classes: trainSet.classCount)
+      let shape = trainImages.imageShape
+      network = settings.network(inputChannels: shape[0], inputSize: shape[1], classes: trainImages.classCount)
+      if let problem = network.problem { throw TrainRunError(problem) }
+      train = BatchSampler(images: trainImages, indices: trainIndices, batchSize: settings.batchSize, order: .epochPermutation, seed: settings.seed, stream: 0)
+      test = BatchSampler(images: testImages, indices: 0..<testCount, batchSize: settings.batchSize, order: .sequential, seed: settings.seed, stream: 2)
     }
   }
 
@@ -142,7 +159,10 @@ public final class TrainRun {
       }
       let progress = journal.progress(label: "epoch \(epoch + 1)/\(settings.epochs)", total: steps)
       for stepIndex in state.position.step..<steps {
-        guard let batch = loader.next() else { throw TrainRunError("the batch loader stopped early at epoch \(epoch) step \(stepIndex)") }
+        guard let batch = loader.next() else {
+          if let failure = loader.failure { throw TrainRunError("\(failure)") }
+          throw TrainRunError("the batch loader stopped early at epoch \(epoch) step \(stepIndex)")
+        }
         let stepStart = clock.now
         var generator = derivedGenerator(settings.seed, 3, UInt64(epoch), UInt64(stepIndex))
         let result: TrainingStep.Result

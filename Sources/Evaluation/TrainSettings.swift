@@ -61,6 +61,15 @@ public struct TrainSettings: Codable, Sendable, Equatable {
   /// Initial channels C and cells L.
   public var channels: Int = 36
   public var layers: Int = 20
+  /// The macro structure: the CIFAR network, or the ImageNet network (`NetworkImageNet`).
+  public var stem: EvaluationNetwork.Stem = .cifar
+  /// The auxiliary head's BN(768) (SPEC §6.2: P-DARTS ImageNet has it, DARTS and PC-DARTS
+  /// ImageNet do not; the CIFAR network always has it).
+  public var auxiliaryFeatureNorm: Bool = true
+  /// Image folders: side of the square crops the network takes (nil: 224).
+  public var imageSize: Int?
+  /// Image folders: colour jitter of the training images (nil: none).
+  public var colorJitter: ColorJitter?
   public var seed: UInt64 = 0
   public var threads: Int = 2
   /// Cap on the steps of an epoch (smoke runs); nil: whole epochs.
@@ -77,8 +86,8 @@ public struct TrainSettings: Codable, Sendable, Equatable {
   /// genotypes DARTS_V2 / PDARTS / PC_DARTS_cifar), SPEC §6.2 for ImageNet (250 epochs, wd 3e-5,
   /// label smoothing 0.1, aux 0.4, no drop path, C = 48, L = 14; DARTS: batch 128, lr 0.1 ×0.97
   /// per epoch; P-DARTS: batch 256, lr 0.1 linear; PC-DARTS: batch 1024, lr 0.5 linear with
-  /// 5 warm-up epochs from lr₀). Until the ImageNet network and image folders are wired, the
-  /// ImageNet recipes train the CIFAR network on the datasets available.
+  /// 5 warm-up epochs from lr₀), on an image folder with the ImageNet network (auxiliary BN(768)
+  /// for P-DARTS only) and RandomResizedCrop + flip + ColorJitter(0.4, 0.4, 0.4, 0.2).
   public static func preset(_ preset: Preset) -> TrainSettings {
     var s = TrainSettings()
     switch preset {
@@ -89,7 +98,8 @@ public struct TrainSettings: Codable, Sendable, Equatable {
     case .pcdarts:
       (s.dropPath, s.genotype, s.genotypeSource) = (0.3, .pcDartsCIFAR, "PC_DARTS_cifar")
     case .dartsImageNet, .pdartsImageNet, .pcdartsImageNet:
-      (s.epochs, s.weightDecay, s.labelSmoothing, s.dropPath, s.cutout, s.channels, s.layers) = (250, 3e-5, 0.1, 0, 0, 48, 14)
+      (s.epochs, s.weightDecay, s.labelSmoothing, s.dropPath, s.cutout, s.cropPadding, s.channels, s.layers) = (250, 3e-5, 0.1, 0, 0, 0, 48, 14)
+      (s.dataset, s.stem, s.colorJitter, s.auxiliaryFeatureNorm) = (.imageFolder, .imageNet, .imageNet, preset == .pdartsImageNet)
       switch preset {
       case .dartsImageNet:
         (s.batchSize, s.learningRate, s.schedule) = (128, 0.1, .step)
@@ -118,7 +128,21 @@ public struct TrainSettings: Codable, Sendable, Equatable {
   /// The drop-path probability of epoch `e`: `p·e/E` (0 at epoch 0).
   public func dropPathProbability(epoch e: Int) -> Double { dropPath * Double(e) / Double(epochs) }
 
-  /// The training transform (SPEC §8.2: crop, flip, normalise, cutout).
+  /// Side of the network's input: `imageSize` (default 224) for image folders, else the
+  /// dataset's (32 or 28).
+  public var inputSize: Int { dataset == .imageFolder ? imageSize ?? dataset.imageSize : dataset.imageSize }
+
+  /// The transform of image-folder images (SPEC §6.2): training: RandomResizedCrop(`inputSize`)
+  /// + flip + `colorJitter`; evaluation: resize to `inputSize`·256/224 + centre crop.
+  public func imageTransform(training: Bool) -> ImageTransform {
+    guard training else { return .evaluation(size: inputSize) }
+    var transform = ImageTransform.training(size: inputSize)
+    transform.flipProbability = flip ? 0.5 : 0
+    transform.colorJitter = colorJitter
+    return transform
+  }
+
+  /// The training transform of in-memory datasets (SPEC §8.2: crop, flip, normalise, cutout).
   public var augmentation: Augmentation {
     Augmentation(padding: cropPadding, flipProbability: flip ? 0.5 : 0, cutoutLength: cutout)
   }
@@ -127,7 +151,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
   public func network(inputChannels: Int, inputSize: Int, classes: Int) -> NetworkDescription {
     NetworkDescription(
       genotype: genotype, channels: channels, layers: layers, classes: classes, inputChannels: inputChannels,
-      inputSize: inputSize, auxiliary: auxiliaryWeight > 0)
+      inputSize: inputSize, auxiliary: auxiliaryWeight > 0, stem: stem, auxiliaryFeatureNorm: auxiliaryFeatureNorm)
   }
 
   /// A one-line reason these settings cannot run, or nil.
@@ -148,6 +172,20 @@ public struct TrainSettings: Codable, Sendable, Equatable {
     if let c = checkpointEvery, c < 1 { return "--checkpoint-every must be positive" }
     if let l = limit, l < 1 { return "--limit must be positive" }
     if let l = testLimit, l < 1 { return "--test-limit must be positive" }
+    if dataset == .imageFolder {
+      if dataDirectory == nil { return "--dataset image-folder needs --data DIR (DIR/train/<class>/<image> and DIR/val/<class>/<image>)" }
+      if limit != nil || testLimit != nil || trainPortion != nil {
+        return "--limit, --test-limit and --train-portion do not apply to image folders (they would keep only the first classes)"
+      }
+      if cutout > 0 || cropPadding > 0 { return "--cutout and --crop-padding do not apply to image folders (they use RandomResizedCrop)" }
+      if inputSize < 16 { return "--image-size must be at least 16" }
+    } else {
+      if imageSize != nil { return "--image-size applies to image folders only (\(dataset) images are \(dataset.imageSize)×\(dataset.imageSize))" }
+      if colorJitter != nil { return "--color-jitter applies to image folders only" }
+    }
+    if let problem = network(inputChannels: dataset.imageChannels, inputSize: inputSize, classes: 1).problem {
+      return "\(problem) (\(stem == .imageNet ? "ImageNet" : "CIFAR") network, \(layers) cells)"
+    }
     return nil
   }
 }

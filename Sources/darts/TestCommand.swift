@@ -13,15 +13,19 @@ struct TestCommand: ParsableCommand {
       --checkpoint takes a weights.safetensors or checkpoint.safetensors of a darts run (which \
       name their network), or a state_dict exported from the PyTorch reference network with \
       safetensors (then give --genotype, --init-channels, --layers and --dataset as trained; \
-      a 'module.' prefix is removed; the auxiliary head is built if the file has one).
+      a 'module.' prefix is removed; the file's tensors tell the CIFAR from the ImageNet network \
+      (then C = 48, L = 14 and an image folder by default) and whether there is an auxiliary \
+      head and its BN(768)). Image folders are tested on DIR/val (or DIR/test), resized to \
+      size·256/224 and centre-cropped.
       """)
 
   @Option(help: "The weights file.") var checkpoint: String
   @Option(help: "Genotype name or JSON file (default: the one the file names, else DARTS_V2).") var genotype: String?
-  @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist (default: that of the run the file is in, else demo).") var dataset: DatasetKind?
+  @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist, image-folder (default: that of the run the file is in, else image-folder for ImageNet-network weights, else demo).") var dataset: DatasetKind?
   @Option(help: "Dataset directory (default: that of the run the file is in, else the dataset's usual location).") var data: String?
-  @Option(help: "Initial channels C (default: as the file says, else 36).") var initChannels: Int?
-  @Option(help: "Cells L (default: as the file says, else 20).") var layers: Int?
+  @Option(help: "Image folders: side of the centre crop (default: the size the network was trained at, else 224).") var imageSize: Int?
+  @Option(help: "Initial channels C (default: as the file says, else 36, or 48 for the ImageNet network).") var initChannels: Int?
+  @Option(help: "Cells L (default: as the file says, else 20, or 14 for the ImageNet network).") var layers: Int?
   @Option(help: "Test on only the first N test images.") var limit: Int?
   @Option(help: "Batch size.") var batchSize = 100
   @Option(help: "Threads.") var threads = 2
@@ -39,25 +43,41 @@ struct TestCommand: ParsableCommand {
       // A file in a training run directory: test on that run's dataset unless told otherwise.
       let config = url.deletingLastPathComponent().appendingPathComponent("config.json")
       let run = try? JSONDecoder().decode(TrainSettings.self, from: Data(contentsOf: config))
-      let dataset = dataset ?? run?.dataset ?? .demo
-      let directory = data ?? (dataset == run?.dataset ? run?.dataDirectory : nil)
-      let testSet = try dataset.load(.test, from: directory.map { URL(fileURLWithPath: $0) })
+      // A file without a description (exported from PyTorch) names its macro structure.
+      let stem: EvaluationNetwork.Stem = file.tensors["stem0.0.weight"] != nil ? .imageNet : .cifar
+      let dataset = dataset ?? run?.dataset ?? (file.description?.stem ?? stem == .imageNet ? .imageFolder : .demo)
+      let directory = (data ?? (dataset == run?.dataset ? run?.dataDirectory : nil)).map { URL(fileURLWithPath: $0) }
+      let testSet: any LabelledImages
+      if dataset == .imageFolder {
+        guard let directory else { throw ValidationError("--dataset image-folder needs --data DIR (DIR/val/<class>/<image> or DIR/test/<class>/<image>)") }
+        let size = imageSize ?? file.description?.inputSize ?? dataset.imageSize
+        guard size >= 16 else { throw ValidationError("--image-size must be at least 16") }
+        testSet = try ImageFolder.load(.test, from: directory, transform: .evaluation(size: size))
+      } else {
+        if imageSize != nil { throw ValidationError("--image-size applies to image folders only") }
+        testSet = AugmentedDataset(try dataset.load(.test, from: directory), augmentation: .evaluation)
+      }
+      let (channels, size) = (testSet.imageShape[0], testSet.imageShape[1])
       var description = file.description ?? NetworkDescription(
-        genotype: .dartsV2, channels: 36, layers: 20, classes: testSet.classCount, inputChannels: testSet.channels,
-        inputSize: testSet.height, auxiliary: file.hasAuxiliaryHead)
+        genotype: .dartsV2, channels: stem == .imageNet ? 48 : 36, layers: stem == .imageNet ? 14 : 20,
+        classes: testSet.classCount, inputChannels: channels, inputSize: size, auxiliary: file.hasAuxiliaryHead,
+        stem: stem, auxiliaryFeatureNorm: file.tensors["auxiliary_head.features.6.running_mean"] != nil)
       if let genotype { description.genotype = try GenotypeCommand.load(genotype) }
       if let initChannels { description.channels = initChannels }
       if let layers { description.layers = layers }
-      guard (description.inputChannels, description.classes) == (testSet.channels, testSet.classCount) else {
-        throw ValidationError("\(checkpoint): the network takes \(description.inputChannels)-channel images in \(description.classes) classes, \(dataset) has \(testSet.channels) and \(testSet.classCount)")
+      guard (description.inputChannels, description.classes) == (channels, testSet.classCount) else {
+        throw ValidationError("\(checkpoint): the network takes \(description.inputChannels)-channel images in \(description.classes) classes, \(dataset) has \(channels) and \(testSet.classCount)")
       }
+      var evaluated = description  // the test forward: at the test images' size, no auxiliary head
+      (evaluated.inputSize, evaluated.auxiliary) = (size, false)
+      if let problem = evaluated.problem { throw ValidationError("\(checkpoint): \(problem)") }
       let backend = CPUBackend(threads: threads)
       var factory = ParameterFactory(backend: backend, seed: 0)
       let network = description.build(using: &factory)
       try NetworkWeights.load(file, into: network)
       let sampler = BatchSampler(
-        dataset: testSet, indices: 0..<min(limit ?? testSet.count, testSet.count), batchSize: batchSize,
-        order: .sequential, augmentation: .evaluation, seed: 0)
+        images: testSet, indices: 0..<min(limit ?? testSet.count, testSet.count), batchSize: batchSize,
+        order: .sequential, seed: 0)
       let metrics = try SplitMetrics.evaluate(network, on: sampler, backend: backend)
       emit(String(format: "test: loss %.4f  top-1 %.2f%%  top-5 %.2f%%  (%d images)", metrics.loss, 100 * metrics.top1, 100 * metrics.top5, metrics.count))
     }

@@ -6,6 +6,7 @@ import Foundation
 extension TrainSettings.Preset: ExpressibleByArgument {}
 extension LearningRatePlan.Schedule: ExpressibleByArgument {}
 extension LearningRatePlan.Warmup: ExpressibleByArgument {}
+extension EvaluationNetwork.Stem: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -15,8 +16,11 @@ struct TrainCommand: ParsableCommand {
       With no options, trains a small DARTS_V2 network (C=8, 5 cells) on the Fashion-MNIST \
       images shipped with the package for a few minutes. --preset darts|pdarts|pcdarts starts \
       from the CIFAR recipes of the papers (600 epochs, cutout, drop path, auxiliary head), \
-      darts-imagenet|pdarts-imagenet|pcdarts-imagenet from the ImageNet recipes (label \
-      smoothing, step or linear schedules, warm-up); every option given then overrides. A run \
+      darts-imagenet|pdarts-imagenet|pcdarts-imagenet (or --imagenet) from the ImageNet recipes \
+      (the ImageNet network, C = 48, L = 14, on an image folder given with --data: \
+      RandomResizedCrop + flip + colour jitter, label smoothing, step or linear schedules, \
+      warm-up); every option given then overrides. Image folders also train the CIFAR network \
+      (--network cifar, e.g. on small images with --image-size 32). A run \
       directory receives config.json, genotype.json, events.jsonl, checkpoint.safetensors \
       (every epoch and every --checkpoint-every steps) and weights.safetensors (reference \
       names, loadable with strict=True into the PyTorch reference network); --resume DIR \
@@ -24,9 +28,12 @@ struct TrainCommand: ParsableCommand {
       """)
 
   @Option(help: "Recipe: demo, darts, pdarts, pcdarts, darts-imagenet, pdarts-imagenet, pcdarts-imagenet (default: demo without --dataset, else darts).") var preset: TrainSettings.Preset?
+  @Flag(help: "The ImageNet recipe of the preset's method (--preset pdarts --imagenet is pdarts-imagenet; alone: darts-imagenet).") var imagenet = false
   @Option(help: "A built-in genotype name (darts genotype list) or a genotype JSON file.") var genotype: String?
-  @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist.") var dataset: DatasetKind?
-  @Option(help: "Dataset directory (default: the dataset's usual location).") var data: String?
+  @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist, image-folder.") var dataset: DatasetKind?
+  @Option(help: "Dataset directory (default: the dataset's usual location; image folders: DIR/train and DIR/val or DIR/test, one sub-folder per class).") var data: String?
+  @Option(help: "Image folders: side of the square crops (default 224).") var imageSize: Int?
+  @Flag(inversion: .prefixedNo, help: "Image folders: ColorJitter(0.4, 0.4, 0.4, 0.2) on training images (default: with the ImageNet presets).") var colorJitter: Bool?
   @Option(help: "Use only the first N training images.") var limit: Int?
   @Option(help: "Test on only the first N test images.") var testLimit: Int?
   @Option(help: "Train on this fraction of the training images and report the rest as a validation split.") var trainPortion: Double?
@@ -49,6 +56,8 @@ struct TrainCommand: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var flip: Bool?
   @Option(help: "Initial channels C.") var initChannels: Int?
   @Option(help: "Cells L.") var layers: Int?
+  @Option(help: "Network: cifar (NetworkCIFAR) or imagenet (NetworkImageNet, three stride-2 stem convolutions).") var network: EvaluationNetwork.Stem?
+  @Flag(name: .customLong("auxiliary-bn768"), inversion: .prefixedNo, help: "The auxiliary head's BN(768) (default: with, except the DARTS and PC-DARTS ImageNet recipes).") var auxiliaryBN768: Bool?
   @Option(help: "Random seed.") var seed: UInt64?
   @Option(help: "Threads.") var threads: Int?
   @Option(help: "Stop each epoch after N steps (smoke runs).") var maxStepsPerEpoch: Int?
@@ -59,12 +68,20 @@ struct TrainCommand: ParsableCommand {
 
   /// The settings: the preset, then every option given.
   func settings() throws -> TrainSettings {
-    var s = TrainSettings.preset(preset ?? (dataset == nil ? .demo : .darts))
+    var s = TrainSettings.preset(try chosenPreset())
     if let genotype {
       s.genotype = try GenotypeCommand.load(genotype)
       s.genotypeSource = genotype
     }
-    if let dataset { s.dataset = dataset }
+    if let dataset {
+      s.dataset = dataset
+      // Augmentations of the other kind of dataset do not apply (an option given still errs).
+      if dataset == .imageFolder { (s.cutout, s.cropPadding) = (0, 0) } else { s.colorJitter = nil }
+    }
+    if let v = imageSize { s.imageSize = v }
+    if let v = colorJitter { s.colorJitter = v ? .imageNet : nil }
+    if let v = network { s.stem = v }
+    if let v = auxiliaryBN768 { s.auxiliaryFeatureNorm = v }
     s.dataDirectory = data
     if let v = limit { s.limit = v }
     if let v = testLimit { s.testLimit = v }
@@ -94,6 +111,18 @@ struct TrainCommand: ParsableCommand {
     if let v = checkpointEvery { s.checkpointEvery = v }
     s.initFrom = initFrom
     return s
+  }
+
+  /// `--preset`, turned into its ImageNet recipe by `--imagenet`.
+  func chosenPreset() throws -> TrainSettings.Preset {
+    let chosen = preset ?? (imagenet ? .darts : dataset == nil ? .demo : .darts)
+    guard imagenet else { return chosen }
+    switch chosen {
+    case .darts, .dartsImageNet: return .dartsImageNet
+    case .pdarts, .pdartsImageNet: return .pdartsImageNet
+    case .pcdarts, .pcdartsImageNet: return .pcdartsImageNet
+    case .demo: throw ValidationError("--imagenet takes the ImageNet recipe of darts, pdarts or pcdarts, not of demo")
+    }
   }
 
   func run() throws {

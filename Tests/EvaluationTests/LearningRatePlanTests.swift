@@ -1,3 +1,4 @@
+import Datasets
 import Evaluation
 import XCTest
 
@@ -65,6 +66,25 @@ final class LearningRatePlanTests: XCTestCase {
     XCTAssertEqual([pcdartsImageNet.batchSize, pcdartsImageNet.warmupEpochs], [1024, 5])
     XCTAssertEqual(pcdartsImageNet.warmup, .initial)
     XCTAssertEqual(pcdartsImageNet.learningRatePlan.learningRate(epoch: 249), 0.000408, accuracy: 5e-7)
-    for preset in TrainSettings.Preset.allCases { XCTAssertNil(TrainSettings.preset(preset).validationProblem(), preset.rawValue) }
+    // SPEC §6.2: the ImageNet network on an image folder, colour jitter, BN(768) in P-DARTS only.
+    for preset in [TrainSettings.Preset.dartsImageNet, .pdartsImageNet, .pcdartsImageNet] {
+      let s = TrainSettings.preset(preset)
+      XCTAssertEqual(s.dataset, .imageFolder)
+      XCTAssertEqual(s.stem, .imageNet)
+      XCTAssertEqual(s.inputSize, 224)
+      XCTAssertEqual(s.colorJitter, ColorJitter(brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.2))
+      XCTAssertEqual(s.auxiliaryFeatureNorm, preset == .pdartsImageNet, preset.rawValue)
+      XCTAssertEqual(s.imageTransform(training: true).colorJitter, .imageNet)
+      XCTAssertEqual(s.imageTransform(training: true).flipProbability, 0.5)
+      XCTAssertEqual(s.imageTransform(training: false), .evaluation(size: 224))
+      XCTAssertEqual(s.validationProblem(), "--dataset image-folder needs --data DIR (DIR/train/<class>/<image> and DIR/val/<class>/<image>)")
+    }
+    XCTAssertEqual(TrainSettings.preset(.darts).stem, .cifar)
+    XCTAssertTrue(TrainSettings.preset(.darts).auxiliaryFeatureNorm)
+    for preset in TrainSettings.Preset.allCases {
+      var s = TrainSettings.preset(preset)
+      if s.dataset == .imageFolder { s.dataDirectory = "/data/imagenet" }
+      XCTAssertNil(s.validationProblem(), preset.rawValue)
+    }
   }
 }

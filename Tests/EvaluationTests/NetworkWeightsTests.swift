@@ -39,6 +39,51 @@ final class NetworkWeightsTests: XCTestCase {
     XCTAssertGreaterThan(expected.map(abs).max()!, 0.01, "the fixture's logits are not trivial")
   }
 
+  /// A `NetworkImageNet` state_dict saved from `nn.DataParallel` (`module.` names): the file
+  /// tells the ImageNet stem by its names, and the loaded network gives PyTorch's logits.
+  func testPyTorchImageNetExportGivesThePyTorchLogits() throws {
+    let file = try NetworkWeights.read(from: fixture("reference_imagenet_weights", "safetensors"))
+    XCTAssertNil(file.description)
+    XCTAssertNotNil(file.tensors["stem0.0.weight"], "module. prefix removed")
+    XCTAssertFalse(file.hasAuxiliaryHead)
+    var factory = ParameterFactory(backend: backend, seed: 5)
+    let net = NetworkDescription(
+      genotype: .dartsV2, channels: 8, layers: 3, classes: 3, inputChannels: 3, inputSize: 32, auxiliary: false,
+      stem: .imageNet, auxiliaryFeatureNorm: false
+    ).build(using: &factory)
+    try NetworkWeights.load(file, into: net)
+    let io = try Safetensors.read(from: fixture("reference_imagenet_logits", "safetensors")).tensors(on: backend)
+    net.eval()
+    var generator = SeededGenerator(seed: 0)
+    let logits = withoutGradients { net(io["input"]!, generator: &generator).logits }
+    XCTAssertEqual(logits.shape, [2, 3])
+    let expected = io["logits"]!.scalars
+    for (a, b) in zip(logits.scalars, expected) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+    XCTAssertGreaterThan(expected.map(abs).max()!, 0.01, "the fixture's logits are not trivial")
+  }
+
+  /// Descriptions written before the ImageNet network was selectable read as the CIFAR network
+  /// with BN(768); new ones keep the stem and the flag.
+  func testNetworkDescriptionsReadOldAndNewFiles() throws {
+    let old = #"{"genotype":\#(String(decoding: try JSONEncoder().encode(Genotype.dartsV2), as: UTF8.self)),"channels":8,"layers":5,"classes":10,"inputChannels":3,"inputSize":32,"auxiliary":true}"#
+    let decoded = try JSONDecoder().decode(NetworkDescription.self, from: Data(old.utf8))
+    XCTAssertEqual(decoded, NetworkDescription(genotype: .dartsV2, channels: 8, layers: 5, classes: 10, inputChannels: 3, inputSize: 32, auxiliary: true))
+    XCTAssertEqual(decoded.stem, .cifar)
+    XCTAssertTrue(decoded.auxiliaryFeatureNorm)
+    let imageNet = NetworkDescription(
+      genotype: .pcDartsImageNet, channels: 48, layers: 14, classes: 1000, inputChannels: 3, inputSize: 224, auxiliary: true,
+      stem: .imageNet, auxiliaryFeatureNorm: false)
+    XCTAssertEqual(try JSONDecoder().decode(NetworkDescription.self, from: JSONEncoder().encode(imageNet)), imageNet)
+    XCTAssertNil(imageNet.problem)
+    var odd = imageNet
+    odd.channels = 47
+    XCTAssertNotNil(odd.problem)
+    odd.channels = 48
+    odd.inputSize = 32
+    XCTAssertEqual(odd.problem, EvaluationNetwork.inputSizeProblem(stem: .imageNet, layers: 14, inputSize: 32, auxiliary: true))
+    XCTAssertNotNil(odd.problem)
+  }
+
   func testModulePrefixIsRemovedAndMissingBatchCountersAreAccepted() throws {
     let contents = try Safetensors.read(from: fixture("reference_weights", "safetensors"))
     var tensors: [String: Tensor] = [:]
