@@ -57,8 +57,11 @@ public final class MixedOp: Module {
       mixed = Tensor.weightedSum(outputs, weights: w)
     }
     if k == 1 { return mixed }
-    var bypass = x.slicedChannels((c / k)..<c)
-    if stride == 2 { bypass = bypass.maxPool2d(kernel: 2, stride: 2) }
-    return Tensor.concatenated([mixed, bypass], alongAxis: 1).channelShuffled(groups: k)
+    let bypassed = (c / k)..<c
+    if stride == 2 {
+      let pooled = x.slicedChannels(bypassed).maxPool2d(kernel: 2, stride: 2)
+      return Tensor.channelShuffledJoin(mixed, pooled, restChannels: 0..<pooled.shape[1], groups: k)
+    }
+    return Tensor.channelShuffledJoin(mixed, x, restChannels: bypassed, groups: k)
   }
 }
