@@ -79,6 +79,31 @@ final class GradientCheckTests: XCTestCase {
     }
   }
 
+  /// Slice gradients write zeros only outside the box; the buffer they get may be dirty (a
+  /// released NaN tensor of the same size is handed back by the allocator), so every element
+  /// outside must still come out zero.
+  func testSliceGradientsAreZeroOutsideTheBoxInDirtyBuffers() {
+    let cases: [([Int], [Int], [Int])] = [
+      ([2, 5, 3, 3], [0, 1, 0, 0], [2, 4, 3, 3]), ([2, 3, 4, 4], [0, 0, 1, 1], [2, 3, 4, 4]),
+      ([3, 4, 2], [1, 0, 0], [2, 4, 2]), ([2, 6, 2, 2], [0, 0, 0, 0], [2, 2, 2, 2]),
+    ]
+    for (shape, lower, upper) in cases {
+      let x = random(shape).requiringGradient()
+      do { _ = Tensor(repeating: .nan, shape: shape, on: backend) }
+      let dx = gradients(of: x.sliced(lower: lower, upper: upper).sum(), wrt: [x])[0]
+      let strides = shape.indices.map { shape[($0 + 1)...].reduce(1, *) }
+      let expected = (0..<dx.count).map { i -> Float in
+        shape.indices.allSatisfy { (lower[$0]..<upper[$0]).contains((i / strides[$0]) % shape[$0]) } ? 1 : 0
+      }
+      XCTAssertEqual(dx.scalars, expected, "slice \(lower)..<\(upper) of \(shape)")
+    }
+    let processed = random([2, 2, 2, 2]).requiringGradient()
+    let rest = random([2, 8, 2, 2]).requiringGradient()
+    do { _ = Tensor(repeating: .nan, shape: [2, 8, 2, 2], on: backend) }
+    let dRest = gradients(of: Tensor.channelShuffledJoin(processed, rest, restChannels: 2..<8, groups: 4).sum(), wrt: [rest])[0]
+    XCTAssertEqual(dRest.scalars, (0..<64).map { ($0 / 4) % 8 >= 2 ? 1 : 0 })
+  }
+
   func testConvolutions() {
     // (input shape, weight shape, stride, padding, dilation, groups)
     let cases: [([Int], [Int], (Int, Int), (Int, Int), (Int, Int), Int)] = [

@@ -60,14 +60,38 @@ extension Tensor {
       destination: out.storage.pointer, destinationStrides: StridedLoops.contiguousStrides(newShape),
       accumulate: false, pool: backend.pool)
     let inputShape = shape
+    let box = (lower: lower, upper: upper)
     return Tensor.recorded(out, name: "slice", inputs: [self]) { g, _ in
-      let dx = Tensor.zeros(inputShape, on: g.backend)
+      let dx = Tensor.zerosOutside(lower: box.lower, upper: box.upper, of: inputShape, on: g.backend)
       StridedLoops.copy(
         shape: newShape, source: g.storage.pointer, sourceStrides: StridedLoops.contiguousStrides(newShape),
         destination: dx.storage.pointer + offset, destinationStrides: strides, accumulate: false,
         pool: g.backend.pool)
       return [dx]
     }
+  }
+
+  /// A tensor of `shape` that is zero outside the box `lower ..< upper` and uninitialised
+  /// inside it (for the caller to fill): the gradient buffer of a slice. Only the elements
+  /// outside the box are written when the box spans every axis after its first partial one
+  /// (a channel slice of NCHW: the other channels of each image); otherwise all are zeroed.
+  static func zerosOutside(lower: [Int], upper: [Int], of shape: [Int], on backend: any Backend) -> Tensor {
+    let result = Tensor.uninitialized(shape, on: backend)
+    let pointer = result.storage.pointer
+    guard let axis = shape.indices.first(where: { lower[$0] != 0 || upper[$0] != shape[$0] }) else { return result }
+    let tailFull = shape.indices.allSatisfy { $0 <= axis || (lower[$0] == 0 && upper[$0] == shape[$0]) }
+    guard tailFull else {
+      Elementwise.fill(pointer, value: 0, count: result.count, pool: backend.pool)
+      return result
+    }
+    let inner = shape[(axis + 1)...].reduce(1, *)
+    let block = shape[axis] * inner
+    for outer in 0..<shape[..<axis].reduce(1, *) {
+      let start = pointer + outer * block
+      Elementwise.fill(start, value: 0, count: lower[axis] * inner, pool: backend.pool)
+      Elementwise.fill(start + upper[axis] * inner, value: 0, count: (shape[axis] - upper[axis]) * inner, pool: backend.pool)
+    }
+    return result
   }
 
   /// Channels `range` of an NCHW (or any rank ≥ 2) tensor: `x[:, range]`.
@@ -164,8 +188,9 @@ extension Tensor {
       (0..<2).map { k in
         guard needed[k] else { return nil }
         let shape = k == 0 ? [n, p, h, w] : restShape
-        let covered = k == 0 || restChannels.count == restShape[1]
-        let grad = covered ? Tensor.uninitialized(shape, on: g.backend) : Tensor.zeros(shape, on: g.backend)
+        let grad = k == 0
+          ? Tensor.uninitialized(shape, on: g.backend)
+          : Tensor.zerosOutside(lower: [0, restChannels.lowerBound, 0, 0], upper: [n, restChannels.upperBound, h, w], of: shape, on: g.backend)
         let l = layout(k)
         StridedLoops.copy(
           shape: l.shape, source: g.storage.pointer + l.outputOffset, sourceStrides: l.output,
