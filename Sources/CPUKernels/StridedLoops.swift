@@ -104,14 +104,40 @@ public enum StridedLoops {
     return strides
   }
 
+  /// `shape` and `strides` with adjacent axes merged wherever every operand walks them as one
+  /// contiguous run (`strides[k][i] == strides[k][i+1]·shape[i+1]`, all non-zero), so a channel
+  /// slice or a channel shuffle of NCHW loops over whole planes or channel blocks instead of
+  /// rows of W. Axis 0 (the threaded one) and axes of stride 0 (broadcast and reduced axes,
+  /// whose summation order must not change) are never merged; the element order is unchanged
+  /// and so is every operand's innermost stride.
+  public static func coalescedAxes(_ shape: [Int], _ strides: [[Int]]) -> (shape: [Int], strides: [[Int]]) {
+    guard shape.count > 2 else { return (shape, strides) }
+    var mergedShape = [shape[shape.count - 1]]
+    var mergedStrides = strides.map { [$0[shape.count - 1]] }
+    for axis in stride(from: shape.count - 2, through: 0, by: -1) {
+      let inner = mergedShape.count - 1
+      let mergeable = axis > 0 && strides.indices.allSatisfy { k in
+        mergedStrides[k][inner] != 0 && strides[k][axis] == mergedStrides[k][inner] * mergedShape[inner]
+      }
+      if mergeable {
+        mergedShape[inner] *= shape[axis]
+      } else {
+        mergedShape.append(shape[axis])
+        for k in strides.indices { mergedStrides[k].append(strides[k][axis]) }
+      }
+    }
+    return (mergedShape.reversed(), mergedStrides.map { $0.reversed() })
+  }
+
   /// Calls `body(offsets, innerLength)` for every innermost row of `shape`, with `offsets[k]`
   /// the element offset of operand `k` (strides `strides[k]`) at the row's start. Rows of
   /// different outermost indices run on different threads when `parallelAxisWrites`.
   @inline(__always)
   static func forEachRow(
-    shape: [Int], strides: [[Int]], parallelAxisWrites: Bool, pool: WorkerPool,
+    shape fullShape: [Int], strides fullStrides: [[Int]], parallelAxisWrites: Bool, pool: WorkerPool,
     _ body: ([Int], Int) -> Void
   ) {
+    let (shape, strides) = coalescedAxes(fullShape, fullStrides)
     let rank = shape.count
     if rank == 0 {
       body([Int](repeating: 0, count: strides.count), 1)

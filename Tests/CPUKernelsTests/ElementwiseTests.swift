@@ -86,6 +86,39 @@ final class ElementwiseTests: XCTestCase {
       assertClose(sums, (0..<5).map { c in a.indices.filter { ($0 / 17) % 5 == c }.reduce(Float(0)) { $0 + a[$1] } }, rtol: 1e-5, atol: 1e-5)
     }
   }
+
+  /// Channel slices and channel shuffles of NCHW, whose inner axes `forEachRow` merges into
+  /// whole channel blocks or planes, against index loops; and the merging rule itself.
+  func testStridedCopiesOverMergedAxesMatchIndexLoops() {
+    let (n, c, h, w) = (3, 12, 5, 7)
+    let plane = h * w
+    let x = randomArray(n * c * plane, seed: 9)
+    for threads in [1, 2] {
+      let pool = WorkerPool(threadCount: threads)
+      // Channels 4..<12 (a slice): source strides of x, contiguous destination.
+      var slice = [Float](repeating: .nan, count: n * 8 * plane)
+      StridedLoops.copy(
+        shape: [n, 8, h, w], source: x.withUnsafeBufferPointer { $0.baseAddress! } + 4 * plane,
+        sourceStrides: [c * plane, plane, w, 1], destination: &slice, destinationStrides: [8 * plane, plane, w, 1],
+        accumulate: false, pool: pool)
+      assertClose(slice, (0..<slice.count).map { i in x[(i / (8 * plane)) * c * plane + 4 * plane + i % (8 * plane)] }, rtol: 0, atol: 0)
+      // Channel shuffle with 4 groups: [n, 4, 3, h, w] permuted to [n, 3, 4, h, w].
+      var shuffled = [Float](repeating: .nan, count: x.count)
+      StridedLoops.copy(
+        shape: [n, 3, 4, h, w], source: x, sourceStrides: [c * plane, plane, 3 * plane, w, 1],
+        destination: &shuffled, destinationStrides: [c * plane, 4 * plane, plane, w, 1], accumulate: false, pool: pool)
+      assertClose(shuffled, (0..<x.count).map { i -> Float in
+        let (image, channel, pixel) = (i / (c * plane), (i / plane) % c, i % plane)
+        return x[image * c * plane + ((channel % 4) * 3 + channel / 4) * plane + pixel]
+      }, rtol: 0, atol: 0)
+    }
+    let merged = StridedLoops.coalescedAxes([n, 8, h, w], [[c * plane, plane, w, 1], [8 * plane, plane, w, 1]])
+    XCTAssertEqual(merged.shape, [n, 8 * plane])
+    XCTAssertEqual(merged.strides, [[c * plane, 1], [8 * plane, 1]])
+    // Stride-0 (reduced) axes keep their own loop, so summation order is unchanged.
+    let reduced = StridedLoops.coalescedAxes([n, c, h, w], [[c * plane, plane, w, 1], [0, 1, 0, 0]])
+    XCTAssertEqual(reduced.shape, [n, c, h, w])
+  }
 }
 
 /// A heap copy of `values` (the caller deallocates it).

@@ -53,7 +53,55 @@ final class GradientCheckTests: XCTestCase {
     checkGradients("channel slice", inputs: [random([2, 5, 2, 2])]) { $0[0].slicedChannels(1..<4) }
     checkGradients("concat", inputs: [random([2, 2, 3]), random([2, 1, 3])]) { Tensor.concatenated([$0[0], $0[1], $0[0]], alongAxis: 1) }
     checkGradients("channel shuffle", inputs: [random([2, 8, 2, 3])]) { $0[0].channelShuffled(groups: 4) }
+    checkGradients("channel shuffle join", inputs: [random([2, 2, 2, 3]), random([2, 8, 2, 3])]) {
+      Tensor.channelShuffledJoin($0[0], $0[1], restChannels: 2..<8, groups: 4)
+    }
+    checkGradients("channel shuffle join, whole rest", inputs: [random([2, 4, 3, 2]), random([2, 4, 3, 2])]) {
+      Tensor.channelShuffledJoin($0[0], $0[1], restChannels: 0..<4, groups: 2)
+    }
     checkGradients("global average", inputs: [random([2, 3, 3, 5])]) { $0[0].globalAveragePooled() }
+  }
+
+  /// The fused PC-DARTS join is exactly the composition it replaces, forward and backward, at
+  /// K = 4 with the bypass taken from x (stride-1 edge) and K = 2 with a whole rest tensor.
+  func testChannelShuffledJoinEqualsConcatenationThenShuffle() {
+    for (k, c, restChannels, restCount) in [(4, 12, 3..<12, 12), (2, 12, 0..<6, 6), (4, 8, 3..<9, 9)] {
+      let processed = random([2, c / k, 3, 5]).requiringGradient()
+      let rest = random([2, restCount, 3, 5]).requiringGradient()
+      let weights = random([2, c, 3, 5])
+      let fused = Tensor.channelShuffledJoin(processed, rest, restChannels: restChannels, groups: k)
+      let composed = Tensor.concatenated([processed, rest.slicedChannels(restChannels)], alongAxis: 1).channelShuffled(groups: k)
+      XCTAssertEqual(fused.shape, composed.shape)
+      XCTAssertEqual(fused.scalars, composed.scalars, "K = \(k), rest \(restChannels)")
+      let fusedGradients = gradients(of: (fused * weights).sum(), wrt: [processed, rest])
+      let composedGradients = gradients(of: (composed * weights).sum(), wrt: [processed, rest])
+      for i in 0..<2 { XCTAssertEqual(fusedGradients[i].scalars, composedGradients[i].scalars, "K = \(k), input \(i)") }
+    }
+  }
+
+  /// Slice gradients write zeros only outside the box; the buffer they get may be dirty (a
+  /// released NaN tensor of the same size is handed back by the allocator), so every element
+  /// outside must still come out zero.
+  func testSliceGradientsAreZeroOutsideTheBoxInDirtyBuffers() {
+    let cases: [([Int], [Int], [Int])] = [
+      ([2, 5, 3, 3], [0, 1, 0, 0], [2, 4, 3, 3]), ([2, 3, 4, 4], [0, 0, 1, 1], [2, 3, 4, 4]),
+      ([3, 4, 2], [1, 0, 0], [2, 4, 2]), ([2, 6, 2, 2], [0, 0, 0, 0], [2, 2, 2, 2]),
+    ]
+    for (shape, lower, upper) in cases {
+      let x = random(shape).requiringGradient()
+      do { _ = Tensor(repeating: .nan, shape: shape, on: backend) }
+      let dx = gradients(of: x.sliced(lower: lower, upper: upper).sum(), wrt: [x])[0]
+      let strides = shape.indices.map { shape[($0 + 1)...].reduce(1, *) }
+      let expected = (0..<dx.count).map { i -> Float in
+        shape.indices.allSatisfy { (lower[$0]..<upper[$0]).contains((i / strides[$0]) % shape[$0]) } ? 1 : 0
+      }
+      XCTAssertEqual(dx.scalars, expected, "slice \(lower)..<\(upper) of \(shape)")
+    }
+    let processed = random([2, 2, 2, 2]).requiringGradient()
+    let rest = random([2, 8, 2, 2]).requiringGradient()
+    do { _ = Tensor(repeating: .nan, shape: [2, 8, 2, 2], on: backend) }
+    let dRest = gradients(of: Tensor.channelShuffledJoin(processed, rest, restChannels: 2..<8, groups: 4).sum(), wrt: [rest])[0]
+    XCTAssertEqual(dRest.scalars, (0..<64).map { ($0 / 4) % 8 >= 2 ? 1 : 0 })
   }
 
   func testConvolutions() {

@@ -37,18 +37,18 @@ public final class MixedOp: Module {
     label == "operations" ? "_ops" : nil
   }
 
-  /// The mixture for input `x` (`[N, C, H, W]`) and weights `[primitives.count]`.
-  public func callAsFunction(_ x: Tensor, weights: Tensor) -> Tensor {
-    let c = x.shape[1]
+  /// The mixture for an edge input `[N, C, H, W]` and weights `[primitives.count]`.
+  public func callAsFunction(_ input: PartialChannelInput, weights: Tensor) -> Tensor {
     let k = partialChannels
-    let active = k == 1 ? x : x.slicedChannels(0..<(c / k))
+    precondition(input.partialChannels == k, "edge input split for K = \(input.partialChannels), edge has K = \(k)")
+    let active = input.active
     var outputs: [Tensor] = []
     var used: [Int] = []
     for (i, op) in operations.enumerated() where primitives[i] != .none {
       outputs.append(op(active))
       used.append(i)
     }
-    var mixed: Tensor
+    let mixed: Tensor
     if outputs.isEmpty {
       mixed = (operations[0] as! Zero)(active)
     } else {
@@ -57,8 +57,33 @@ public final class MixedOp: Module {
       mixed = Tensor.weightedSum(outputs, weights: w)
     }
     if k == 1 { return mixed }
-    var bypass = x.slicedChannels((c / k)..<c)
-    if stride == 2 { bypass = bypass.maxPool2d(kernel: 2, stride: 2) }
-    return Tensor.concatenated([mixed, bypass], alongAxis: 1).channelShuffled(groups: k)
+    if stride == 2 {
+      guard let pooled = input.pooledBypass else { preconditionFailure("a stride-2 partial-channel edge needs the pooled bypass") }
+      return Tensor.channelShuffledJoin(mixed, pooled, restChannels: 0..<pooled.shape[1], groups: k)
+    }
+    let c = input.x.shape[1]
+    return Tensor.channelShuffledJoin(mixed, input.x, restChannels: (c / k)..<c, groups: k)
+  }
+}
+
+/// A node's output as the partial-channel mixed ops leaving it read it (PC-DARTS, SPEC §5.1):
+/// the first C/K channels that go through the operations and, for stride-2 edges, the other
+/// channels max-pooled 2×2. Built once per node and shared by all its outgoing edges, so the
+/// slice and the pooling are computed (and their gradients formed) once, not once per edge.
+public struct PartialChannelInput {
+  /// The node output `[N, C, H, W]`.
+  public let x: Tensor
+  public let partialChannels: Int
+  /// `x[:, 0..<C/K]` (`x` itself when K = 1).
+  public let active: Tensor
+  /// `MaxPool2d(2, 2)(x[:, C/K..<C])` when built for stride-2 edges with K > 1, else nil.
+  public let pooledBypass: Tensor?
+
+  public init(_ x: Tensor, partialChannels k: Int, forStrideTwoEdges: Bool) {
+    let c = x.shape[1]
+    self.x = x
+    partialChannels = k
+    active = k == 1 ? x : x.slicedChannels(0..<(c / k))
+    pooledBypass = k > 1 && forStrideTwoEdges ? x.slicedChannels((c / k)..<c).maxPool2d(kernel: 2, stride: 2) : nil
   }
 }

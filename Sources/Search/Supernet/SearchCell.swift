@@ -52,16 +52,22 @@ public final class SearchCell: Module {
   ///   - edgeWeights: `[edges]` normalised β (PC-DARTS), or nil for plain sums.
   public func callAsFunction(_ s0: Tensor, _ s1: Tensor, weights: Tensor, edgeWeights: Tensor?) -> Tensor {
     var states = [preprocess0(s0), preprocess1(s1)]
+    let k = edges[0].partialChannels
+    // Edges from the two cell inputs of a reduction cell have stride 2 (see init).
+    var edgeInputs = states.map { PartialChannelInput($0, partialChannels: k, forStrideTwoEdges: isReduction) }
     let operationCount = weights.shape[1]
     for step in 0..<topology.steps {
       let range = topology.edges(ofStep: step)
       let inputs = range.map { edge -> Tensor in
         let w = weights.sliced(lower: [edge, 0], upper: [edge + 1, operationCount]).reshaped(to: [operationCount])
-        return edges[edge](states[edge - range.lowerBound], weights: w)
+        return edges[edge](edgeInputs[edge - range.lowerBound], weights: w)
       }
       let nodeWeights = edgeWeights?.sliced(lower: [range.lowerBound], upper: [range.upperBound])
         ?? Tensor(repeating: 1, shape: [inputs.count], on: s0.backend)
       states.append(Tensor.weightedSum(inputs, weights: nodeWeights))
+      if step < topology.steps - 1 {
+        edgeInputs.append(PartialChannelInput(states[states.count - 1], partialChannels: k, forStrideTwoEdges: false))
+      }
     }
     return Tensor.concatenated(Array(states[2...]), alongAxis: 1)
   }

@@ -60,14 +60,38 @@ extension Tensor {
       destination: out.storage.pointer, destinationStrides: StridedLoops.contiguousStrides(newShape),
       accumulate: false, pool: backend.pool)
     let inputShape = shape
+    let box = (lower: lower, upper: upper)
     return Tensor.recorded(out, name: "slice", inputs: [self]) { g, _ in
-      let dx = Tensor.zeros(inputShape, on: g.backend)
+      let dx = Tensor.zerosOutside(lower: box.lower, upper: box.upper, of: inputShape, on: g.backend)
       StridedLoops.copy(
         shape: newShape, source: g.storage.pointer, sourceStrides: StridedLoops.contiguousStrides(newShape),
         destination: dx.storage.pointer + offset, destinationStrides: strides, accumulate: false,
         pool: g.backend.pool)
       return [dx]
     }
+  }
+
+  /// A tensor of `shape` that is zero outside the box `lower ..< upper` and uninitialised
+  /// inside it (for the caller to fill): the gradient buffer of a slice. Only the elements
+  /// outside the box are written when the box spans every axis after its first partial one
+  /// (a channel slice of NCHW: the other channels of each image); otherwise all are zeroed.
+  static func zerosOutside(lower: [Int], upper: [Int], of shape: [Int], on backend: any Backend) -> Tensor {
+    let result = Tensor.uninitialized(shape, on: backend)
+    let pointer = result.storage.pointer
+    guard let axis = shape.indices.first(where: { lower[$0] != 0 || upper[$0] != shape[$0] }) else { return result }
+    let tailFull = shape.indices.allSatisfy { $0 <= axis || (lower[$0] == 0 && upper[$0] == shape[$0]) }
+    guard tailFull else {
+      Elementwise.fill(pointer, value: 0, count: result.count, pool: backend.pool)
+      return result
+    }
+    let inner = shape[(axis + 1)...].reduce(1, *)
+    let block = shape[axis] * inner
+    for outer in 0..<shape[..<axis].reduce(1, *) {
+      let start = pointer + outer * block
+      Elementwise.fill(start, value: 0, count: lower[axis] * inner, pool: backend.pool)
+      Elementwise.fill(start + upper[axis] * inner, value: 0, count: (shape[axis] - upper[axis]) * inner, pool: backend.pool)
+    }
+    return result
   }
 
   /// Channels `range` of an NCHW (or any rank ≥ 2) tensor: `x[:, range]`.
@@ -100,13 +124,14 @@ extension Tensor {
         accumulate: false, pool: first.backend.pool)
       start += t.shape[axis]
     }
+    let extents = tensors.map { $0.shape[axis] }
     return recorded(out, name: "concat", inputs: tensors) { g, needed in
-      tensors.indices.map { i in
+      extents.indices.map { i in
         guard needed[i] else { return nil }
         var lower = [Int](repeating: 0, count: newShape.count)
         var upper = newShape
         lower[axis] = starts[i]
-        upper[axis] = starts[i] + tensors[i].shape[axis]
+        upper[axis] = starts[i] + extents[i]
         return g.sliced(lower: lower, upper: upper)
       }
     }
@@ -119,5 +144,60 @@ extension Tensor {
     precondition(rank == 4 && shape[1] % groups == 0, "channel shuffle needs NCHW with C divisible by \(groups)")
     let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
     return reshaped(to: [n, groups, c / groups, h, w]).permuted([0, 2, 1, 3, 4]).reshaped(to: [n, c, h, w])
+  }
+
+  /// `concatenated([processed, rest.slicedChannels(restChannels)], alongAxis: 1)
+  /// .channelShuffled(groups: groups)` in one pass, with no concatenation, slice or shuffle
+  /// temporaries and nothing saved for the backward pass (whose rule is the inverse channel
+  /// gather): the PC-DARTS partial-channel output (SPEC §5.1), where `processed` is the
+  /// mixture of the first C/K channels and `rest` the bypassed input (channels C/K..<C of x).
+  ///
+  /// Shapes: `processed` `[N, P, H, W]`, `rest` `[N, R, H, W]` with `restChannels` of R;
+  /// C = P + restChannels.count must be divisible by `groups` and P by C/`groups`. Output
+  /// `[N, C, H, W]`: channel `c'·groups + g` is joined channel `g·(C/groups) + c'`.
+  public static func channelShuffledJoin(_ processed: Tensor, _ rest: Tensor, restChannels: Range<Int>, groups: Int) -> Tensor {
+    precondition(processed.rank == 4 && rest.rank == 4, "channel shuffle join needs NCHW tensors")
+    let (n, p, h, w) = (processed.shape[0], processed.shape[1], processed.shape[2], processed.shape[3])
+    precondition(rest.shape[0] == n && rest.shape[2] == h && rest.shape[3] == w, "joining \(processed.shape) with \(rest.shape)")
+    precondition(restChannels.lowerBound >= 0 && restChannels.upperBound <= rest.shape[1], "channels \(restChannels) out of \(rest.shape)")
+    let c = p + restChannels.count
+    precondition(c % groups == 0 && p % (c / groups) == 0, "channel shuffle join of \(p) + \(restChannels.count) channels in \(groups) groups")
+    let groupChannels = c / groups
+    let plane = h * w
+    let restShape = rest.shape
+    let backend = processed.backend
+    // Joined channel g·(C/groups) + c' of image i sits at output offset
+    // i·C·plane + (c'·groups + g)·plane: as [N, groups, C/groups, plane], output strides are
+    // [C·plane, plane, groups·plane, 1]; part k starts at group `firstGroup[k]`.
+    let parts = [(groups: p / groupChannels, firstGroup: 0, imageStride: p * plane, offset: 0),
+                 (groups: restChannels.count / groupChannels, firstGroup: p / groupChannels,
+                  imageStride: restShape[1] * plane, offset: restChannels.lowerBound * plane)]
+    func layout(_ k: Int) -> (shape: [Int], part: [Int], output: [Int], outputOffset: Int) {
+      ([n, parts[k].groups, groupChannels, plane], [parts[k].imageStride, groupChannels * plane, plane, 1],
+       [c * plane, plane, groups * plane, 1], parts[k].firstGroup * plane)
+    }
+    let out = Tensor.uninitialized([n, c, h, w], on: backend)
+    for (k, source) in [processed, rest].enumerated() {
+      let l = layout(k)
+      StridedLoops.copy(
+        shape: l.shape, source: source.storage.pointer + parts[k].offset, sourceStrides: l.part,
+        destination: out.storage.pointer + l.outputOffset, destinationStrides: l.output, accumulate: false,
+        pool: backend.pool)
+    }
+    return recorded(out, name: "channelShuffledJoin", inputs: [processed, rest]) { g, needed in
+      (0..<2).map { k in
+        guard needed[k] else { return nil }
+        let shape = k == 0 ? [n, p, h, w] : restShape
+        let grad = k == 0
+          ? Tensor.uninitialized(shape, on: g.backend)
+          : Tensor.zerosOutside(lower: [0, restChannels.lowerBound, 0, 0], upper: [n, restChannels.upperBound, h, w], of: shape, on: g.backend)
+        let l = layout(k)
+        StridedLoops.copy(
+          shape: l.shape, source: g.storage.pointer + l.outputOffset, sourceStrides: l.output,
+          destination: grad.storage.pointer + parts[k].offset, destinationStrides: l.part, accumulate: false,
+          pool: g.backend.pool)
+        return grad
+      }
+    }
   }
 }
