@@ -194,6 +194,11 @@ public struct SearchSettings: Codable, Sendable, Equatable {
       if dataDirectory == nil { return "--dataset image-folder needs --data DIR (DIR/<class>/<image> or DIR/train/<class>/<image>)" }
       if limit != nil { return "--limit does not apply to image folders (use --weight-fraction and --arch-fraction)" }
       if imageSize < 16 { return "--image-size must be at least 16" }
+      // Every FactorizedReduce (after the stem and at both reductions) needs an even input.
+      let multiple = stem == .imageNet ? 32 : 4
+      if imageSize % multiple != 0 {
+        return "--image-size \(imageSize) must be a multiple of \(multiple) for this network (its reductions halve even sizes only)"
+      }
       if !(weightFraction > 0 && architectureFraction > 0 && weightFraction + architectureFraction <= 1) {
         return "--weight-fraction and --arch-fraction must be positive with a sum of at most 1"
       }

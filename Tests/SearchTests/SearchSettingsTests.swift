@@ -54,5 +54,12 @@ final class SearchSettingsTests: XCTestCase {
     s.architectureFraction = 0.025
     s.limit = 100
     XCTAssertNotNil(s.validationProblem())
+    s.limit = nil
+    s.imageSize = 48  // the ImageNet stem and two reductions need a multiple of 32
+    XCTAssertEqual(s.validationProblem(), "--image-size 48 must be a multiple of 32 for this network (its reductions halve even sizes only)")
+    s.stem = .cifar
+    XCTAssertNil(s.validationProblem())
+    s.imageSize = 30
+    XCTAssertNotNil(s.validationProblem())
   }
 }
