@@ -34,7 +34,8 @@ public final class BatchLoader: Sequence, IteratorProtocol {
   ///   - stepsPerEpoch: steps per epoch (default `sampler.batchesPerEpoch`). For the fresh
   ///     architecture batches of DARTS pass the weight sampler's count, so that architecture
   ///     batch `(e, k)` goes with weight batch `(e, k)`. At most `batchesPerEpoch` for
-  ///     `.epochPermutation` and `.sequential`.
+  ///     `.sequential`; an `.epochPermutation` epoch longer than one pass restarts the
+  ///     permutation when it is used up (`BatchSampler.sourcePosition(of:stepsPerEpoch:)`).
   ///   - endEpoch: stop before this epoch (nil: never stop).
   ///   - prefetch: batches kept ready (default 3).
   public init(
@@ -42,7 +43,7 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     stepsPerEpoch: Int? = nil, endEpoch: Int? = nil, prefetch: Int = 3
   ) {
     let steps = stepsPerEpoch ?? sampler.batchesPerEpoch
-    precondition(steps > 0 && (sampler.order == .freshRandom || steps <= sampler.batchesPerEpoch),
+    precondition(steps > 0 && (sampler.order != .sequential || steps <= sampler.batchesPerEpoch),
                  "\(steps) steps per epoch with \(sampler.batchesPerEpoch) batches")
     precondition((0..<steps).contains(start.step), "start \(start) outside an epoch of \(steps) steps")
     precondition(prefetch > 0, "prefetch \(prefetch)")
@@ -54,13 +55,14 @@ public final class BatchLoader: Sequence, IteratorProtocol {
       var position = start
       var permutation: (epoch: Int, indices: [Int])?
       while endEpoch.map({ position.epoch < $0 }) ?? true, !queue.isCancelled {
-        if sampler.order == .epochPermutation && permutation?.epoch != position.epoch {
-          permutation = (position.epoch, sampler.permutation(epoch: position.epoch))
+        let source = sampler.sourcePosition(of: position, stepsPerEpoch: steps)
+        if sampler.order == .epochPermutation && permutation?.epoch != source.epoch {
+          permutation = (source.epoch, sampler.permutation(epoch: source.epoch))
         }
-        let indices = sampler.indices(at: position, epochPermutation: permutation?.indices ?? [])
+        let indices = sampler.indices(at: source, epochPermutation: permutation?.indices ?? [])
         let batch: Batch
         do {
-          batch = try sampler.assemble(position, indices: indices, on: backend)
+          batch = try sampler.assemble(position, source: source, indices: indices, on: backend)
         } catch {
           queue.fail(error)
           break

@@ -106,6 +106,22 @@ public struct BatchSampler: Sendable {
     indices(at: position, epochPermutation: order == .epochPermutation ? permutation(epoch: position.epoch) : [])
   }
 
+  /// The sampler position that step `position` of a schedule of `stepsPerEpoch` steps reads.
+  ///
+  /// An epoch that fits in one pass reads its own position. A longer epoch of an
+  /// `.epochPermutation` sampler restarts the permutation whenever it is used up, as a data
+  /// iterator re-created when exhausted does (P-DARTS reads its architecture half this way,
+  /// SPEC §2.1): with `passes = ⌈stepsPerEpoch / batchesPerEpoch⌉`, step `s` of epoch `e` reads
+  /// batch `s mod batchesPerEpoch` of the sampler's epoch `e·passes + s / batchesPerEpoch`, so
+  /// every pass is a fresh permutation and no two schedule positions share their randomness.
+  /// The other orders read any step directly.
+  public func sourcePosition(of position: BatchPosition, stepsPerEpoch: Int) -> BatchPosition {
+    guard order == .epochPermutation, stepsPerEpoch > batchesPerEpoch else { return position }
+    let passes = (stepsPerEpoch + batchesPerEpoch - 1) / batchesPerEpoch
+    return BatchPosition(
+      epoch: position.epoch * passes + position.step / batchesPerEpoch, step: position.step % batchesPerEpoch)
+  }
+
   /// Batch `position`, assembled on `backend`.
   /// - Throws: `DatasetError` naming the file of an image that cannot be read (image folders).
   public func batch(at position: BatchPosition, on backend: any Backend) throws -> Batch {
@@ -147,11 +163,14 @@ public struct BatchSampler: Sendable {
     }
   }
 
-  /// Transforms the images `indices` with the random choices of `position`, drawn image after
-  /// image from one generator.
-  func assemble(_ position: BatchPosition, indices: [Int], on backend: any Backend) throws -> Batch {
+  /// Transforms the images `indices` with the random choices of `source` (default
+  /// `position`), drawn image after image from one generator, into the batch of `position`.
+  func assemble(
+    _ position: BatchPosition, source: BatchPosition? = nil, indices: [Int], on backend: any Backend
+  ) throws -> Batch {
+    let source = source ?? position
     var generator = derivedGenerator(
-      seed, stream, UInt64(truncatingIfNeeded: position.epoch), UInt64(position.step),
+      seed, stream, UInt64(truncatingIfNeeded: source.epoch), UInt64(source.step),
       Purpose.augmentation.rawValue)
     let shape = images.imageShape
     let imageSize = shape.reduce(1, *)

@@ -113,12 +113,10 @@ public final class SearchRun {
       }
       train = BatchSampler(images: weights, indices: weightIndices, batchSize: settings.batchSize, order: .epochPermutation, seed: settings.seed, stream: 0)
       // DARTS draws each α batch afresh; P-DARTS reads the α half as an iterator, restarted
-      // (reshuffled) when exhausted, which is one permutation per epoch (SPEC §2.1).
+      // (reshuffled) when exhausted: one permutation per epoch for equal halves, more when the
+      // α half is the smaller (SPEC §2.1, `BatchSampler.sourcePosition`).
       let progressive = settings.progressive != nil
       self.architecture = BatchSampler(images: architecture, indices: architectureIndices, batchSize: settings.batchSize, order: progressive ? .epochPermutation : .freshRandom, seed: settings.seed, stream: 1)
-      if progressive && self.architecture.batchesPerEpoch < min(train.batchesPerEpoch, settings.maxStepsPerEpoch ?? .max) {
-        throw SearchRunError("the architecture split (\(architectureIndices.count) images) has fewer batches than the weight split (\(weightIndices.count) images)")
-      }
       self.evaluation = BatchSampler(images: evaluation, indices: architectureIndices, batchSize: settings.batchSize, order: .sequential, seed: settings.seed, stream: 2)
     }
   }

@@ -175,7 +175,6 @@ public struct SearchSettings: Codable, Sendable, Equatable {
       if order != 1 { return "--method p-darts is first order only (--order 1)" }
       guard let progressive else { return "--method p-darts needs its stage settings" }
       if let problem = progressive.validationProblem(layers: layers) { return problem }
-      if trainPortion > 0.5 { return "--method p-darts needs --train-portion at most 0.5 (the architecture split is read as whole epochs)" }
     } else if progressive != nil {
       return "stage settings (--add-layers, --add-width, --skip-dropout, --max-skip) are for --method p-darts only"
     }

@@ -137,6 +137,32 @@ final class BatchTests: XCTestCase {
     XCTAssertEqual(positions, (0..<2).flatMap { e in (0..<7).map { BatchPosition(epoch: e, step: $0) } })
   }
 
+  func testLongerEpochsRestartThePermutationWhenItIsUsedUp() throws {
+    // 12 architecture images in batches of 8: 2 batches a pass; 5 steps an epoch take 3 passes.
+    let architecture = sampler(.epochPermutation, indices: 25..<37, stream: 1)
+    XCTAssertEqual(architecture.sourcePosition(of: BatchPosition(epoch: 1, step: 3), stepsPerEpoch: 5),
+                   BatchPosition(epoch: 4, step: 1))
+    XCTAssertEqual(architecture.sourcePosition(of: BatchPosition(epoch: 1, step: 1), stepsPerEpoch: 2),
+                   BatchPosition(epoch: 1, step: 1), "an epoch of one pass reads itself")
+    let full = Array(BatchLoader(sampler: architecture, on: backend, stepsPerEpoch: 5, endEpoch: 2))
+    XCTAssertEqual(full.map(\.position), (0..<2).flatMap { e in (0..<5).map { BatchPosition(epoch: e, step: $0) } })
+    XCTAssertEqual(full.map(\.indices.count), [8, 4, 8, 4, 8, 8, 4, 8, 4, 8])
+    for epoch in 0..<2 {
+      let batches = full[(epoch * 5)..<(epoch * 5 + 5)].map(\.indices)
+      let passes = [batches[0] + batches[1], batches[2] + batches[3]]
+      for pass in passes { XCTAssertEqual(pass.sorted(), Array(25..<37), "each pass covers the half once") }
+      XCTAssertNotEqual(passes[0], passes[1], "each pass is a new permutation")
+    }
+    for batch in full {
+      let source = architecture.sourcePosition(of: batch.position, stepsPerEpoch: 5)
+      let direct = try architecture.batch(at: source, on: backend)
+      XCTAssertEqual(batch.indices, direct.indices)
+      XCTAssertEqual(batch.images.scalars.map(\.bitPattern), direct.images.scalars.map(\.bitPattern))
+    }
+    let resumed = Array(BatchLoader(sampler: architecture, on: backend, start: BatchPosition(epoch: 1, step: 3), stepsPerEpoch: 5, endEpoch: 2))
+    for (a, b) in zip(resumed, full.suffix(2)) { assertSame(a, b) }
+  }
+
   func testLoaderStopsItsThreadWhenCancelledOrDropped() throws {
     let weights = sampler(.epochPermutation)
     let loader = BatchLoader(sampler: weights, on: backend, prefetch: 2)
