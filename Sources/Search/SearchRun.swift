@@ -300,8 +300,7 @@ public final class SearchRun {
         }
       }
       progress.finish()
-      // P-DARTS validates only in the last 5 epochs of a stage, as its reference does.
-      let validation = settings.progressive == nil || epoch >= settings.epochs - 5 ? try evaluateArchitectureSplit() : nil
+      let validation = settings.validates(epoch: epoch) ? try evaluateArchitectureSplit() : nil
       let genotype = GenotypeDerivation.genotype(of: network)
       var event: [String: JSONValue] = [
         "type": "epoch", "epoch": .int(epoch), "global_step": .int(state.completedSteps),

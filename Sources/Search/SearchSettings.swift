@@ -67,6 +67,10 @@ public struct SearchSettings: Codable, Sendable, Equatable {
   /// The stages of P-DARTS (nil for DARTS and PC-DARTS); `epochs` and
   /// `architectureWarmupEpochs` then count per stage.
   public var progressive: ProgressiveSettings?
+  /// Evaluate the architecture split only in the last N epochs (P-DARTS: of each stage); nil:
+  /// after every epoch. The references: DARTS every epoch, PC-DARTS the last (SPEC §5.4), its
+  /// ImageNet search from epoch 47 of 50 (§5.5), P-DARTS the last 5 of a stage (§4.4).
+  public var validationEpochs: Int?
 
   public init() {}
 
@@ -84,6 +88,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
       s.architectureWarmupEpochs = 15
       s.partialChannels = 4
       s.edgeNormalization = true
+      s.validationEpochs = 1
     }
     if method == .pDarts {
       s.batchSize = 96
@@ -93,6 +98,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
       s.architectureWarmupEpochs = 10
       s.layers = 5
       s.progressive = ProgressiveSettings()
+      s.validationEpochs = 5
     }
     return s
   }
@@ -114,6 +120,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     s.learningRateWarmupEpochs = 5
     s.architectureLearningRate = 6e-3
     s.architectureGradientClip = 5
+    s.validationEpochs = 3
     return s
   }
 
@@ -144,6 +151,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     s.layers = 5
     s.learningRate = 0.05
     s.cropPadding = 2
+    s.validationEpochs = nil  // a short run: show the α-split accuracy after every epoch
     if method == .pcDarts {
       s.batchSize = 64  // PC-DARTS's memory saving buys a larger batch, as in the paper
       s.learningRate = 0.1
@@ -165,6 +173,12 @@ public struct SearchSettings: Codable, Sendable, Equatable {
       partialChannels: partialChannels, edgeNormalization: edgeNormalization, stem: stem)
   }
 
+  /// Whether epoch `epoch` (counted within its stage) ends with an evaluation of the
+  /// architecture split.
+  public func validates(epoch: Int) -> Bool {
+    epoch >= epochs - (validationEpochs ?? epochs)
+  }
+
   /// Number of stages (1 except for P-DARTS).
   public var stageCount: Int { progressive?.stageCount ?? 1 }
 
@@ -180,6 +194,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     }
     if batchSize < 1 { return "--batch-size must be positive" }
     if epochs < 1 { return "--epochs must be positive" }
+    if let n = validationEpochs, n < 0 { return "--validate-epochs must be at least 0" }
     if !(0 < trainPortion && trainPortion < 1) { return "--train-portion must be between 0 and 1" }
     if channels < 1 || layers < 3 || nodes < 2 { return "--init-channels must be positive, --layers at least 3 and --nodes at least 2" }
     if partialChannels < 1 || channels % partialChannels != 0 { return "--partial-channels \(partialChannels) must divide --init-channels \(channels)" }

@@ -62,6 +62,7 @@ struct SearchCommand: ParsableCommand {
   @Option(parsing: .upToNextOption, help: "P-DARTS: channels added in stages 2 and 3 (default: 0 0).") var addWidth: [Int] = []
   @Option(parsing: .upToNextOption, help: "P-DARTS: initial skip-connect dropout rate of each stage (paper CIFAR-10: 0.0 0.4 0.7; README command: 0.1 0.4 0.7; CIFAR-100: 0.1 0.2 0.3).") var skipDropout: [Double] = []
   @Option(help: "P-DARTS: most skip-connects in the final normal cell (M, default 2).") var maxSkip: Int?
+  @Option(help: "Evaluate the architecture split only after the last N epochs (P-DARTS: of each stage; references: DARTS every epoch, PC-DARTS 1, its ImageNet search 3, P-DARTS 5).") var validateEpochs: Int?
   @Option(help: "Zero padding of the random crop.") var cropPadding: Int?
   @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var flip: Bool?
   @Option(help: "Random seed.") var seed: UInt64?
@@ -100,6 +101,7 @@ struct SearchCommand: ParsableCommand {
     if let v = nodes { s.nodes = v }
     if let v = partialChannels { s.partialChannels = v }
     if let v = edgeNorm { s.edgeNormalization = v }
+    if let v = validateEpochs { s.validationEpochs = v }
     if let v = cropPadding { s.cropPadding = v }
     if let v = flip { s.flip = v }
     if let v = seed { s.seed = v }

@@ -31,7 +31,7 @@ final class SearchCLITests: XCTestCase {
 
   func testPartialChannelSearchWithEdgeNormalization() throws {
     let run = try temporaryDirectory().appendingPathComponent("pc")
-    let result = try runDarts(tiny + ["--method", "pc-darts", "--arch-warmup-epochs", "1", "--run-dir", run.path])
+    let result = try runDarts(tiny + ["--method", "pc-darts", "--arch-warmup-epochs", "1", "--validate-epochs", "1", "--run-dir", run.path])
     XCTAssertEqual(result.status, 0, result.err)
     let architecture = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("architecture.json"))) as! [String: Any]
     let betas = try XCTUnwrap(architecture["betas_normal"] as? [String: Any])
@@ -39,6 +39,8 @@ final class SearchCLITests: XCTestCase {
     let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as! [String: Any]
     XCTAssertEqual(config["partialChannels"] as? Int, 4)
     XCTAssertEqual(config["edgeNormalization"] as? Bool, true)
+    let epochs = try events(in: run).filter { $0["type"] as? String == "epoch" }
+    XCTAssertEqual(epochs.map { $0["valid_accuracy"] != nil }, [false, true], "--validate-epochs 1: after the last epoch only")
     let pDarts = try runDarts(["search", "--method", "p-darts", "--order", "2"])
     XCTAssertNotEqual(pDarts.status, 0)
     XCTAssert(pDarts.err.contains("first order only"), pDarts.err)

@@ -155,4 +155,18 @@ final class ProgressiveRulesTests: XCTestCase {
     darts.progressive = ProgressiveSettings()
     XCTAssertNotNil(darts.validationProblem(), "stage settings are for p-darts only")
   }
+
+  func testValidationEpochsFollowEachReference() {
+    func validated(_ s: SearchSettings) -> [Int] { (0..<s.epochs).filter { s.validates(epoch: $0) } }
+    XCTAssertEqual(validated(.reference(for: .darts)), Array(0..<50))
+    XCTAssertEqual(validated(.reference(for: .pcDarts)), [49])
+    XCTAssertEqual(validated(.imageNet()), [47, 48, 49])
+    XCTAssertEqual(validated(.reference(for: .pDarts)), [20, 21, 22, 23, 24])
+    XCTAssertEqual(validated(.demo(for: .pcDarts)), Array(0..<12))
+    var never = SearchSettings.reference(for: .darts)
+    never.validationEpochs = 0
+    XCTAssertEqual(validated(never), [])
+    never.validationEpochs = -1
+    XCTAssertEqual(never.validationProblem(), "--validate-epochs must be at least 0")
+  }
 }
