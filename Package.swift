@@ -41,7 +41,7 @@ let package = Package(
     .target(name: "SearchSpace", dependencies: ["NN"], swiftSettings: releaseKernelFlags),
     .target(name: "Search", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseKernelFlags),
     .target(name: "Evaluation", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseKernelFlags),
-    .target(name: "Runs", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
+    .target(name: "Runs", dependencies: ["TensorCore", "Datasets"], swiftSettings: releaseKernelFlags),
     .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "SearchSpace", "Search", "Evaluation", "Runs"], swiftSettings: releaseKernelFlags),
     .executableTarget(
       name: "darts",

@@ -26,7 +26,7 @@ public final class TrainRun {
   private var state: CheckpointState
 
   /// What a checkpoint stores besides tensors.
-  struct CheckpointState: Codable {
+  struct CheckpointState: Codable, EpochCursorStorage {
     /// The next step to run.
     var position: BatchPosition
     var completedSteps: Int
@@ -147,69 +147,50 @@ public final class TrainRun {
     let start = state.position
     let loader = BatchLoader(sampler: data.train, on: backend, start: start, stepsPerEpoch: steps, endEpoch: settings.epochs)
     defer { loader.cancel() }
-    let clock = ContinuousClock()
+    let runner = EpochRunner(journal: journal, stepsPerEpoch: steps, checkpointEvery: settings.checkpointEvery)
     var test = SplitMetrics(loss: .nan, top1: 0, top5: 0, count: 0)
     for epoch in start.epoch..<settings.epochs {
-      let epochStart = clock.now
       let lr = plan.learningRate(epoch: epoch)
       let dropPath = settings.dropPathProbability(epoch: epoch)
       step.optimizer.learningRate = Float(lr)
-      if state.position.step == 0 {
-        try journal.log(["type": "epoch_start", "epoch": .int(epoch), "lr": .double(lr), "drop_path": .double(dropPath)])
-      }
-      let progress = journal.progress(label: "epoch \(epoch + 1)/\(settings.epochs)", total: steps)
-      for stepIndex in state.position.step..<steps {
-        guard let batch = loader.next() else {
-          if let failure = loader.failure { throw TrainRunError("\(failure)") }
-          throw TrainRunError("the batch loader stopped early at epoch \(epoch) step \(stepIndex)")
-        }
-        let stepStart = clock.now
-        var generator = derivedGenerator(settings.seed, 3, UInt64(epoch), UInt64(stepIndex))
-        let result: TrainingStep.Result
-        do {
-          result = try step(network, images: batch.images, labels: batch.labels, dropPath: Float(dropPath), generator: &generator)
-        } catch let error as TrainingStepError {
-          throw TrainRunError("epoch \(epoch) step \(stepIndex): \(error); the last good checkpoint is \(directory.checkpointURL.path)")
-        }
-        state.epochLoss += Double(result.loss) * Double(batch.labels.count)
-        state.epochCorrect += result.correct
-        state.epochSeen += batch.labels.count
-        state.completedSteps += 1
-        state.position = BatchPosition(epoch: epoch, step: stepIndex).advanced(stepsPerEpoch: steps)
-        var event: [String: JSONValue] = [
-          "type": "step", "epoch": .int(epoch), "step": .int(stepIndex), "global_step": .int(state.completedSteps),
-          "loss": .double(Double(result.loss)), "accuracy": .double(Double(result.correct) / Double(batch.labels.count)),
-          "lr": .double(lr), "drop_path": .double(dropPath), "seconds": .double((clock.now - stepStart).inSeconds),
-          "peak_memory_bytes": .int(ProcessMemory.peakResidentBytes() ?? 0),
-        ]
-        if let a = result.auxiliaryLoss { event["auxiliary_loss"] = .double(Double(a)) }
-        try journal.log(event)
-        progress.step(stepIndex + 1, metrics: [("loss", state.epochLoss / Double(state.epochSeen)), ("acc", Double(state.epochCorrect) / Double(state.epochSeen))])
-        if let every = settings.checkpointEvery, state.completedSteps % every == 0, stepIndex + 1 < steps {
+      var cursor = state.cursor
+      try runner.run(
+        epoch: epoch, label: "epoch \(epoch + 1)/\(settings.epochs)", cursor: &cursor,
+        fields: ["lr": .double(lr), "drop_path": .double(dropPath)],
+        step: { index in
+          guard let batch = loader.next() else {
+            if let failure = loader.failure { throw TrainRunError("\(failure)") }
+            throw TrainRunError("the batch loader stopped early at epoch \(epoch) step \(index)")
+          }
+          var generator = derivedGenerator(settings.seed, 3, UInt64(epoch), UInt64(index))
+          let result: TrainingStep.Result
+          do {
+            result = try step(network, images: batch.images, labels: batch.labels, dropPath: Float(dropPath), generator: &generator)
+          } catch let error as TrainingStepError {
+            throw TrainRunError("epoch \(epoch) step \(index): \(error); the last good checkpoint is \(directory.checkpointURL.path)")
+          }
+          var fields: [String: JSONValue] = [:]
+          if let a = result.auxiliaryLoss { fields["auxiliary_loss"] = .double(Double(a)) }
+          return StepReport(loss: Double(result.loss), correct: result.correct, count: batch.labels.count, fields: fields)
+        },
+        evaluate: {
+          test = try SplitMetrics.evaluate(network, on: data.test, backend: backend)
+          var summary = EpochSummary(fields: ["test_loss": .double(test.loss), "test_top1": .double(test.top1), "test_top5": .double(test.top5)])
+          if let validation = data.validation {
+            let valid = try SplitMetrics.evaluate(network, on: validation, backend: backend)
+            summary.fields["valid_loss"] = .double(valid.loss)
+            summary.fields["valid_top1"] = .double(valid.top1)
+            summary.fields["valid_top5"] = .double(valid.top5)
+            summary.text = String(format: "  valid loss %.4f top1 %.4f", valid.loss, valid.top1)
+          }
+          summary.text += String(format: "  test loss %.4f top1 %.4f top5 %.4f", test.loss, test.top1, test.top5)
+          return summary
+        },
+        checkpoint: { cursor in
+          state.cursor = cursor
           try saveCheckpoint()
-        }
-      }
-      progress.finish()
-      test = try SplitMetrics.evaluate(network, on: data.test, backend: backend)
-      let (trainLoss, trainAccuracy) = (state.epochLoss / Double(state.epochSeen), Double(state.epochCorrect) / Double(state.epochSeen))
-      var event: [String: JSONValue] = [
-        "type": "epoch", "epoch": .int(epoch), "global_step": .int(state.completedSteps),
-        "train_loss": .double(trainLoss), "train_accuracy": .double(trainAccuracy),
-        "test_loss": .double(test.loss), "test_top1": .double(test.top1), "test_top5": .double(test.top5),
-        "lr": .double(lr), "drop_path": .double(dropPath),
-        "seconds": .double((clock.now - epochStart).inSeconds), "peak_memory_bytes": .int(ProcessMemory.peakResidentBytes() ?? 0),
-      ]
-      var validText = ""
-      if let validation = data.validation {
-        let valid = try SplitMetrics.evaluate(network, on: validation, backend: backend)
-        event["valid_loss"] = .double(valid.loss)
-        event["valid_top1"] = .double(valid.top1)
-        event["valid_top5"] = .double(valid.top5)
-        validText = String(format: "  valid loss %.4f top1 %.4f", valid.loss, valid.top1)
-      }
-      try journal.log(event)
-      journal.say(String(format: "epoch %d/%d  train loss %.4f acc %.4f%@  test loss %.4f top1 %.4f top5 %.4f  %.0f s", epoch + 1, settings.epochs, trainLoss, trainAccuracy, validText as NSString, test.loss, test.top1, test.top5, (clock.now - epochStart).inSeconds))
-      (state.epochLoss, state.epochCorrect, state.epochSeen) = (0, 0, 0)
+        })
+      state.cursor = cursor
       try NetworkWeights.write(network, description: networkDescription, to: directory.weightsURL)
       try saveCheckpoint()
     }

@@ -34,7 +34,7 @@ public final class SearchRun {
   private let output: (String) -> Void
 
   /// What a checkpoint stores besides tensors.
-  struct CheckpointState: Codable {
+  struct CheckpointState: Codable, EpochCursorStorage {
     /// The next step to run.
     var position: BatchPosition
     var completedSteps: Int
@@ -243,82 +243,65 @@ public final class SearchRun {
       trainLoader.cancel()
       architectureLoader.cancel()
     }
-    let clock = ContinuousClock()
+    let runner = EpochRunner(journal: journal, stepsPerEpoch: steps, checkpointEvery: settings.checkpointEvery)
     let stageFields: [String: JSONValue] = settings.progressive == nil ? [:] : ["stage": .int(stage)]
     let stageLabel = settings.progressive == nil ? "" : "stage \(stage + 1)/\(settings.stageCount) "
     for position in start.epoch..<endEpoch {
       let epoch = position - firstEpoch
-      let epochStart = clock.now
-      optimization.weights.learningRate = Float(settings.learningRate(epoch: epoch))
+      let lr = settings.learningRate(epoch: epoch)
+      optimization.weights.learningRate = Float(lr)
       let updateArchitecture = epoch >= settings.architectureWarmupEpochs
       let dropout = skipDropouts
       if let stages = settings.progressive, !dropout.isEmpty {
         let rate = ProgressiveRules.skipDropoutRate(initial: stages.skipDropout[stage], epoch: epoch, epochs: settings.epochs, warmupEpochs: settings.architectureWarmupEpochs)
         for layer in dropout { layer.probability = Float(rate) }
       }
-      if state.position.step == 0 {
-        var event: [String: JSONValue] = ["type": "epoch_start", "epoch": .int(epoch), "lr": .double(settings.learningRate(epoch: epoch)), "genotype": .string(GenotypeDerivation.genotype(of: network).description)]
-        if let rate = dropout.first?.probability { event["skip_dropout"] = .double(Double(rate)) }
-        try journal.log(event.merging(stageFields) { a, _ in a })
-      }
-      let progress = journal.progress(label: "\(stageLabel)epoch \(epoch + 1)/\(settings.epochs)", total: steps)
-      for step in state.position.step..<steps {
-        if !dropout.isEmpty {
-          // Masks keyed by the position only: a resumed run draws the same ones.
-          var generator = derivedGenerator(settings.seed, Self.dropoutStream, UInt64(position), UInt64(step))
-          for layer in dropout { layer.generator = generator.split() }
-        }
-        guard let train = trainLoader.next(), let valid = architectureLoader.next() else {
-          if let failure = trainLoader.failure ?? architectureLoader.failure { throw SearchRunError("\(failure)") }
-          throw SearchRunError("the batch loader stopped early at epoch \(epoch) step \(step)")
-        }
-        let stepStart = clock.now
-        let result: SearchOptimization.StepResult
-        do {
-          result = try optimization.step(
-            network: network, train: LabelledBatch(images: train.images, labels: train.labels),
-            valid: LabelledBatch(images: valid.images, labels: valid.labels), updateArchitecture: updateArchitecture)
-        } catch let error as SearchError {
-          throw SearchRunError("epoch \(epoch) step \(step): \(error); the last good checkpoint is \(directory.checkpointURL.path)")
-        }
-        state.epochLoss += Double(result.loss) * Double(train.labels.count)
-        state.epochCorrect += result.correct
-        state.epochSeen += train.labels.count
-        state.completedSteps += 1
-        state.position = BatchPosition(epoch: position, step: step).advanced(stepsPerEpoch: steps)
-        var event: [String: JSONValue] = [
-          "type": "step", "epoch": .int(epoch), "step": .int(step), "global_step": .int(state.completedSteps),
-          "loss": .double(Double(result.loss)), "accuracy": .double(Double(result.correct) / Double(train.labels.count)),
-          "lr": .double(Double(optimization.weights.learningRate)), "seconds": .double((clock.now - stepStart).inSeconds),
-          "peak_memory_bytes": .int(ProcessMemory.peakResidentBytes() ?? 0),
-        ]
-        if let a = result.architectureLoss { event["architecture_loss"] = .double(Double(a)) }
-        try journal.log(event.merging(stageFields) { a, _ in a })
-        progress.step(step + 1, metrics: [("loss", state.epochLoss / Double(state.epochSeen)), ("acc", Double(state.epochCorrect) / Double(state.epochSeen))])
-        if let every = settings.checkpointEvery, state.completedSteps % every == 0, step + 1 < steps {
+      var genotype = GenotypeDerivation.genotype(of: network)
+      var startFields: [String: JSONValue] = ["genotype": .string(genotype.description)]
+      if let rate = dropout.first?.probability { startFields["skip_dropout"] = .double(Double(rate)) }
+      var cursor = state.cursor
+      try runner.run(
+        epoch: epoch, label: "\(stageLabel)epoch \(epoch + 1)/\(settings.epochs)", cursor: &cursor,
+        fields: stageFields.merging(["lr": .double(lr)]) { a, _ in a }, startFields: startFields,
+        step: { index in
+          if !dropout.isEmpty {
+            // Masks keyed by the position only: a resumed run draws the same ones.
+            var generator = derivedGenerator(settings.seed, Self.dropoutStream, UInt64(position), UInt64(index))
+            for layer in dropout { layer.generator = generator.split() }
+          }
+          guard let train = trainLoader.next(), let valid = architectureLoader.next() else {
+            if let failure = trainLoader.failure ?? architectureLoader.failure { throw SearchRunError("\(failure)") }
+            throw SearchRunError("the batch loader stopped early at epoch \(epoch) step \(index)")
+          }
+          let result: SearchOptimization.StepResult
+          do {
+            result = try optimization.step(
+              network: network, train: LabelledBatch(images: train.images, labels: train.labels),
+              valid: LabelledBatch(images: valid.images, labels: valid.labels), updateArchitecture: updateArchitecture)
+          } catch let error as SearchError {
+            throw SearchRunError("epoch \(epoch) step \(index): \(error); the last good checkpoint is \(directory.checkpointURL.path)")
+          }
+          var fields: [String: JSONValue] = [:]
+          if let a = result.architectureLoss { fields["architecture_loss"] = .double(Double(a)) }
+          return StepReport(loss: Double(result.loss), correct: result.correct, count: train.labels.count, fields: fields)
+        },
+        evaluate: {
+          genotype = GenotypeDerivation.genotype(of: network)
+          var summary = EpochSummary(fields: ["genotype": .string(genotype.description), "architecture": architectureJSON()])
+          if settings.validates(epoch: epoch) {
+            let validation = try evaluateArchitectureSplit()
+            summary.fields["valid_loss"] = .double(validation.loss)
+            summary.fields["valid_accuracy"] = .double(validation.accuracy)
+            summary.text = String(format: "  valid loss %.4f acc %.4f", validation.loss, validation.accuracy)
+          }
+          return summary
+        },
+        checkpoint: { cursor in
+          state.cursor = cursor
           try saveCheckpoint()
-        }
-      }
-      progress.finish()
-      let validation = settings.validates(epoch: epoch) ? try evaluateArchitectureSplit() : nil
-      let genotype = GenotypeDerivation.genotype(of: network)
-      var event: [String: JSONValue] = [
-        "type": "epoch", "epoch": .int(epoch), "global_step": .int(state.completedSteps),
-        "train_loss": .double(state.epochLoss / Double(state.epochSeen)), "train_accuracy": .double(Double(state.epochCorrect) / Double(state.epochSeen)),
-        "lr": .double(Double(optimization.weights.learningRate)),
-        "genotype": .string(genotype.description), "architecture": architectureJSON(),
-        "seconds": .double((clock.now - epochStart).inSeconds), "peak_memory_bytes": .int(ProcessMemory.peakResidentBytes() ?? 0),
-      ]
-      var line = String(format: "%@epoch %d/%d  train loss %.4f acc %.4f", stageLabel, epoch + 1, settings.epochs, state.epochLoss / Double(state.epochSeen), Double(state.epochCorrect) / Double(state.epochSeen))
-      if let validation {
-        event["valid_loss"] = .double(validation.loss)
-        event["valid_accuracy"] = .double(validation.accuracy)
-        line += String(format: "  valid loss %.4f acc %.4f", validation.loss, validation.accuracy)
-      }
-      try journal.log(event.merging(stageFields) { a, _ in a })
-      journal.say(line + String(format: "  %.0f s", (clock.now - epochStart).inSeconds))
+        })
+      state.cursor = cursor
       journal.say("genotype: \(genotype)")
-      (state.epochLoss, state.epochCorrect, state.epochSeen) = (0, 0, 0)
       try saveCheckpoint()
     }
   }
