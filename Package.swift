@@ -2,16 +2,21 @@
 //
 // darts: differentiable architecture search (DARTS, P-DARTS, PC-DARTS) in Swift.
 //
-// NOTE: release builds compile for the CPU of the building machine (`-target-cpu native`) and
-// drop overflow/bounds checks (`-Ounchecked`). Without `-target-cpu`, swiftc targets baseline
-// x86-64, where `SIMD16<Float>` fused multiply-adds lower to library calls and the kernels run
-// about 100x slower. The price is portability: a release binary built on an AVX-512 machine
-// will not start on a CPU without AVX-512. Build on the machine that runs it (or replace
-// `native` with a named CPU such as `x86-64-v3`). Debug builds keep the default, portable flags.
+// NOTE: release builds compile for the CPU of the building machine (`-target-cpu native`).
+// Without it, swiftc targets baseline x86-64, where `SIMD16<Float>` fused multiply-adds lower
+// to library calls and the kernels run about 100x slower. The price is portability: a release
+// binary built on an AVX-512 machine will not start on a CPU without AVX-512. Build on the
+// machine that runs it (or replace `native` with a named CPU such as `x86-64-v3`). Only the
+// kernels (`CPUKernels`, called after TensorCore has checked the shapes) drop overflow and bounds
+// checks (`-Ounchecked`); every other target keeps its preconditions, so a wrong shape inside
+// the library traps instead of reading past a buffer. Debug builds keep the default flags.
 import PackageDescription
 
 let releaseKernelFlags: [SwiftSetting] = [
   .unsafeFlags(["-Ounchecked", "-target-cpu", "native"], .when(configuration: .release))
+]
+let releaseFlags: [SwiftSetting] = [
+  .unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))
 ]
 
 let package = Package(
@@ -30,26 +35,26 @@ let package = Package(
   targets: [
     // MARK: Public API
     .target(name: "CPUKernels", swiftSettings: releaseKernelFlags),
-    .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseKernelFlags),
-    .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseKernelFlags),
+    .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseFlags),
+    .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseFlags),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
     .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
     .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
     .target(
       name: "Datasets", dependencies: ["TensorCore", "CZlib", "CJPEG", "CPNG"], resources: [.copy("Demo")],
-      swiftSettings: releaseKernelFlags),
-    .target(name: "SearchSpace", dependencies: ["NN"], swiftSettings: releaseKernelFlags),
-    .target(name: "Search", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseKernelFlags),
-    .target(name: "Evaluation", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseKernelFlags),
-    .target(name: "Runs", dependencies: ["TensorCore", "Datasets"], swiftSettings: releaseKernelFlags),
-    .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "SearchSpace", "Search", "Evaluation", "Runs"], swiftSettings: releaseKernelFlags),
+      swiftSettings: releaseFlags),
+    .target(name: "SearchSpace", dependencies: ["NN"], swiftSettings: releaseFlags),
+    .target(name: "Search", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseFlags),
+    .target(name: "Evaluation", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseFlags),
+    .target(name: "Runs", dependencies: ["TensorCore", "Datasets"], swiftSettings: releaseFlags),
+    .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "SearchSpace", "Search", "Evaluation", "Runs"], swiftSettings: releaseFlags),
     .executableTarget(
       name: "darts",
       dependencies: [
         "CPUKernels", "TensorCore", "NN", "Datasets", "SearchSpace", "Search", "Evaluation", "Benchmarks",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
-      swiftSettings: releaseKernelFlags),
+      swiftSettings: releaseFlags),
 
     // MARK: Test support
     .target(name: "_TestSupport", dependencies: ["TensorCore", "CJPEG", "CPNG"], path: "Sources/_TestSupport"),
