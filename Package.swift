@@ -67,7 +67,7 @@ let package = Package(
     .testTarget(
       name: "NNTests", dependencies: ["NN", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "_TestSupport"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "RunsTests", dependencies: ["Runs", "_TestSupport"]),
+    .testTarget(name: "RunsTests", dependencies: ["Runs", "Datasets", "_TestSupport"]),
     .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "_TestSupport"]),
     .testTarget(
       name: "SearchTests", dependencies: ["Search", "_TestSupport"], resources: [.copy("Fixtures")]),
