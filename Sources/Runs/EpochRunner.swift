@@ -23,9 +23,6 @@ public struct EpochCursor: Sendable, Equatable {
     self.epochSeen = epochSeen
   }
 
-  /// The start of a run.
-  public static let start = EpochCursor(position: BatchPosition(epoch: 0, step: 0), completedSteps: 0, epochLoss: 0, epochCorrect: 0, epochSeen: 0)
-
   /// Mean training loss of the epoch so far.
   public var trainLoss: Double { epochLoss / Double(epochSeen) }
   /// Training accuracy of the epoch so far.

@@ -19,7 +19,7 @@ final class EpochRunnerTests: XCTestCase {
     var lines: [String] = []
     let journal = try RunJournal(directory: directory) { lines.append($0) }
     let runner = EpochRunner(journal: journal, stepsPerEpoch: 4, checkpointEvery: 2)
-    var cursor = EpochCursor.start
+    var cursor = EpochCursor(position: BatchPosition(epoch: 0, step: 0), completedSteps: 0, epochLoss: 0, epochCorrect: 0, epochSeen: 0)
     var checkpoints: [EpochCursor] = []
     try runner.run(
       epoch: 0, label: "epoch 1/2", cursor: &cursor, fields: ["lr": .double(0.1)], startFields: ["note": .string("s")],
