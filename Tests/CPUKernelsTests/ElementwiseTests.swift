@@ -51,9 +51,10 @@ final class ElementwiseTests: XCTestCase {
           let expected = (0..<n).map { i in (0..<k).reduce(Float(0)) { $0 + weights[$1] * inputs[$1][i] } }
           assertClose(Array(UnsafeBufferPointer(start: out, count: n)), expected, rtol: 1e-5, atol: 1e-6, "weighted sum n \(n) k \(k)")
 
-          let dots = Elementwise.weightedSumBackward(
-            g, inputs: pointers.map { UnsafePointer($0) }, weights: weights, gradInputs: slots,
-            needWeightGradient: true, count: n, pool: pool)
+          let dots = StridedLoops.weightedSumBackward(
+            shape: [1, n], gradient: g, gradientStrides: [n, 1], sources: pointers.map { UnsafePointer($0) },
+            sourceStrides: Array(repeating: [n, 1], count: k), weights: weights, gradInputs: slots,
+            needWeightGradient: true, pool: pool)
           for j in 0..<k {
             assertClose(Array(UnsafeBufferPointer(start: slots[j], count: n)), g.map { $0 * weights[j] }, rtol: 1e-6, atol: 0, "gradient \(j)")
             let expectedDot = (0..<n).reduce(0.0) { $0 + Double(g[$1]) * Double(inputs[j][$1]) }
@@ -62,6 +63,71 @@ final class ElementwiseTests: XCTestCase {
         }
       }
     }
+  }
+
+  /// The strided weighted sum gathers each source through its own strides and scatters into
+  /// the destination's (here: sources of different channel counts read from channel offsets,
+  /// written interleaved as a channel shuffle does), and its backward pass writes each gradient
+  /// back through the source's strides; the weight gradients are the same on 1 and 2 threads.
+  func testStridedWeightedSumAndItsBackwardMatchPlainLoops() {
+    // Shape [images 3, channels 4, plane 37]; source j has `channels[j]` channels and is read
+    // from channel `first[j]`; the destination interleaves them as channel c·2 + 1 of 8.
+    let (images, channels, plane) = (3, 4, 37)
+    let sourceChannels = [4, 6, 9]
+    let first = [0, 2, 5]
+    let sources = sourceChannels.enumerated().map { randomArray(images * $0.element * plane, seed: UInt64(20 + $0.offset)) }
+    let weights = randomArray(sources.count, seed: 30)
+    let g = randomArray(images * 8 * plane, seed: 31)
+    let sourceStrides = sourceChannels.map { [$0 * plane, plane, 1] }
+    let destinationStrides = [8 * plane, 2 * plane, 1]
+    func sourceIndex(_ j: Int, _ n: Int, _ c: Int, _ i: Int) -> Int { (n * sourceChannels[j] + first[j] + c) * plane + i }
+    func destinationIndex(_ n: Int, _ c: Int, _ i: Int) -> Int { (n * 8 + c * 2 + 1) * plane + i }
+    var expected = [Float](repeating: .nan, count: g.count)
+    var expectedGradients = sourceChannels.map { [Float](repeating: 0, count: images * $0 * plane) }
+    var expectedDots = [Double](repeating: 0, count: sources.count)
+    for n in 0..<images {
+      for c in 0..<channels {
+        for i in 0..<plane {
+          expected[destinationIndex(n, c, i)] = (0..<sources.count).reduce(Float(0)) { $0 + weights[$1] * sources[$1][sourceIndex($1, n, c, i)] }
+          for j in sources.indices {
+            expectedGradients[j][sourceIndex(j, n, c, i)] = weights[j] * g[destinationIndex(n, c, i)]
+            expectedDots[j] += Double(g[destinationIndex(n, c, i)]) * Double(sources[j][sourceIndex(j, n, c, i)])
+          }
+        }
+      }
+    }
+    var dotsByThreads: [[Double]] = []
+    for threads in [1, 2] {
+      let pool = WorkerPool(threadCount: threads)
+      let pointers = sources.map(copyToBuffer)
+      let slots = sourceChannels.map { count -> UnsafeMutablePointer<Float> in
+        let slot = UnsafeMutablePointer<Float>.allocate(capacity: images * count * plane)
+        slot.initialize(repeating: 0, count: images * count * plane)
+        return slot
+      }
+      var out = [Float](repeating: .nan, count: g.count)
+      defer { (pointers + slots).forEach { $0.deallocate() } }
+      let offsetSources = pointers.indices.map { UnsafePointer(pointers[$0]) + first[$0] * plane }
+      out.withUnsafeMutableBufferPointer { buffer in
+        StridedLoops.weightedSum(
+          shape: [images, channels, plane], sources: offsetSources, sourceStrides: sourceStrides, weights: weights,
+          destination: buffer.baseAddress! + plane, destinationStrides: destinationStrides, pool: pool)
+      }
+      for index in out.indices where (index / plane) % 2 == 1 { XCTAssertEqual(out[index], expected[index], accuracy: 1e-6) }
+      XCTAssertTrue(out.indices.filter { (index: Int) in (index / plane) % 2 == 0 }.allSatisfy { out[$0].isNaN }, "only the destination's elements are written")
+      let dots = g.withUnsafeBufferPointer { gradient in
+        StridedLoops.weightedSumBackward(
+          shape: [images, channels, plane], gradient: gradient.baseAddress! + plane, gradientStrides: destinationStrides,
+          sources: offsetSources, sourceStrides: sourceStrides, weights: weights,
+          gradInputs: slots.indices.map { slots[$0] + first[$0] * plane }, needWeightGradient: true, pool: pool)
+      }
+      for j in sources.indices {
+        assertClose(Array(UnsafeBufferPointer(start: slots[j], count: images * sourceChannels[j] * plane)), expectedGradients[j], rtol: 1e-6, atol: 0, "gradient \(j)")
+        XCTAssertEqual(dots[j], expectedDots[j], accuracy: 1e-5 * max(1, abs(expectedDots[j])), "dot \(j)")
+      }
+      dotsByThreads.append(dots)
+    }
+    XCTAssertEqual(dotsByThreads[0], dotsByThreads[1], "weight gradients independent of the thread count")
   }
 
   func testStridedLoopsBroadcastPermuteAndReduce() {

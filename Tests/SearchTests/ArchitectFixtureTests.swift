@@ -11,20 +11,7 @@ final class ArchitectFixtureTests: XCTestCase {
   func testFirstAndSecondOrderAlphaGradientsMatchPyTorch() throws {
     let fixture = try Fixture("architect", in: .module).root
     let backend = CPUBackend(threads: 2)
-    let config = fixture.object("config")
-    var factory = ParameterFactory(backend: backend, seed: 0)
-    let network = SearchNetwork(
-      SearchNetworkConfiguration(
-        channels: config["C"] as! Int, layers: config["layers"] as! Int, classes: config["classes"] as! Int,
-        inputChannels: config["input_channels"] as! Int),
-      using: &factory)
-    let state = fixture.object("state")
-    var values: [String: Tensor] = [:]
-    for name in state.keys { values[name] = state.tensor(name, on: backend) }
-    values["alphas_normal"] = fixture.tensor("alphas_normal", on: backend)
-    values["alphas_reduce"] = fixture.tensor("alphas_reduce", on: backend)
-    try network.update(parameters: values)
-    XCTAssertEqual(Set(values.keys), Set(network.namedParameters().map(\.name)), "the fixture names every parameter and buffer")
+    let network = try fixtureNetwork(fixture, architecture: fixture, architectureNames: ["alphas_normal", "alphas_reduce"], on: backend)
 
     var sgd = SGD(learningRate: Float(fixture.number("lr")), momentum: Float(fixture.number("momentum")), weightDecay: Float(fixture.number("weight_decay")))
     let buffers = fixture.object("momentum_buffers")
@@ -32,7 +19,6 @@ final class ArchitectFixtureTests: XCTestCase {
     let train = LabelledBatch(images: fixture.tensor("x_train", on: backend), labels: fixture.ints("y_train"))
     let valid = LabelledBatch(images: fixture.tensor("x_valid", on: backend), labels: fixture.ints("y_valid"))
     let loss = { (batch: LabelledBatch) in network(batch.images).crossEntropy(labels: batch.labels) }
-    network.train()
 
     for (order, key, atol) in [(Architect.Order.first, "first_order", Float(2e-6)), (.second, "second_order", 3e-5)] {
       let snapshot = network.stateDict()

@@ -53,29 +53,47 @@ final class GradientCheckTests: XCTestCase {
     checkGradients("channel slice", inputs: [random([2, 5, 2, 2])]) { $0[0].slicedChannels(1..<4) }
     checkGradients("concat", inputs: [random([2, 2, 3]), random([2, 1, 3])]) { Tensor.concatenated([$0[0], $0[1], $0[0]], alongAxis: 1) }
     checkGradients("channel shuffle", inputs: [random([2, 8, 2, 3])]) { $0[0].channelShuffled(groups: 4) }
-    checkGradients("channel shuffle join", inputs: [random([2, 2, 2, 3]), random([2, 8, 2, 3])]) {
-      Tensor.channelShuffledJoin($0[0], $0[1], restChannels: 2..<8, groups: 4)
+    checkGradients("weighted sum joined with a bypass and shuffled", inputs: [
+      random([2, 2, 2, 3]), random([2, 2, 2, 3]), random([2, 8, 2, 3]), random([2, 6, 2, 3]), random([4]),
+    ]) {
+      Tensor.weightedSum([$0[0], $0[1]], weights: $0[4], bypass: [($0[2], 2..<8), ($0[3], 0..<6)], shuffleGroups: 4)
     }
-    checkGradients("channel shuffle join, whole rest", inputs: [random([2, 4, 3, 2]), random([2, 4, 3, 2])]) {
-      Tensor.channelShuffledJoin($0[0], $0[1], restChannels: 0..<4, groups: 2)
+    checkGradients("weighted sum shuffled, no bypass", inputs: [random([2, 4, 3, 2]), random([2, 4, 3, 2]), random([2])]) {
+      Tensor.weightedSum([$0[0], $0[1]], weights: $0[2], shuffleGroups: 2)
     }
     checkGradients("global average", inputs: [random([2, 3, 3, 5])]) { $0[0].globalAveragePooled() }
   }
 
-  /// The fused PC-DARTS join is exactly the composition it replaces, forward and backward, at
-  /// K = 4 with the bypass taken from x (stride-1 edge) and K = 2 with a whole rest tensor.
-  func testChannelShuffledJoinEqualsConcatenationThenShuffle() {
-    for (k, c, restChannels, restCount) in [(4, 12, 3..<12, 12), (2, 12, 0..<6, 6), (4, 8, 3..<9, 9)] {
-      let processed = random([2, c / k, 3, 5]).requiringGradient()
-      let rest = random([2, restCount, 3, 5]).requiringGradient()
-      let weights = random([2, c, 3, 5])
-      let fused = Tensor.channelShuffledJoin(processed, rest, restChannels: restChannels, groups: k)
-      let composed = Tensor.concatenated([processed, rest.slicedChannels(restChannels)], alongAxis: 1).channelShuffled(groups: k)
+  /// The fused PC-DARTS node is the composition it replaces (weighted sums, a channel slice of
+  /// each bypass, concatenation, channel shuffle), forward and backward: at K = 4 with bypasses
+  /// taken from x (stride-1 edges) and from a whole pooled tensor (stride-2 edges), at K = 2,
+  /// and with the processed part spanning two groups.
+  func testJoinedWeightedSumEqualsItsComposition() {
+    // (K, processed channels, bypass (channels of the tensor, range))
+    let cases: [(Int, Int, [(Int, Range<Int>)])] = [
+      (4, 3, [(12, 3..<12), (9, 0..<9), (12, 3..<12)]), (2, 6, [(6, 0..<6)]), (4, 4, [(9, 1..<5), (4, 0..<4)]),
+    ]
+    for (k, p, bypassLayout) in cases {
+      let processed = (0..<3).map { _ in random([2, p, 3, 5]).requiringGradient() }
+      let rests = bypassLayout.map { random([2, $0.0, 3, 5]).requiringGradient() }
+      let weights = random([processed.count + rests.count]).requiringGradient()
+      let upstream = random([2, p + bypassLayout[0].1.count, 3, 5])
+      let fused = Tensor.weightedSum(
+        processed, weights: weights, bypass: zip(rests, bypassLayout).map { ($0, $1.1) }, shuffleGroups: k)
+      let composed = Tensor.concatenated([
+        Tensor.weightedSum(processed, weights: weights.sliced(lower: [0], upper: [processed.count])),
+        Tensor.weightedSum(zip(rests, bypassLayout).map { $0.slicedChannels($1.1) },
+                           weights: weights.sliced(lower: [processed.count], upper: [weights.count])),
+      ], alongAxis: 1).channelShuffled(groups: k)
       XCTAssertEqual(fused.shape, composed.shape)
-      XCTAssertEqual(fused.scalars, composed.scalars, "K = \(k), rest \(restChannels)")
-      let fusedGradients = gradients(of: (fused * weights).sum(), wrt: [processed, rest])
-      let composedGradients = gradients(of: (composed * weights).sum(), wrt: [processed, rest])
-      for i in 0..<2 { XCTAssertEqual(fusedGradients[i].scalars, composedGradients[i].scalars, "K = \(k), input \(i)") }
+      XCTAssertEqual(fused.scalars, composed.scalars, "K = \(k), P = \(p)")
+      let inputs = processed + rests + [weights]
+      let fusedGradients = gradients(of: (fused * upstream).sum(), wrt: inputs)
+      let composedGradients = gradients(of: (composed * upstream).sum(), wrt: inputs)
+      for i in 0..<(inputs.count - 1) {
+        XCTAssertEqual(fusedGradients[i].scalars, composedGradients[i].scalars, "K = \(k), P = \(p), input \(i)")
+      }
+      assertClose(fusedGradients.last!.scalars, composedGradients.last!.scalars, rtol: 1e-5, atol: 1e-5, "weight gradients")
     }
   }
 
@@ -99,8 +117,10 @@ final class GradientCheckTests: XCTestCase {
     }
     let processed = random([2, 2, 2, 2]).requiringGradient()
     let rest = random([2, 8, 2, 2]).requiringGradient()
+    let weights = Tensor(shape: [2], scalars: [1, 1], on: backend)
     do { _ = Tensor(repeating: .nan, shape: [2, 8, 2, 2], on: backend) }
-    let dRest = gradients(of: Tensor.channelShuffledJoin(processed, rest, restChannels: 2..<8, groups: 4).sum(), wrt: [rest])[0]
+    let joined = Tensor.weightedSum([processed], weights: weights, bypass: [(rest, 2..<8)], shuffleGroups: 4)
+    let dRest = gradients(of: joined.sum(), wrt: [rest])[0]
     XCTAssertEqual(dRest.scalars, (0..<64).map { ($0 / 4) % 8 >= 2 ? 1 : 0 })
   }
 

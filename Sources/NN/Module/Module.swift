@@ -51,16 +51,8 @@ open class Module {
 
   /// Every parameter of the tree with its dotted path, optionally of one kind only.
   public func namedParameters(_ kind: ParameterKind? = nil) -> [(name: String, parameter: Parameter)] {
-    var result: [(name: String, parameter: Parameter)] = []
-    for (name, entry) in namedEntries() {
-      switch entry {
-      case .parameter(let p):
-        if kind == nil || p.kind == kind { result.append((name, p)) }
-      case .module(let m):
-        for (childName, p) in m.namedParameters(kind) { result.append((name + "." + childName, p)) }
-      }
-    }
-    return result
+    guard let kind else { return tree.parameters }
+    return tree.parameters.filter { $0.parameter.kind == kind }
   }
 
   /// The parameters of one kind, in tree order.
@@ -72,11 +64,29 @@ open class Module {
   }
 
   /// Every module of the tree (this one first).
-  public func modules() -> [Module] {
-    [self] + namedEntries().flatMap { entry -> [Module] in
-      if case .module(let m) = entry.1 { return m.modules() }
-      return []
+  public func modules() -> [Module] { [self] + tree.descendants }
+
+  /// The tree below this module, walked (by reflection) the first time it is needed and then
+  /// kept: children are stored constants, so it cannot change once the module is built, and a
+  /// training step that lists parameters or switches modes does not reflect over thousands of
+  /// modules again.
+  private lazy var tree: Tree = {
+    var tree = Tree(parameters: [], descendants: [])
+    for (name, entry) in namedEntries() {
+      switch entry {
+      case .parameter(let p): tree.parameters.append((name, p))
+      case .module(let m):
+        tree.parameters += m.tree.parameters.map { (name + "." + $0.name, $0.parameter) }
+        tree.descendants += [m] + m.tree.descendants
+      }
     }
+    return tree
+  }()
+
+  private struct Tree {
+    var parameters: [(name: String, parameter: Parameter)]
+    /// Every module below this one (not itself, which would be a reference cycle), in tree order.
+    var descendants: [Module]
   }
 
   /// Switches training mode for this module and every descendant.

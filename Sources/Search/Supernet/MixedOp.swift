@@ -2,13 +2,13 @@ import NN
 import SearchSpace
 import TensorCore
 
-/// One edge of the supernet: every candidate operation applied to the input and summed with
-/// architecture weights, `Σ_o w_o·o(x)` (DARTS, SPEC §1.5).
+/// One edge of the supernet: every candidate operation, to be applied to the input and summed
+/// with architecture weights, `Σ_o w_o·o(x)` (DARTS, SPEC §1.5; the sum itself is formed per
+/// node by `SearchCell`).
 ///
 /// With partial channels K > 1 (PC-DARTS, SPEC §5.1) the operations see only the first C/K
 /// channels; the other channels bypass them (max-pooled 2×2 on stride-2 edges), are
 /// concatenated after the mixture and the result is channel-shuffled with K groups.
-/// `none` contributes nothing but keeps its softmax mass (its weight is simply not used).
 public final class MixedOp: Module {
   public let primitives: [Primitive]
   public let operations: [any Layer]
@@ -37,32 +37,17 @@ public final class MixedOp: Module {
     label == "operations" ? "_ops" : nil
   }
 
-  /// The mixture for an edge input `[N, C, H, W]` and weights `[primitives.count]`.
-  public func callAsFunction(_ input: PartialChannelInput, weights: Tensor) -> Tensor {
-    let k = partialChannels
-    precondition(input.partialChannels == k, "edge input split for K = \(input.partialChannels), edge has K = \(k)")
-    let active = input.active
-    var outputs: [Tensor] = []
-    var used: [Int] = []
-    for (i, op) in operations.enumerated() where primitives[i] != .none {
-      outputs.append(op(active))
-      used.append(i)
-    }
-    let mixed: Tensor
-    if outputs.isEmpty {
-      mixed = (operations[0] as! Zero)(active)
-    } else {
-      let w = used.count == primitives.count ? weights : weights.sliced(lower: [used[0]], upper: [used[0] + used.count])
-      precondition(used == Array(used[0]..<(used[0] + used.count)), "`none` must come first among an edge's primitives")
-      mixed = Tensor.weightedSum(outputs, weights: w)
-    }
-    if k == 1 { return mixed }
-    if stride == 2 {
-      guard let pooled = input.pooledBypass else { preconditionFailure("a stride-2 partial-channel edge needs the pooled bypass") }
-      return Tensor.channelShuffledJoin(mixed, pooled, restChannels: 0..<pooled.shape[1], groups: k)
-    }
-    let c = input.x.shape[1]
-    return Tensor.channelShuffledJoin(mixed, input.x, restChannels: (c / k)..<c, groups: k)
+  /// The outputs of the operations other than `none` on the edge's active channels
+  /// `[N, C/K, H, W]`, and the range of `primitives` they belong to: the terms of the mixture
+  /// `Σ_o w_o·o(x)`, which the cell sums over all edges of a node in one pass. `none` adds
+  /// nothing (its weight keeps its softmax mass and gets a zero gradient); an edge with only
+  /// `none` yields its zero output under the `none` weight.
+  public func operationOutputs(_ input: PartialChannelInput) -> (outputs: [Tensor], primitives: Range<Int>) {
+    precondition(input.partialChannels == partialChannels, "edge input split for K = \(input.partialChannels), edge has K = \(partialChannels)")
+    let used = primitives.indices.filter { primitives[$0] != .none }
+    guard let first = used.first else { return ([(operations[0] as! Zero)(input.active)], 0..<1) }
+    precondition(used == Array(first..<(first + used.count)), "`none` must come first among an edge's primitives")
+    return (used.map { operations[$0](input.active) }, first..<(first + used.count))
   }
 }
 
@@ -85,5 +70,17 @@ public struct PartialChannelInput {
     partialChannels = k
     active = k == 1 ? x : x.slicedChannels(0..<(c / k))
     pooledBypass = k > 1 && forStrideTwoEdges ? x.slicedChannels((c / k)..<c).maxPool2d(kernel: 2, stride: 2) : nil
+  }
+
+  /// The channels that bypass the operations of an edge with `stride`: `x[:, C/K..<C]` or,
+  /// for stride 2, the pooled bypass (nil when K = 1).
+  public func bypass(stride: Int) -> (tensor: Tensor, channels: Range<Int>)? {
+    guard partialChannels > 1 else { return nil }
+    if stride == 2 {
+      guard let pooledBypass else { preconditionFailure("a stride-2 partial-channel edge needs the pooled bypass") }
+      return (pooledBypass, 0..<pooledBypass.shape[1])
+    }
+    let c = x.shape[1]
+    return (x, (c / partialChannels)..<c)
   }
 }

@@ -55,16 +55,29 @@ public final class SearchCell: Module {
     let k = edges[0].partialChannels
     // Edges from the two cell inputs of a reduction cell have stride 2 (see init).
     var edgeInputs = states.map { PartialChannelInput($0, partialChannels: k, forStrideTwoEdges: isReduction) }
-    let operationCount = weights.shape[1]
     for step in 0..<topology.steps {
       let range = topology.edges(ofStep: step)
-      let inputs = range.map { edge -> Tensor in
-        let w = weights.sliced(lower: [edge, 0], upper: [edge + 1, operationCount]).reshaped(to: [operationCount])
-        return edges[edge](edgeInputs[edge - range.lowerBound], weights: w)
+      // The node in one weighted sum: every edge's operation outputs weighted by
+      // softmax(α)·β of the edge, and (K > 1) every edge's bypass weighted by β, joined and
+      // shuffled (SPEC §1.3, §5.1).
+      var terms: [Tensor] = []
+      var termWeights: [Tensor] = []
+      var bypass: [(tensor: Tensor, channels: Range<Int>)] = []
+      for edge in range {
+        let input = edgeInputs[edge - range.lowerBound]
+        let (outputs, used) = edges[edge].operationOutputs(input)
+        terms += outputs
+        let w = weights.sliced(lower: [edge, used.lowerBound], upper: [edge + 1, used.upperBound]).reshaped(to: [used.count])
+        let beta = edgeWeights?.sliced(lower: [edge], upper: [edge + 1])
+        termWeights.append(beta.map { w * $0 } ?? w)
+        if let b = input.bypass(stride: edges[edge].stride) { bypass.append(b) }
       }
-      let nodeWeights = edgeWeights?.sliced(lower: [range.lowerBound], upper: [range.upperBound])
-        ?? Tensor(repeating: 1, shape: [inputs.count], on: s0.backend)
-      states.append(Tensor.weightedSum(inputs, weights: nodeWeights))
+      if !bypass.isEmpty {
+        termWeights.append(edgeWeights?.sliced(lower: [range.lowerBound], upper: [range.upperBound])
+          ?? Tensor(repeating: 1, shape: [bypass.count], on: s0.backend))
+      }
+      states.append(Tensor.weightedSum(
+        terms, weights: Tensor.concatenated(termWeights, alongAxis: 0), bypass: bypass, shuffleGroups: k))
       if step < topology.steps - 1 {
         edgeInputs.append(PartialChannelInput(states[states.count - 1], partialChannels: k, forStrideTwoEdges: false))
       }

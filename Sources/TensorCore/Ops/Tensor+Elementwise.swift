@@ -147,35 +147,4 @@ extension Tensor {
       out.storage.pointer, count: out.count, pool: out.backend.pool)
     return out
   }
-
-  /// `Σ_k weights[k]·tensors[k]` for equally shaped tensors and a `[K]` weight vector, in one
-  /// pass: the DARTS mixed operation `Σ_o softmax(α)_o·o(x)` and the PC-DARTS
-  /// edge-normalised node sum. The weight gradient is one dot product per tensor; tensor
-  /// gradients are `weights[k]·g`.
-  public static func weightedSum(_ tensors: [Tensor], weights: Tensor) -> Tensor {
-    precondition(weights.count == tensors.count && !tensors.isEmpty, "weighted sum of \(tensors.count) tensors with \(weights.count) weights")
-    let shape = tensors[0].shape
-    precondition(tensors.allSatisfy { $0.shape == shape }, "weighted sum of tensors of different shapes")
-    let backend = tensors[0].backend
-    let out = Tensor.uninitialized(shape, on: backend)
-    let w = weights.scalars
-    Elementwise.weightedSum(tensors.map { UnsafePointer($0.storage.pointer) }, weights: w, out.storage.pointer, count: out.count, pool: backend.pool)
-    return recorded(out, name: "weightedSum", inputs: tensors + [weights]) { g, needed in
-      var grads: [Tensor?] = []
-      for k in tensors.indices {
-        grads.append(needed[k] ? Tensor.uninitialized(shape, on: g.backend) : nil)
-      }
-      let slots: [UnsafeMutablePointer<Float>?] = grads.map { $0?.storage.pointer }
-      let dots: [Double] = Elementwise.weightedSumBackward(
-        g.storage.pointer, inputs: tensors.map { UnsafePointer($0.storage.pointer) }, weights: w,
-        gradInputs: slots, needWeightGradient: needed[tensors.count], count: g.count, pool: g.backend.pool)
-      if needed[tensors.count] {
-        let values: [Float] = dots.map { Float($0) }
-        grads.append(Tensor(shape: weights.shape, scalars: values, on: g.backend))
-      } else {
-        grads.append(nil)
-      }
-      return grads
-    }
-  }
 }
