@@ -42,34 +42,28 @@ func weightedRowSum(
 }
 
 /// One input's share of a weighted sum's backward pass over a row of `length` elements:
-/// `gradInput[i] = weight·g[i]` (when `gradInput` is given) and the return value
-/// `Σ_i g[i]·x[i]` (when `dot`; Float within blocks of 4096 elements, blocks added in Double).
+/// `gradInput[i] = weight·g[i]` (when `gradInput` is given) and, when `dot`, `g[i]·x[i]`
+/// added into the vector accumulator `acc` (lane-wise) and `tail` (the elements after the last
+/// whole vector). The caller folds `acc` into a Double total every few thousand elements.
 @inline(__always)
 func weightedRowBackward(
   g: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: Float,
-  gradInput: UnsafeMutablePointer<Float>?, dot: Bool, length: Int
-) -> Double {
+  gradInput: UnsafeMutablePointer<Float>?, dot: Bool, length: Int,
+  acc: inout SIMD16<Float>, tail: inout Float
+) {
   let wv = SIMD16<Float>(repeating: weight)
-  var total = 0.0
   var i = 0
-  while i < length {
-    let blockEnd = Swift.min(length, i + 4096)
-    var acc = SIMD16<Float>()
-    var tail: Float = 0
-    while i + 16 <= blockEnd {
-      let gv = g.loadVector(at: i)
-      if let gradInput { gradInput.storeVector(gv * wv, at: i) }
-      if dot { acc = acc.addingProduct(gv, x.loadVector(at: i)) }
-      i += 16
-    }
-    while i < blockEnd {
-      if let gradInput { gradInput[i] = g[i] * weight }
-      if dot { tail = tail.addingProduct(g[i], x[i]) }
-      i += 1
-    }
-    total += Double(acc.sum()) + Double(tail)
+  while i + 16 <= length {
+    let gv = g.loadVector(at: i)
+    if let gradInput { gradInput.storeVector(gv * wv, at: i) }
+    if dot { acc = acc.addingProduct(gv, x.loadVector(at: i)) }
+    i += 16
   }
-  return total
+  while i < length {
+    if let gradInput { gradInput[i] = g[i] * weight }
+    if dot { tail = tail.addingProduct(g[i], x[i]) }
+    i += 1
+  }
 }
 
 extension Elementwise {
@@ -91,69 +85,90 @@ extension Elementwise {
 }
 
 extension StridedLoops {
-  /// `destination = Σ_k weights[k]·sources[k]` over `shape`, where each source and the
-  /// destination have their own element strides (innermost stride 1): a weighted sum that
-  /// gathers and scatters on the way, such as a PC-DARTS node written straight into its
-  /// channel-shuffled positions. Axis 0 is split across threads.
+  /// `destination = Σ_k weights[k]·sources[k]` over a 4-axis `shape` `[outer, a, b, row]`,
+  /// where each source and the destination have their own element strides (innermost stride
+  /// 1): a weighted sum that gathers and scatters on the way, such as a PC-DARTS node written
+  /// straight into its channel-shuffled positions. Indices of axis 0 run as parallel tasks.
   public static func weightedSum(
     shape: [Int], sources: [UnsafePointer<Float>], sourceStrides: [[Int]], weights: [Float],
     destination: UnsafeMutablePointer<Float>, destinationStrides: [Int], pool: WorkerPool
   ) {
-    precondition(!sources.isEmpty && sources.count == weights.count && sourceStrides.count == sources.count,
-      "strided weighted sum needs one weight and one stride list per source")
-    let strides = sourceStrides + [destinationStrides]
-    precondition(strides.allSatisfy { $0.count == shape.count && ($0.last ?? 1) == 1 },
-      "strided weighted sum needs \(shape.count) strides per operand, innermost 1")
     let k = sources.count
+    precondition(k > 0 && weights.count == k && sourceStrides.count == k,
+      "strided weighted sum needs one weight and one stride list per source")
+    checkRows(shape, sourceStrides + [destinationStrides])
     let srcs = sources.map { UnsafeSendable($0) }
     let dst = UnsafeSendable(UnsafePointer(destination))
-    forEachRow(shape: shape, strides: strides, parallelAxisWrites: true, pool: pool) { offsets, length in
-      weightedRowSum(
-        count: k, weights: weights, source: { srcs[$0].pointer + offsets[$0] },
-        into: UnsafeMutablePointer(mutating: dst.pointer) + offsets[k], length: length)
+    pool.parallelFor(shape[0]) { n in
+      withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: k) { rows in
+        for a in 0..<shape[1] {
+          for b in 0..<shape[2] {
+            for j in 0..<k { rows[j] = srcs[j].pointer + rowOffset(sourceStrides[j], n, a, b) }
+            weightedRowSum(
+              count: k, weights: weights, source: { rows[$0] },
+              into: UnsafeMutablePointer(mutating: dst.pointer) + rowOffset(destinationStrides, n, a, b),
+              length: shape[3])
+          }
+        }
+      }
     }
   }
 
   /// The backward pass of the strided `weightedSum` for the upstream gradient `gradient`:
-  /// `gradInputs[k] = weights[k]·gradient` laid out with `sourceStrides[k]` (where given) and,
+  /// `gradInputs[k] = weights[k]·gradient` laid out with `gradInputStrides[k]` (where given) and,
   /// when `needWeightGradient`, the weight gradients `Σ gradient·sources[k]`. Those are summed
-  /// per index of axis 0 in Double and then in axis order, so they do not depend on the
-  /// thread count.
+  /// per index of axis 0 (Float within runs of about 4096 elements, then Double) and then in
+  /// axis order, so they do not depend on the thread count.
   public static func weightedSumBackward(
     shape: [Int], gradient: UnsafePointer<Float>, gradientStrides: [Int],
     sources: [UnsafePointer<Float>], sourceStrides: [[Int]], weights: [Float],
-    gradInputs: [UnsafeMutablePointer<Float>?], needWeightGradient: Bool, pool: WorkerPool
+    gradInputs: [UnsafeMutablePointer<Float>?], gradInputStrides: [[Int]], needWeightGradient: Bool,
+    pool: WorkerPool
   ) -> [Double] {
     let k = sources.count
-    precondition(weights.count == k && sourceStrides.count == k && gradInputs.count == k,
+    precondition(weights.count == k && sourceStrides.count == k && gradInputs.count == k && gradInputStrides.count == k,
       "one weight, stride list and gradient slot per source")
-    let strides = [gradientStrides] + sourceStrides
-    precondition(!shape.isEmpty && strides.allSatisfy { $0.count == shape.count && $0.last == 1 },
-      "strided weighted sum backward needs \(shape.count) strides per operand, innermost 1")
+    checkRows(shape, [gradientStrides] + sourceStrides + gradInputStrides)
     let outer = shape[0]
     var partials = [Double](repeating: 0, count: outer * k)
     let g = UnsafeSendable(gradient)
     let srcs = sources.map { UnsafeSendable($0) }
     let slots = gradInputs.map { $0.map { UnsafeSendable(UnsafePointer($0)) } }
-    let innerShape = Array(shape.dropFirst())
-    let innerStrides = strides.map { Array($0.dropFirst()) }
     partials.withUnsafeMutableBufferPointer { buffer in
       let ps = UnsafeSendable(UnsafePointer(buffer.baseAddress!))
       pool.parallelFor(outer) { n in
         let partial = UnsafeMutablePointer(mutating: ps.pointer) + n * k
-        let bases = strides.map { n * $0[0] }
-        forEachRow(shape: innerShape, strides: innerStrides, parallelAxisWrites: false, pool: pool) { offsets, length in
-          let gRow = g.pointer + bases[0] + offsets[0]
-          for j in 0..<k {
-            let at = bases[j + 1] + offsets[j + 1]
-            partial[j] += weightedRowBackward(
-              g: gRow, x: srcs[j].pointer + at, weight: weights[j],
-              gradInput: slots[j].map { UnsafeMutablePointer(mutating: $0.pointer) + at },
-              dot: needWeightGradient, length: length)
+        for j in 0..<k {
+          let slot = slots[j].map { UnsafeMutablePointer(mutating: $0.pointer) }
+          var total = 0.0
+          var (acc, tail, pending) = (SIMD16<Float>(), Float(0), 0)
+          for a in 0..<shape[1] {
+            for b in 0..<shape[2] {
+              weightedRowBackward(
+                g: g.pointer + rowOffset(gradientStrides, n, a, b), x: srcs[j].pointer + rowOffset(sourceStrides[j], n, a, b),
+                weight: weights[j], gradInput: slot.map { $0 + rowOffset(gradInputStrides[j], n, a, b) },
+                dot: needWeightGradient, length: shape[3], acc: &acc, tail: &tail)
+              pending += shape[3]
+              if pending >= 4096 {
+                total += Double(acc.sum()) + Double(tail)
+                (acc, tail, pending) = (SIMD16<Float>(), 0, 0)
+              }
+            }
           }
+          partial[j] = total + Double(acc.sum()) + Double(tail)
         }
       }
     }
     return (0..<k).map { j in (0..<outer).reduce(0.0) { $0 + partials[$1 * k + j] } }
+  }
+
+  @inline(__always)
+  private static func rowOffset(_ strides: [Int], _ n: Int, _ a: Int, _ b: Int) -> Int {
+    n * strides[0] + a * strides[1] + b * strides[2]
+  }
+
+  private static func checkRows(_ shape: [Int], _ strides: [[Int]]) {
+    precondition(shape.count == 4 && strides.allSatisfy { $0.count == 4 && $0[3] == 1 },
+      "strided weighted sums take a [outer, a, b, row] shape and four strides per operand, innermost 1")
   }
 }

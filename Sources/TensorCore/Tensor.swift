@@ -16,12 +16,31 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
   /// The graph node that produced this tensor, or the leaf node of a tensor that requires a
   /// gradient; nil for constants.
   private(set) var node: GradientNode?
+  /// Set only on a gradient contribution of the reverse pass that covers some channels of its
+  /// input and is zero on the others: the tensor then holds just those channels, and the
+  /// contribution is summed into the input's gradient without forming the zeros (see
+  /// `accumulatedGradient`).
+  private(set) var embedding: ChannelEmbedding?
 
   init(shape: [Int], storage: TensorStorage, backend: any Backend, node: GradientNode? = nil) {
     self.shape = shape
     self.storage = storage
     self.backend = backend
     self.node = node
+  }
+
+  /// Where a gradient contribution of channels `channels` sits in its input of `shape`.
+  struct ChannelEmbedding {
+    let channels: Range<Int>
+    let shape: [Int]
+  }
+
+  /// This tensor (no copy) as the gradient contribution that is this tensor on channels
+  /// `channels` of a tensor of `shape` and zero elsewhere.
+  func embedded(inChannels channels: Range<Int>, of shape: [Int]) -> Tensor {
+    var result = Tensor(shape: self.shape, storage: storage, backend: backend)
+    result.embedding = ChannelEmbedding(channels: channels, shape: shape)
+    return result
   }
 
   /// Number of elements.

@@ -52,9 +52,9 @@ final class ElementwiseTests: XCTestCase {
           assertClose(Array(UnsafeBufferPointer(start: out, count: n)), expected, rtol: 1e-5, atol: 1e-6, "weighted sum n \(n) k \(k)")
 
           let dots = StridedLoops.weightedSumBackward(
-            shape: [1, n], gradient: g, gradientStrides: [n, 1], sources: pointers.map { UnsafePointer($0) },
-            sourceStrides: Array(repeating: [n, 1], count: k), weights: weights, gradInputs: slots,
-            needWeightGradient: true, pool: pool)
+            shape: [1, 1, 1, n], gradient: g, gradientStrides: [n, 0, 0, 1], sources: pointers.map { UnsafePointer($0) },
+            sourceStrides: Array(repeating: [n, 0, 0, 1], count: k), weights: weights, gradInputs: slots,
+            gradInputStrides: Array(repeating: [n, 0, 0, 1], count: k), needWeightGradient: true, pool: pool)
           for j in 0..<k {
             assertClose(Array(UnsafeBufferPointer(start: slots[j], count: n)), g.map { $0 * weights[j] }, rtol: 1e-6, atol: 0, "gradient \(j)")
             let expectedDot = (0..<n).reduce(0.0) { $0 + Double(g[$1]) * Double(inputs[j][$1]) }
@@ -70,16 +70,18 @@ final class ElementwiseTests: XCTestCase {
   /// written interleaved as a channel shuffle does), and its backward pass writes each gradient
   /// back through the source's strides; the weight gradients are the same on 1 and 2 threads.
   func testStridedWeightedSumAndItsBackwardMatchPlainLoops() {
-    // Shape [images 3, channels 4, plane 37]; source j has `channels[j]` channels and is read
-    // from channel `first[j]`; the destination interleaves them as channel c·2 + 1 of 8.
+    // Shape [images 3, 2, 2, plane 37] over channels c = 2a + b; source j has
+    // `sourceChannels[j]` channels and is read from channel `first[j]`; the destination
+    // interleaves them as channel c·2 + 1 of 8.
     let (images, channels, plane) = (3, 4, 37)
     let sourceChannels = [4, 6, 9]
     let first = [0, 2, 5]
     let sources = sourceChannels.enumerated().map { randomArray(images * $0.element * plane, seed: UInt64(20 + $0.offset)) }
     let weights = randomArray(sources.count, seed: 30)
     let g = randomArray(images * 8 * plane, seed: 31)
-    let sourceStrides = sourceChannels.map { [$0 * plane, plane, 1] }
-    let destinationStrides = [8 * plane, 2 * plane, 1]
+    let shape = [images, 2, 2, plane]
+    let sourceStrides = sourceChannels.map { [$0 * plane, 2 * plane, plane, 1] }
+    let destinationStrides = [8 * plane, 4 * plane, 2 * plane, 1]
     func sourceIndex(_ j: Int, _ n: Int, _ c: Int, _ i: Int) -> Int { (n * sourceChannels[j] + first[j] + c) * plane + i }
     func destinationIndex(_ n: Int, _ c: Int, _ i: Int) -> Int { (n * 8 + c * 2 + 1) * plane + i }
     var expected = [Float](repeating: .nan, count: g.count)
@@ -110,16 +112,17 @@ final class ElementwiseTests: XCTestCase {
       let offsetSources = pointers.indices.map { UnsafePointer(pointers[$0]) + first[$0] * plane }
       out.withUnsafeMutableBufferPointer { buffer in
         StridedLoops.weightedSum(
-          shape: [images, channels, plane], sources: offsetSources, sourceStrides: sourceStrides, weights: weights,
+          shape: shape, sources: offsetSources, sourceStrides: sourceStrides, weights: weights,
           destination: buffer.baseAddress! + plane, destinationStrides: destinationStrides, pool: pool)
       }
       for index in out.indices where (index / plane) % 2 == 1 { XCTAssertEqual(out[index], expected[index], accuracy: 1e-6) }
       XCTAssertTrue(out.indices.filter { (index: Int) in (index / plane) % 2 == 0 }.allSatisfy { out[$0].isNaN }, "only the destination's elements are written")
       let dots = g.withUnsafeBufferPointer { gradient in
         StridedLoops.weightedSumBackward(
-          shape: [images, channels, plane], gradient: gradient.baseAddress! + plane, gradientStrides: destinationStrides,
+          shape: shape, gradient: gradient.baseAddress! + plane, gradientStrides: destinationStrides,
           sources: offsetSources, sourceStrides: sourceStrides, weights: weights,
-          gradInputs: slots.indices.map { slots[$0] + first[$0] * plane }, needWeightGradient: true, pool: pool)
+          gradInputs: slots.indices.map { slots[$0] + first[$0] * plane }, gradInputStrides: sourceStrides,
+          needWeightGradient: true, pool: pool)
       }
       for j in sources.indices {
         assertClose(Array(UnsafeBufferPointer(start: slots[j], count: images * sourceChannels[j] * plane)), expectedGradients[j], rtol: 1e-6, atol: 0, "gradient \(j)")

@@ -34,6 +34,37 @@ final class GradientCheckTests: XCTestCase {
     XCTAssertEqual(g[0].scalars, [7])
   }
 
+  /// Channel slices hand back gradients of just their channels, which the reverse pass sums
+  /// into the input's gradient by channel segment: overlapping slices, a dense use, and
+  /// channels no slice covers (zero, even in a recycled dirty buffer).
+  func testChannelSliceGradientsAccumulateBySegment() {
+    let shape = [2, 6, 2, 2]
+    let weights = (0..<4).map { _ in random(shape) }
+    func channels(_ t: Tensor, _ range: Range<Int>) -> Tensor { t.slicedChannels(range) }
+    for dense in [true, false] {
+      let x = random(shape).requiringGradient()
+      do { _ = Tensor(repeating: .nan, shape: shape, on: backend) }
+      var loss = (x.slicedChannels(0..<2) * channels(weights[0], 0..<2)).sum()
+        + (x.slicedChannels(1..<4) * channels(weights[1], 1..<4)).sum()
+        + (x.slicedChannels(5..<6) * channels(weights[2], 5..<6)).sum()
+      if dense { loss = loss + (x * weights[3]).sum() }
+      let dx = gradients(of: loss, wrt: [x])[0]
+      let w = weights.map(\.scalars)
+      let expected = (0..<dx.count).map { i -> Float in
+        let c = (i / 4) % 6
+        var v: Float = dense ? w[3][i] : 0
+        if c < 2 { v += w[0][i] }
+        if (1..<4).contains(c) { v += w[1][i] }
+        if c == 5 { v += w[2][i] }
+        return v
+      }
+      assertClose(dx.scalars, expected, rtol: 1e-6, atol: 1e-7, dense ? "with a dense use" : "slices only")
+    }
+    checkGradients("overlapping channel slices", inputs: [random(shape)]) {
+      Tensor.concatenated([$0[0].slicedChannels(0..<2), $0[0].slicedChannels(1..<4), $0[0].slicedChannels(5..<6)], alongAxis: 1) * 0.5
+    }
+  }
+
   func testUnaryFunctions() {
     checkGradients("relu", inputs: [Tensor(shape: [6], scalars: [-1, -0.5, -0.2, 0.3, 0.7, 1.5], on: backend)]) { $0[0].relu() }
     checkGradients("exp", inputs: [random([3, 4])]) { $0[0].exp() }

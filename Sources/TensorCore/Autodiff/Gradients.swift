@@ -65,7 +65,7 @@ public func gradients(
         if !retainGraph { node.backward = nil }
         continue
       }
-      let upstream = Tensor.sum(contributions)
+      let upstream = Tensor.accumulatedGradient(contributions)
       for i in targets[id] ?? [] { result[i] = upstream }
       if let backward = node.backward {
         let mask = node.inputs.map { $0.map { needed.contains(ObjectIdentifier($0)) } ?? false }
@@ -73,7 +73,7 @@ public func gradients(
           let inputGradients = backward(upstream, mask)
           for (k, input) in node.inputs.enumerated() where mask[k] {
             guard let input, let g = inputGradients[k] else { continue }
-            precondition(g.shape == input.shape, "\(node.name): gradient shape \(g.shape) != \(input.shape)")
+            precondition((g.embedding?.shape ?? g.shape) == input.shape, "\(node.name): gradient shape \(g.shape) != \(input.shape)")
             pending[ObjectIdentifier(input), default: []].append(g)
           }
         }

@@ -134,17 +134,4 @@ extension Tensor {
     Elementwise.log(storage.pointer, out.storage.pointer, count: count, pool: backend.pool)
     return Tensor.recorded(out, name: "log", inputs: [self]) { g, _ in [g / self] }
   }
-
-  // MARK: Weighted sums
-
-  /// The element-wise sum of equally shaped tensors in one pass (no graph is recorded): the
-  /// accumulation of gradient contributions at fan-out.
-  static func sum(_ tensors: [Tensor]) -> Tensor {
-    if tensors.count == 1 { return tensors[0] }
-    let out = Tensor.uninitialized(tensors[0].shape, on: tensors[0].backend)
-    Elementwise.weightedSum(
-      tensors.map { UnsafePointer($0.storage.pointer) }, weights: Array(repeating: 1, count: tensors.count),
-      out.storage.pointer, count: out.count, pool: out.backend.pool)
-    return out
-  }
 }

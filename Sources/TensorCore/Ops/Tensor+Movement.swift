@@ -61,7 +61,9 @@ extension Tensor {
       accumulate: false, pool: backend.pool)
     let inputShape = shape
     let box = (lower: lower, upper: upper)
+    let channelBox = rank >= 2 && (0..<rank).allSatisfy { $0 == 1 || newShape[$0] == shape[$0] }
     return Tensor.recorded(out, name: "slice", inputs: [self]) { g, _ in
+      if channelBox { return [g.embedded(inChannels: box.lower[1]..<box.upper[1], of: inputShape)] }
       let dx = Tensor.zerosOutside(lower: box.lower, upper: box.upper, of: inputShape, on: g.backend)
       StridedLoops.copy(
         shape: newShape, source: g.storage.pointer, sourceStrides: StridedLoops.contiguousStrides(newShape),

@@ -45,15 +45,15 @@ extension Tensor {
     }
     let bypassChannels = bypass.map(\.channels)
     return recorded(out, name: "weightedSum", inputs: inputs + [weights]) { g, needed in
+      // A bypass that is a channel range of its tensor gets a gradient of just those channels,
+      // embedded (the rest of that tensor's gradient is zero, and is never formed).
       var grads: [Tensor?] = inputs.indices.map { i in
         guard needed[i] else { return nil }
-        let inputShape = inputs[i].shape
-        guard i >= tensors.count else { return Tensor.uninitialized(inputShape, on: g.backend) }
-        let channels = bypassChannels[i - tensors.count]
-        var lower = [Int](repeating: 0, count: inputShape.count)
-        var upper = inputShape
-        (lower[1], upper[1]) = (channels.lowerBound, channels.upperBound)
-        return Tensor.zerosOutside(lower: lower, upper: upper, of: inputShape, on: g.backend)
+        guard i >= tensors.count, parts.gradientShapes[i] != inputs[i].shape else {
+          return Tensor.uninitialized(inputs[i].shape, on: g.backend)
+        }
+        return Tensor.uninitialized(parts.gradientShapes[i], on: g.backend)
+          .embedded(inChannels: bypass[i - tensors.count].channels, of: inputs[i].shape)
       }
       let needWeights = needed[inputs.count]
       var dots = [Double](repeating: 0, count: inputs.count)
@@ -63,7 +63,8 @@ extension Tensor {
           gradientStrides: part.outputStrides,
           sources: part.inputs.map { UnsafePointer(inputs[$0].storage.pointer) + parts.offsets[$0] },
           sourceStrides: part.inputs.map { parts.strides[$0] }, weights: part.inputs.map { w[$0] },
-          gradInputs: part.inputs.map { i in grads[i].map { $0.storage.pointer + parts.offsets[i] } },
+          gradInputs: part.inputs.map { i in grads[i].map { $0.storage.pointer + ($0.embedding == nil ? parts.offsets[i] : 0) } },
+          gradInputStrides: part.inputs.map { i in grads[i]?.embedding == nil ? parts.strides[i] : parts.gradientStrides[i] },
           needWeightGradient: needWeights, pool: g.backend.pool)
         for (slot, i) in part.inputs.enumerated() { dots[i] = partDots[slot] }
       }
@@ -74,7 +75,7 @@ extension Tensor {
 }
 
 /// Where each input of a joined weighted sum is read and where its part of the output is
-/// written. A plain sum is one part of `[rows, row]`; a join has the processed part and the
+/// written. A plain sum is one part of `[rows, 1, 1, row]`; a join has the processed part and the
 /// bypass part, each viewed as `[N, groups in the part, C/groups, H·W]`, whose output strides
 /// `[C·H·W, H·W, groups·H·W, 1]` place joined channel `g·(C/groups) + c'` at `c'·groups + g`.
 private struct WeightedJoinLayout {
@@ -90,15 +91,22 @@ private struct WeightedJoinLayout {
   /// Per input: its element strides over its part's shape, and the offset of its first element.
   let strides: [[Int]]
   let offsets: [Int]
+  /// Per input: the shape of its gradient, and the element strides of that gradient over its
+  /// part's shape; for a bypass range of fewer channels than its tensor, just those channels.
+  let gradientShapes: [[Int]]
+  let gradientStrides: [[Int]]
 
   init(tensorCount: Int, shape: [Int], bypass: [(shape: [Int], channels: Range<Int>)], groups: Int) {
     if bypass.isEmpty && groups == 1 {
-      let rowShape = shape.count >= 2 ? [shape[0], shape.dropFirst().reduce(1, *)] : [1, shape.reduce(1, *)]
-      let rowStrides = [rowShape[1], 1]
+      let rows = shape.count >= 2 ? shape[0] : 1
+      let row = shape.reduce(1, *) / Swift.max(rows, 1)
+      let rowStrides = [row, 0, 0, 1]
       outputShape = shape
-      parts = [Part(shape: rowShape, inputs: 0..<tensorCount, outputStrides: rowStrides, outputOffset: 0)]
+      parts = [Part(shape: [rows, 1, 1, row], inputs: 0..<tensorCount, outputStrides: rowStrides, outputOffset: 0)]
       strides = Array(repeating: rowStrides, count: tensorCount)
       offsets = Array(repeating: 0, count: tensorCount)
+      gradientShapes = Array(repeating: shape, count: tensorCount)
+      gradientStrides = strides
       return
     }
     precondition(shape.count == 4 && bypass.allSatisfy { $0.shape.count == 4 }, "a channel-shuffled join needs NCHW tensors")
@@ -120,14 +128,66 @@ private struct WeightedJoinLayout {
                       outputStrides: outputStrides, outputOffset: 0)]
     var strides = Array(repeating: [p * plane, groupChannels * plane, plane, 1], count: tensorCount)
     var offsets = Array(repeating: 0, count: tensorCount)
+    var gradientShapes = Array(repeating: shape, count: tensorCount)
+    var gradientStrides = strides
     if r > 0 {
       parts.append(Part(shape: [n, r / groupChannels, groupChannels, plane], inputs: tensorCount..<(tensorCount + bypass.count),
                         outputStrides: outputStrides, outputOffset: p / groupChannels * plane))
       strides += bypass.map { [$0.shape[1] * plane, groupChannels * plane, plane, 1] }
       offsets += bypass.map { $0.channels.lowerBound * plane }
+      gradientShapes += bypass.map { _ in [n, r, h, w] }
+      gradientStrides += bypass.map { _ in [r * plane, groupChannels * plane, plane, 1] }
     }
     self.parts = parts
     self.strides = strides
     self.offsets = offsets
+    self.gradientShapes = gradientShapes
+    self.gradientStrides = gradientStrides
   }
 }
+
+extension Tensor {
+  /// The sum of the gradient contributions that reached one tensor, in one pass that writes
+  /// each element once: dense contributions are read whole, embedded ones (a channel range,
+  /// zero elsewhere) only on their channels, and channels no contribution covers are zeroed.
+  /// A single dense contribution is returned as it is.
+  static func accumulatedGradient(_ contributions: [Tensor]) -> Tensor {
+    precondition(!contributions.isEmpty, "no gradient contributions to accumulate")
+    let first = contributions[0]
+    let shape = first.embedding?.shape ?? first.shape
+    let backend = first.backend
+    if contributions.allSatisfy({ $0.embedding == nil }) {
+      if contributions.count == 1 { return first }
+      let out = Tensor.uninitialized(shape, on: backend)
+      Elementwise.weightedSum(
+        contributions.map { UnsafePointer($0.storage.pointer) }, weights: Array(repeating: 1, count: contributions.count),
+        out.storage.pointer, count: out.count, pool: backend.pool)
+      return out
+    }
+    // Channel segments between the embedding boundaries, each summed from the contributions
+    // that cover it: rows of one image's segment, [N, 1, 1, segment channels · plane].
+    let (n, c) = (shape[0], shape[1])
+    let plane = shape.dropFirst(2).reduce(1, *)
+    let ranges = contributions.map { $0.embedding?.channels ?? 0..<c }
+    let cuts = Set(ranges.flatMap { [$0.lowerBound, $0.upperBound] } + [0, c]).sorted()
+    let out = Tensor.uninitialized(shape, on: backend)
+    for (lower, upper) in zip(cuts, cuts.dropFirst()) where lower < upper {
+      let covering = contributions.indices.filter { ranges[$0].lowerBound <= lower && upper <= ranges[$0].upperBound }
+      let destination = out.storage.pointer + lower * plane
+      guard !covering.isEmpty else {
+        for image in 0..<n {
+          Elementwise.fill(destination + image * c * plane, value: 0, count: (upper - lower) * plane, pool: backend.pool)
+        }
+        continue
+      }
+      StridedLoops.weightedSum(
+        shape: [n, 1, 1, (upper - lower) * plane],
+        sources: covering.map { UnsafePointer(contributions[$0].storage.pointer) + (lower - ranges[$0].lowerBound) * plane },
+        sourceStrides: covering.map { [contributions[$0].shape[1] * plane, 0, 0, 1] },
+        weights: Array(repeating: 1, count: covering.count),
+        destination: destination, destinationStrides: [c * plane, 0, 0, 1], pool: backend.pool)
+    }
+    return out
+  }
+}
+
