@@ -55,29 +55,36 @@ public final class SearchCell: Module {
     let k = edges[0].partialChannels
     // Edges from the two cell inputs of a reduction cell have stride 2 (see init).
     var edgeInputs = states.map { PartialChannelInput($0, partialChannels: k, forStrideTwoEdges: isReduction) }
+    // softmax(α)·β of each edge, formed once per cell (the weight of every operation output).
+    let scaled = edgeWeights.map { weights * $0.reshaped(to: [edges.count, 1]) } ?? weights
     for step in 0..<topology.steps {
       let range = topology.edges(ofStep: step)
       // The node in one weighted sum: every edge's operation outputs weighted by
       // softmax(α)·β of the edge, and (K > 1) every edge's bypass weighted by β, joined and
       // shuffled (SPEC §1.3, §5.1).
       var terms: [Tensor] = []
-      var termWeights: [Tensor] = []
+      var used: [Range<Int>] = []
       var bypass: [(tensor: Tensor, channels: Range<Int>)] = []
       for edge in range {
         let input = edgeInputs[edge - range.lowerBound]
-        let (outputs, used) = edges[edge].operationOutputs(input)
+        let (outputs, primitives) = edges[edge].operationOutputs(input)
         terms += outputs
-        let w = weights.sliced(lower: [edge, used.lowerBound], upper: [edge + 1, used.upperBound]).reshaped(to: [used.count])
-        let beta = edgeWeights?.sliced(lower: [edge], upper: [edge + 1])
-        termWeights.append(beta.map { w * $0 } ?? w)
+        used.append(primitives)
         if let b = input.bypass(stride: edges[edge].stride) { bypass.append(b) }
       }
+      // One slice of the scaled weights when the node's edges use the same primitives (always,
+      // except after P-DARTS drops operations), else one per edge.
+      var termWeights = used.allSatisfy({ $0 == used[0] })
+        ? [scaled.sliced(lower: [range.lowerBound, used[0].lowerBound], upper: [range.upperBound, used[0].upperBound]).reshaped(to: [-1])]
+        : zip(range, used).map { edge, ops in
+            scaled.sliced(lower: [edge, ops.lowerBound], upper: [edge + 1, ops.upperBound]).reshaped(to: [ops.count])
+          }
       if !bypass.isEmpty {
         termWeights.append(edgeWeights?.sliced(lower: [range.lowerBound], upper: [range.upperBound])
           ?? Tensor(repeating: 1, shape: [bypass.count], on: s0.backend))
       }
-      states.append(Tensor.weightedSum(
-        terms, weights: Tensor.concatenated(termWeights, alongAxis: 0), bypass: bypass, shuffleGroups: k))
+      let nodeWeights = termWeights.count == 1 ? termWeights[0] : Tensor.concatenated(termWeights, alongAxis: 0)
+      states.append(Tensor.weightedSum(terms, weights: nodeWeights, bypass: bypass, shuffleGroups: k))
       if step < topology.steps - 1 {
         edgeInputs.append(PartialChannelInput(states[states.count - 1], partialChannels: k, forStrideTwoEdges: false))
       }
