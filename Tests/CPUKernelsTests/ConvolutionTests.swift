@@ -61,6 +61,16 @@ final class ConvolutionTests: XCTestCase {
     check(geometry(batch: 2, 16, 16, 8, 8, kernel: (1, 1)))
   }
 
+  /// Contractions of at most eight channels run as direct loops (64-pixel blocks, then a
+  /// tail): forward, input gradient, or both.
+  func testPointwiseShallow() {
+    check(geometry(batch: 3, 4, 4, 12, 12, kernel: (1, 1)))
+    check(geometry(batch: 2, 8, 5, 9, 9, kernel: (1, 1)))
+    check(geometry(batch: 2, 3, 12, 8, 16, kernel: (1, 1)))
+    check(geometry(batch: 2, 12, 3, 8, 16, kernel: (1, 1)))
+    check(geometry(batch: 2, 8, 4, 32, 31, kernel: (1, 1), stride: (2, 2)))
+  }
+
   func testPointwiseStrided() {
     check(geometry(batch: 1, 6, 3, 7, 9, kernel: (1, 1), stride: (2, 2)))
     check(geometry(batch: 3, 8, 10, 8, 8, kernel: (1, 1), stride: (2, 2)))
