@@ -7,15 +7,20 @@
 /// * everything else (stems, 2×2, 1×7/7×1, grouped): im2col + GEMM (`GeneralConvolution`).
 ///
 /// Semantics are exactly those of `ReferenceConvolution`; outputs are overwritten.
+/// `rectifiedInput` (pointwise and depthwise only) convolves `max(input, 0)` without forming it.
 public enum Convolution {
+  /// Whether `rectifiedInput` is supported for `g`: the ReLU is fused into the kernel.
+  public static func fusesRectification(_ g: ConvolutionGeometry) -> Bool { g.isPointwise || g.isDepthwise }
+
   public static func forward(
     _ g: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    output: UnsafeMutablePointer<Float>, pool: WorkerPool
+    output: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false
   ) {
+    precondition(!rectifiedInput || fusesRectification(g), "no fused ReLU for \(g)")
     if g.isPointwise {
-      PointwiseConvolution.forward(g, input: input, weight: weight, output: output, pool: pool)
+      PointwiseConvolution.forward(g, input: input, weight: weight, output: output, pool: pool, rectifiedInput: rectifiedInput)
     } else if g.isDepthwise {
-      DepthwiseConvolution.forward(g, input: input, weight: weight, output: output, pool: pool)
+      DepthwiseConvolution.forward(g, input: input, weight: weight, output: output, pool: pool, rectifiedInput: rectifiedInput)
     } else {
       GeneralConvolution.forward(g, input: input, weight: weight, output: output, pool: pool)
     }
@@ -39,14 +44,15 @@ public enum Convolution {
 
   public static func backwardWeight(
     _ g: ConvolutionGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
-    gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool
+    gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false
   ) {
+    precondition(!rectifiedInput || fusesRectification(g), "no fused ReLU for \(g)")
     if g.isPointwise {
       PointwiseConvolution.backwardWeight(
-        g, input: input, gradOutput: gradOutput, gradWeight: gradWeight, pool: pool)
+        g, input: input, gradOutput: gradOutput, gradWeight: gradWeight, pool: pool, rectifiedInput: rectifiedInput)
     } else if g.isDepthwise {
       DepthwiseConvolution.backwardWeight(
-        g, input: input, gradOutput: gradOutput, gradWeight: gradWeight, pool: pool)
+        g, input: input, gradOutput: gradOutput, gradWeight: gradWeight, pool: pool, rectifiedInput: rectifiedInput)
     } else {
       GeneralConvolution.backwardWeight(
         g, input: input, gradOutput: gradOutput, gradWeight: gradWeight, pool: pool)

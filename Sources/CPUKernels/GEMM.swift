@@ -48,12 +48,14 @@ public enum GEMM {
   ///
   /// Shapes and layouts as in `multiply`; `A` is packed once for the whole batch, so this is the
   /// fast path for a weight matrix applied to every image of a batch. The `C[i]` must not overlap.
+  /// With `rectifyB`, B is read as `max(B, 0)` (applied while packing, so B is always packed):
+  /// a 1×1 convolution of a ReLU's output without forming it.
   public static func multiplyBatched(
     batch: Int, m: Int, n: Int, k: Int,
     a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
     b: UnsafePointer<Float>, ldb: Int, transposeB: Bool, batchStrideB: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, batchStrideC: Int,
-    accumulate: Bool, pool: WorkerPool
+    accumulate: Bool, rectifyB: Bool = false, pool: WorkerPool
   ) {
     if batch <= 0 || m <= 0 || n <= 0 { return }
     if k <= 0 {
@@ -92,7 +94,7 @@ public enum GEMM {
       }
       let problem = Problem(
         m: m, n: n, k: k, packedA: packedA, mPadded: mPanels * mr,
-        b: b, ldb: ldb, transposeB: transposeB, ldc: ldc, accumulate: accumulate)
+        b: b, ldb: ldb, transposeB: transposeB, rectifyB: rectifyB, ldc: ldc, accumulate: accumulate)
       let nextTask = Atomic<Int>(0)
       pool.parallelFor(workers) { worker in
         let packedB = scratch + packedASize + worker * bufferSize
@@ -146,6 +148,7 @@ public enum GEMM {
     let b: UnsafePointer<Float>
     let ldb: Int
     let transposeB: Bool
+    let rectifyB: Bool
     let ldc: Int
     let accumulate: Bool
 
@@ -154,7 +157,7 @@ public enum GEMM {
     /// into the FMAs beats copying it first, unless the row stride makes many of the panel's
     /// rows fall into the same L1 set (4 KiB per way), as power-of-two widths do.
     var readsBInPlace: Bool {
-      if transposeB || m > inPlaceRowLimit { return false }
+      if transposeB || rectifyB || m > inPlaceRowLimit { return false }
       let rowsPerPeriod = 4096 >> min(12, (ldb * 4).trailingZeroBitCount)
       return (min(k, kc) + rowsPerPeriod - 1) / rowsPerPeriod <= 8
     }
@@ -211,8 +214,9 @@ public enum GEMM {
 
     /// Packs column panels `panels` (of `nr` columns each) at depths `p0 ..< p0 + kcLen` of
     /// `op(B)`, panel `q` as a `kcLen×nr` block (element `(p, j)` at `p·nr + j`, columns past
-    /// `n` zero) at offset `(q − panels.lowerBound)·kcLen·nr` of `dst`. Untransposed B is read
-    /// row by row, in long sequential runs that the hardware prefetcher follows.
+    /// `n` zero) at offset `(q − panels.lowerBound)·kcLen·nr` of `dst`, rectified when
+    /// `rectifyB`. Untransposed B is read row by row, in long sequential runs that the hardware
+    /// prefetcher follows.
     private func packB(
       _ b: UnsafePointer<Float>, p0: Int, kcLen: Int, panels: Range<Int>,
       into dst: UnsafeMutablePointer<Float>
@@ -227,7 +231,7 @@ public enum GEMM {
           let panel = dst + (q - panels.lowerBound) * kcLen * nr
           for j in 0..<min(nr, n - q * nr) {
             let src = b + (q * nr + j) * ldb + p0
-            for p in 0..<kcLen { panel[p * nr + j] = src[p] }
+            for p in 0..<kcLen { panel[p * nr + j] = rectifyB ? max(src[p], 0) : src[p] }
           }
         }
         return
@@ -235,14 +239,16 @@ public enum GEMM {
       for p in 0..<kcLen {
         let src = b + (p0 + p) * ldb
         var out = dst + p * nr
+        let zero = SIMD16<Float>()
         for q in panels.lowerBound..<max(panels.lowerBound, fullEnd) {
-          store(load(src + q * nr), out)
-          store(load(src + q * nr + 16), out + 16)
+          let (v0, v1) = (load(src + q * nr), load(src + q * nr + 16))
+          store(rectifyB ? v0.replacing(with: zero, where: v0 .< zero) : v0, out)
+          store(rectifyB ? v1.replacing(with: zero, where: v1 .< zero) : v1, out + 16)
           out += kcLen * nr
         }
         if fullEnd < panels.upperBound {
           let j0 = (panels.upperBound - 1) * nr
-          out.update(from: src + j0, count: n - j0)
+          for j in 0..<(n - j0) { out[j] = rectifyB ? max(src[j0 + j], 0) : src[j0 + j] }
         }
       }
     }

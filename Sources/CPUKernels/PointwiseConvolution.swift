@@ -4,27 +4,37 @@ import Synchronization
 /// of `ReferenceConvolution`, outputs overwritten.
 ///
 /// Per image the forward pass is the matrix product `Y[Cout × HWout] = W[Cout × Cin] · X[Cin × HWout]`
-/// and the input gradient `dX = Wᵀ · dY`: both run as one batched `GEMM` that packs the weight once.
+/// and the input gradient `dX = Wᵀ · dY`: both run as one batched `GEMM` that packs the weight
+/// once, except when the contraction is at most `directDepthLimit` channels deep (the
+/// partial-channel operations of PC-DARTS): then a GEMM tile would spend its time on setup and
+/// stores, and a direct loop computes every output row from the input rows of each 64-pixel
+/// block while they are in L1. A ReLU before the convolution can be fused (`rectifiedInput`).
 /// The weight gradient `dW = Σ_images dY · Xᵀ` reduces over `batch·HWout` with a dot-product
 /// kernel (4×4 output channels per register tile, `SIMD16` along pixels) into per-item partial
 /// sums. Strided convolutions first gather the sampled input pixels into a packed temporary
 /// (and scatter the input gradient back, zeros elsewhere).
 public enum PointwiseConvolution {
-  /// `output[n, o, y, x] = Σ_c input[n, c, y·sH, x·sW] · weight[o, c]`.
+  /// `output[n, o, y, x] = Σ_c input[n, c, y·sH, x·sW] · weight[o, c]`, of `max(input, 0)`
+  /// when `rectifiedInput` (the rectified input is never stored).
   ///
   /// Input `[batch, Cin, H, W]`, weight `[Cout, Cin, 1, 1]`, output `[batch, Cout, Hout, Wout]`.
   public static func forward(
     _ g: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    output: UnsafeMutablePointer<Float>, pool: WorkerPool
+    output: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false
   ) {
-    withSampledInput(g, input, pool: pool) { x in
+    withSampledInput(g, input, rectified: rectifiedInput, pool: pool) { x, rectify in
       let pixels = g.outHeight * g.outWidth
+      if g.inChannels <= directDepthLimit {
+        return shallowProduct(
+          batch: g.batch, rows: g.outChannels, depth: g.inChannels, weight: { weight[$0 * g.inChannels + $1] },
+          input: x, rectified: rectify, output: output, pixels: pixels, pool: pool)
+      }
       GEMM.multiplyBatched(
         batch: g.batch, m: g.outChannels, n: pixels, k: g.inChannels,
         a: weight, lda: g.inChannels, transposeA: false,
         b: x, ldb: pixels, transposeB: false, batchStrideB: g.inChannels * pixels,
         c: output, ldc: pixels, batchStrideC: g.outChannels * pixels,
-        accumulate: false, pool: pool)
+        accumulate: false, rectifyB: rectify, pool: pool)
     }
   }
 
@@ -39,12 +49,18 @@ public enum PointwiseConvolution {
     let sampled =
       strided ? UnsafeMutablePointer<Float>.allocate(capacity: g.batch * g.inChannels * pixels) : gradInput
     defer { if strided { sampled.deallocate() } }
-    GEMM.multiplyBatched(
-      batch: g.batch, m: g.inChannels, n: pixels, k: g.outChannels,
-      a: weight, lda: g.inChannels, transposeA: true,
-      b: gradOutput, ldb: pixels, transposeB: false, batchStrideB: g.outChannels * pixels,
-      c: sampled, ldc: pixels, batchStrideC: g.inChannels * pixels,
-      accumulate: false, pool: pool)
+    if g.outChannels <= directDepthLimit {
+      shallowProduct(
+        batch: g.batch, rows: g.inChannels, depth: g.outChannels, weight: { weight[$1 * g.inChannels + $0] },
+        input: gradOutput, rectified: false, output: sampled, pixels: pixels, pool: pool)
+    } else {
+      GEMM.multiplyBatched(
+        batch: g.batch, m: g.inChannels, n: pixels, k: g.outChannels,
+        a: weight, lda: g.inChannels, transposeA: true,
+        b: gradOutput, ldb: pixels, transposeB: false, batchStrideB: g.outChannels * pixels,
+        c: sampled, ldc: pixels, batchStrideC: g.inChannels * pixels,
+        accumulate: false, pool: pool)
+    }
     if !strided { return }
     let (ih, iw, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
     pool.parallelChunks(g.batch * g.inChannels, grain: 4) { planes in
@@ -60,10 +76,11 @@ public enum PointwiseConvolution {
   }
 
   /// The gradient of `forward` with respect to its weight: `gradWeight[o, c] =
-  /// Σ_{n, y, x} gradOutput[n, o, y, x] · input[n, c, y·sH, x·sW]`, shape `[Cout, Cin, 1, 1]`.
+  /// Σ_{n, y, x} gradOutput[n, o, y, x] · input[n, c, y·sH, x·sW]` (of `max(input, 0)` when
+  /// `rectifiedInput`), shape `[Cout, Cin, 1, 1]`.
   public static func backwardWeight(
     _ g: ConvolutionGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
-    gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool
+    gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false
   ) {
     let (cin, cout, batch) = (g.inChannels, g.outChannels, g.batch)
     let pixels = g.outHeight * g.outWidth
@@ -77,7 +94,7 @@ public enum PointwiseConvolution {
     let partials = UnsafeMutablePointer<Float>.allocate(capacity: itemCount * cout * cin)
     defer { partials.deallocate() }
     partials.update(repeating: 0, count: itemCount * cout * cin)
-    withSampledInput(g, input, pool: pool) { x in
+    withSampledInput(g, input, rectified: rectifiedInput, pool: pool) { x, rectify in
       let nextItem = Atomic<Int>(0)
       pool.parallelFor(workers) { _ in
         var sums = SIMD16<Float>()
@@ -98,7 +115,7 @@ public enum PointwiseConvolution {
                 xs + min(c0, cin - 1) * pixels, xs + min(c0 + 1, cin - 1) * pixels,
                 xs + min(c0 + 2, cin - 1) * pixels, xs + min(c0 + 3, cin - 1) * pixels,
                 pixels: pixels, images: images, strideDY: cout * pixels, strideX: cin * pixels,
-                into: &sums)
+                rectifyX: rectify, into: &sums)
               for i in 0..<min(4, cout - o0) {
                 for j in 0..<min(4, cin - c0) { partial[(o0 + i) * cin + c0 + j] += sums[i * 4 + j] }
               }
@@ -113,14 +130,78 @@ public enum PointwiseConvolution {
     }
   }
 
-  /// Calls `body` with the input sampled at the output pixels, `[batch, Cin, Hout·Wout]`: the
-  /// input itself for stride 1, a gathered temporary otherwise.
+  /// Contraction depths (input channels forward, output channels backward) up to which the
+  /// product runs as `shallowProduct` instead of GEMM (at 16 the two are even).
+  static let directDepthLimit = 8
+
+  /// `output[i][r, p] = Σ_{d < depth} weight(r, d)·x[i][d, p]` for every image `i` of
+  /// `[depth, pixels]` inputs and `[rows, pixels]` outputs, with `x = max(input, 0)` when
+  /// `rectified`, else `input`: per image and 64-pixel block, each output row is one pass of
+  /// fused multiply-adds over the block's `depth` input rows.
+  private static func shallowProduct(
+    batch: Int, rows: Int, depth: Int, weight: (Int, Int) -> Float, input: UnsafePointer<Float>,
+    rectified: Bool, output: UnsafeMutablePointer<Float>, pixels: Int, pool: WorkerPool
+  ) {
+    let w = (0..<(rows * depth)).map { weight($0 / depth, $0 % depth) }
+    if rectified {
+      shallowProduct(rows, depth, w, input, output, batch: batch, pixels: pixels, pool: pool,
+        vector: { $0.replacing(with: SIMD16<Float>(), where: $0 .< SIMD16<Float>()) }, scalar: { max($0, 0) })
+    } else {
+      shallowProduct(rows, depth, w, input, output, batch: batch, pixels: pixels, pool: pool, vector: { $0 }, scalar: { $0 })
+    }
+  }
+
+  @inline(__always)
+  private static func shallowProduct(
+    _ rows: Int, _ depth: Int, _ w: [Float], _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+    batch: Int, pixels: Int, pool: WorkerPool,
+    vector: (SIMD16<Float>) -> SIMD16<Float>, scalar: (Float) -> Float
+  ) {
+    let (x, y) = (UnsafeSendable(input), UnsafeSendable(UnsafePointer(output)))
+    pool.parallelChunks(batch, grain: max(1, Elementwise.grain / max(1, (rows + depth) * pixels))) { images in
+      for image in images {
+        let source = x.pointer + image * depth * pixels
+        let target = UnsafeMutablePointer(mutating: y.pointer) + image * rows * pixels
+        var p = 0
+        while p + 64 <= pixels {
+          for r in 0..<rows {
+            var (a0, a1, a2, a3) = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+            for d in 0..<depth {
+              let v = SIMD16<Float>(repeating: w[r * depth + d])
+              let row = source + d * pixels + p
+              a0 = a0.addingProduct(v, vector(row.loadVector(at: 0)))
+              a1 = a1.addingProduct(v, vector(row.loadVector(at: 16)))
+              a2 = a2.addingProduct(v, vector(row.loadVector(at: 32)))
+              a3 = a3.addingProduct(v, vector(row.loadVector(at: 48)))
+            }
+            let out = target + r * pixels + p
+            out.storeVector(a0, at: 0)
+            out.storeVector(a1, at: 16)
+            out.storeVector(a2, at: 32)
+            out.storeVector(a3, at: 48)
+          }
+          p += 64
+        }
+        for r in 0..<rows {
+          for q in p..<pixels {
+            var sum: Float = 0
+            for d in 0..<depth { sum = sum.addingProduct(w[r * depth + d], scalar(source[d * pixels + q])) }
+            target[r * pixels + q] = sum
+          }
+        }
+      }
+    }
+  }
+
+  /// Calls `body` with the input sampled at the output pixels, `[batch, Cin, Hout·Wout]`, and
+  /// whether the body must still rectify it: the input itself for stride 1, else a gathered
+  /// temporary, rectified while gathering when `rectified`.
   private static func withSampledInput(
-    _ g: ConvolutionGeometry, _ input: UnsafePointer<Float>, pool: WorkerPool,
-    _ body: (UnsafePointer<Float>) -> Void
+    _ g: ConvolutionGeometry, _ input: UnsafePointer<Float>, rectified: Bool, pool: WorkerPool,
+    _ body: (UnsafePointer<Float>, Bool) -> Void
   ) {
     let (ih, iw, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
-    if oh * ow == ih * iw { return body(input) }
+    if oh * ow == ih * iw { return body(input, rectified) }
     let sampled = UnsafeMutablePointer<Float>.allocate(capacity: g.batch * g.inChannels * oh * ow)
     defer { sampled.deallocate() }
     pool.parallelChunks(g.batch * g.inChannels, grain: 4) { planes in
@@ -128,11 +209,14 @@ public enum PointwiseConvolution {
         let src = input + plane * ih * iw
         let dst = sampled + plane * oh * ow
         for y in 0..<oh {
-          for x in 0..<ow { dst[y * ow + x] = src[y * g.strideHeight * iw + x * g.strideWidth] }
+          for x in 0..<ow {
+            let v = src[y * g.strideHeight * iw + x * g.strideWidth]
+            dst[y * ow + x] = rectified ? max(v, 0) : v
+          }
         }
       }
     }
-    body(sampled)
+    body(sampled, false)
   }
 
   /// `sums[i·4 + j] = Σ_{image, p} dy_i[image·strideDY + p] · x_j[image·strideX + p]` over
@@ -143,12 +227,18 @@ public enum PointwiseConvolution {
     _ dy2: UnsafePointer<Float>, _ dy3: UnsafePointer<Float>,
     _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>,
     _ x2: UnsafePointer<Float>, _ x3: UnsafePointer<Float>,
-    pixels: Int, images: Int, strideDY: Int, strideX: Int, into sums: inout SIMD16<Float>
+    pixels: Int, images: Int, strideDY: Int, strideX: Int, rectifyX: Bool,
+    into sums: inout SIMD16<Float>
   ) {
     typealias V = SIMD16<Float>
     @inline(__always) func load(_ p: UnsafePointer<Float>) -> V {
       UnsafeRawPointer(p).loadUnaligned(as: V.self)
     }
+    @inline(__always) func loadX(_ p: UnsafePointer<Float>) -> V {
+      let v = load(p)
+      return rectifyX ? v.replacing(with: V(), where: v .< V()) : v
+    }
+    @inline(__always) func x(_ p: UnsafePointer<Float>) -> Float { rectifyX ? max(p.pointee, 0) : p.pointee }
     var s00 = V(), s01 = V(), s02 = V(), s03 = V(), s10 = V(), s11 = V(), s12 = V(), s13 = V()
     var s20 = V(), s21 = V(), s22 = V(), s23 = V(), s30 = V(), s31 = V(), s32 = V(), s33 = V()
     var tail = V()
@@ -164,7 +254,7 @@ public enum PointwiseConvolution {
       var p = 0
       while p < vectorEnd {
         let a0 = load(d0 + p), a1 = load(d1 + p), a2 = load(d2 + p), a3 = load(d3 + p)
-        let b0 = load(y0 + p), b1 = load(y1 + p), b2 = load(y2 + p), b3 = load(y3 + p)
+        let b0 = loadX(y0 + p), b1 = loadX(y1 + p), b2 = loadX(y2 + p), b3 = loadX(y3 + p)
         s00 = s00.addingProduct(a0, b0); s01 = s01.addingProduct(a0, b1)
         s02 = s02.addingProduct(a0, b2); s03 = s03.addingProduct(a0, b3)
         s10 = s10.addingProduct(a1, b0); s11 = s11.addingProduct(a1, b1)
@@ -179,9 +269,8 @@ public enum PointwiseConvolution {
         let a = V(
           d0[p], d0[p], d0[p], d0[p], d1[p], d1[p], d1[p], d1[p],
           d2[p], d2[p], d2[p], d2[p], d3[p], d3[p], d3[p], d3[p])
-        let b = V(
-          y0[p], y1[p], y2[p], y3[p], y0[p], y1[p], y2[p], y3[p],
-          y0[p], y1[p], y2[p], y3[p], y0[p], y1[p], y2[p], y3[p])
+        let (e0, e1, e2, e3) = (x(y0 + p), x(y1 + p), x(y2 + p), x(y3 + p))
+        let b = V(e0, e1, e2, e3, e0, e1, e2, e3, e0, e1, e2, e3, e0, e1, e2, e3)
         tail = tail.addingProduct(a, b)
         p += 1
       }

@@ -40,6 +40,27 @@ final class ConvolutionTests: XCTestCase {
         actual, gradWeight, rtol: 1e-4, atol: 1e-4, "backwardWeight \(g) threads \(threads)",
         file: file, line: line)
     }
+    if Convolution.fusesRectification(g) { checkRectified(g, input: input, weight: weight, gradOutput: gradOutput, file: file, line: line) }
+  }
+
+  /// The fused ReLU: forward and weight gradient of `max(input, 0)`.
+  private func checkRectified(
+    _ g: ConvolutionGeometry, input: [Float], weight: [Float], gradOutput: [Float], file: StaticString, line: UInt
+  ) {
+    let rectified = input.map { max($0, 0) }
+    var output = [Float](repeating: 0, count: g.outputCount)
+    var gradWeight = [Float](repeating: 0, count: g.weightCount)
+    ReferenceConvolution.forward(g, input: rectified, weight: weight, output: &output)
+    ReferenceConvolution.backwardWeight(g, input: rectified, gradOutput: gradOutput, gradWeight: &gradWeight)
+    for threads in [1, 2] {
+      let pool = WorkerPool(threadCount: threads)
+      var actual = [Float](repeating: 7, count: g.outputCount)
+      Convolution.forward(g, input: input, weight: weight, output: &actual, pool: pool, rectifiedInput: true)
+      assertClose(actual, output, rtol: 1e-4, atol: 1e-4, "rectified forward \(g) threads \(threads)", file: file, line: line)
+      actual = [Float](repeating: 7, count: g.weightCount)
+      Convolution.backwardWeight(g, input: input, gradOutput: gradOutput, gradWeight: &actual, pool: pool, rectifiedInput: true)
+      assertClose(actual, gradWeight, rtol: 1e-4, atol: 1e-4, "rectified backwardWeight \(g) threads \(threads)", file: file, line: line)
+    }
   }
 
   private func geometry(

@@ -49,6 +49,29 @@ final class GEMMTests: XCTestCase {
     }
   }
 
+  /// `rectifyB` reads B as max(B, 0): packed panels, partial panels and transposed B.
+  func testRectifiedB() {
+    for (m, n, k) in shapes {
+      for transposeB in [false, true] {
+        let (bRows, bCols) = transposeB ? (n, k) : (k, n)
+        let a = randomArray(m * k, seed: 4)
+        let b = randomArray(bRows * bCols, seed: 5)
+        var expected = [Float](repeating: 0, count: m * n)
+        ReferenceGEMM.multiply(
+          m: m, n: n, k: k, a: a, lda: k, transposeA: false, b: b.map { max($0, 0) }, ldb: bCols,
+          transposeB: transposeB, c: &expected, ldc: n, accumulate: false)
+        for threads in [1, 2] {
+          var actual = [Float](repeating: .nan, count: m * n)
+          GEMM.multiplyBatched(
+            batch: 1, m: m, n: n, k: k, a: a, lda: k, transposeA: false, b: b, ldb: bCols, transposeB: transposeB,
+            batchStrideB: 0, c: &actual, ldc: n, batchStrideC: 0, accumulate: false, rectifyB: true,
+            pool: WorkerPool(threadCount: threads))
+          assertClose(actual, expected, rtol: 1e-4, atol: 1e-4, "m\(m) n\(n) k\(k) tB \(transposeB) threads \(threads)")
+        }
+      }
+    }
+  }
+
   func testAccumulateWithWideLeadingDimensions() {
     for (m, n, k) in shapes {
       for transposeA in [false, true] {

@@ -25,27 +25,25 @@ extension Tensor {
       strideHeight: stride.0, strideWidth: stride.1, padHeight: padding.0, padWidth: padding.1,
       dilationHeight: dilation.0, dilationWidth: dilation.1, groups: groups)
     precondition(g.outHeight > 0 && g.outWidth > 0, "conv2d: \(g) has an empty output")
-    let fused = rectifyingInput && g.isDepthwise
-    let recomputed = rectifyingInput && !g.isDepthwise
+    let fused = rectifyingInput && Convolution.fusesRectification(g)
+    let recomputed = rectifyingInput && !fused
     let out = Tensor.uninitialized([g.batch, g.outChannels, g.outHeight, g.outWidth], on: backend)
     let pool = backend.pool
-    if fused {
-      DepthwiseConvolution.forward(g, input: storage.pointer, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool, rectifiedInput: true)
-    } else if recomputed {
+    if recomputed {
       withRectifiedCopy { Convolution.forward(g, input: $0, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool) }
     } else {
-      Convolution.forward(g, input: storage.pointer, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool)
+      Convolution.forward(g, input: storage.pointer, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool, rectifiedInput: fused)
     }
     return Tensor.recorded(out, name: "conv2d", inputs: [self, weight]) { gradOut, needed in
       var dx: Tensor?
       var dw: Tensor?
       if needed[0] {
         let t = Tensor.uninitialized(self.shape, on: self.backend)
-        if fused {
+        if fused && g.isDepthwise {
           DepthwiseConvolution.backwardInput(g, gradOutput: gradOut.storage.pointer, weight: weight.storage.pointer, gradInput: t.storage.pointer, pool: pool, rectifiedInput: self.storage.pointer)
         } else {
           Convolution.backwardInput(g, gradOutput: gradOut.storage.pointer, weight: weight.storage.pointer, gradInput: t.storage.pointer, pool: pool)
-          if recomputed {
+          if rectifyingInput {
             Elementwise.reluBackward(input: self.storage.pointer, gradOutput: t.storage.pointer, gradInput: t.storage.pointer, count: t.count, pool: pool)
           }
         }
@@ -53,12 +51,10 @@ extension Tensor {
       }
       if needed[1] {
         let t = Tensor.uninitialized(weight.shape, on: self.backend)
-        if fused {
-          DepthwiseConvolution.backwardWeight(g, input: self.storage.pointer, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool, rectifiedInput: true)
-        } else if recomputed {
+        if recomputed {
           self.withRectifiedCopy { Convolution.backwardWeight(g, input: $0, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool) }
         } else {
-          Convolution.backwardWeight(g, input: self.storage.pointer, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool)
+          Convolution.backwardWeight(g, input: self.storage.pointer, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool, rectifiedInput: fused)
         }
         dw = t
       }
