@@ -144,18 +144,15 @@ public enum PointwiseConvolution {
   ) {
     let w = (0..<(rows * depth)).map { weight($0 / depth, $0 % depth) }
     if rectified {
-      shallowProduct(rows, depth, w, input, output, batch: batch, pixels: pixels, pool: pool,
-        vector: { $0.replacing(with: SIMD16<Float>(), where: $0 .< SIMD16<Float>()) }, scalar: { max($0, 0) })
+      shallowProduct(Rectified.self, rows, depth, w, input, output, batch: batch, pixels: pixels, pool: pool)
     } else {
-      shallowProduct(rows, depth, w, input, output, batch: batch, pixels: pixels, pool: pool, vector: { $0 }, scalar: { $0 })
+      shallowProduct(AsStored.self, rows, depth, w, input, output, batch: batch, pixels: pixels, pool: pool)
     }
   }
 
-  @inline(__always)
-  private static func shallowProduct(
-    _ rows: Int, _ depth: Int, _ w: [Float], _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
-    batch: Int, pixels: Int, pool: WorkerPool,
-    vector: (SIMD16<Float>) -> SIMD16<Float>, scalar: (Float) -> Float
+  private static func shallowProduct<Load: InputLoad>(
+    _: Load.Type, _ rows: Int, _ depth: Int, _ w: [Float], _ input: UnsafePointer<Float>,
+    _ output: UnsafeMutablePointer<Float>, batch: Int, pixels: Int, pool: WorkerPool
   ) {
     let (x, y) = (UnsafeSendable(input), UnsafeSendable(UnsafePointer(output)))
     pool.parallelChunks(batch, grain: max(1, Elementwise.grain / max(1, (rows + depth) * pixels))) { images in
@@ -169,10 +166,10 @@ public enum PointwiseConvolution {
             for d in 0..<depth {
               let v = SIMD16<Float>(repeating: w[r * depth + d])
               let row = source + d * pixels + p
-              a0 = a0.addingProduct(v, vector(row.loadVector(at: 0)))
-              a1 = a1.addingProduct(v, vector(row.loadVector(at: 16)))
-              a2 = a2.addingProduct(v, vector(row.loadVector(at: 32)))
-              a3 = a3.addingProduct(v, vector(row.loadVector(at: 48)))
+              a0 = a0.addingProduct(v, Load.vector(row.loadVector(at: 0)))
+              a1 = a1.addingProduct(v, Load.vector(row.loadVector(at: 16)))
+              a2 = a2.addingProduct(v, Load.vector(row.loadVector(at: 32)))
+              a3 = a3.addingProduct(v, Load.vector(row.loadVector(at: 48)))
             }
             let out = target + r * pixels + p
             out.storeVector(a0, at: 0)
@@ -185,7 +182,7 @@ public enum PointwiseConvolution {
         for r in 0..<rows {
           for q in p..<pixels {
             var sum: Float = 0
-            for d in 0..<depth { sum = sum.addingProduct(w[r * depth + d], scalar(source[d * pixels + q])) }
+            for d in 0..<depth { sum = sum.addingProduct(w[r * depth + d], Load.scalar(source[d * pixels + q])) }
             target[r * pixels + q] = sum
           }
         }
@@ -280,3 +277,21 @@ public enum PointwiseConvolution {
       s20.sum(), s21.sum(), s22.sum(), s23.sum(), s30.sum(), s31.sum(), s32.sum(), s33.sum())
   }
 }
+
+/// How `shallowProduct` reads input values: as stored, or rectified (a fused ReLU). A type
+/// parameter, so each variant is compiled as its own loop.
+private protocol InputLoad {
+  static func vector(_ v: SIMD16<Float>) -> SIMD16<Float>
+  static func scalar(_ x: Float) -> Float
+}
+
+private enum AsStored: InputLoad {
+  @inline(__always) static func vector(_ v: SIMD16<Float>) -> SIMD16<Float> { v }
+  @inline(__always) static func scalar(_ x: Float) -> Float { x }
+}
+
+private enum Rectified: InputLoad {
+  @inline(__always) static func vector(_ v: SIMD16<Float>) -> SIMD16<Float> { v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
+  @inline(__always) static func scalar(_ x: Float) -> Float { max(x, 0) }
+}
+
