@@ -69,6 +69,36 @@ public struct SearchStepBenchmark {
   /// memory (the tensor allocator's own figures go to standard error).
   /// Also returns the network's weight count (α and β excluded, as in SPEC §1.6).
   public func run() throws -> (medianMilliseconds: Double, peakBytes: Int, peakTensorBytes: Int, parameters: Int) {
+    let prepared = try prepare()
+    let measured = try measureSteps(steps, backend: prepared.backend, prepared.step)
+    return (measured.medianMilliseconds, measured.peakBytes, measured.peakTensorBytes, prepared.parameters)
+  }
+
+  /// `first` and `second` timed side by side in one process: both are built and warmed up,
+  /// then their steps alternate (`first`, `second`, `first`, …, `steps` of each), so that a
+  /// change in the machine's speed during the run reaches both alike. Returns each one's median
+  /// milliseconds and its own tensor-allocator peak after the warm-up (each has its backend;
+  /// the process's peak RSS covers both and is not split).
+  public static func sideBySide(
+    _ first: SearchStepBenchmark, _ second: SearchStepBenchmark
+  ) throws -> [(medianMilliseconds: Double, peakTensorBytes: Int, parameters: Int)] {
+    let prepared = try [first.prepare(), second.prepare()]
+    for p in prepared { p.backend.memory.resetPeaks() }
+    var times: [[Double]] = [[], []]
+    for _ in 0..<max(first.steps, second.steps) {
+      for (i, p) in prepared.enumerated() where times[i].count < [first.steps, second.steps][i] {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try p.step()
+        times[i].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+      }
+    }
+    return prepared.indices.map { i in
+      (times[i].sorted()[times[i].count / 2], prepared[i].backend.memory.statistics.peakHeld, prepared[i].parameters)
+    }
+  }
+
+  /// The network and optimisers built and one step taken (the warm-up): `step` runs the next.
+  private func prepare() throws -> (backend: CPUBackend, step: () throws -> Void, parameters: Int) {
     let backend = CPUBackend(threads: threads)
     var factory = ParameterFactory(backend: backend, seed: 2)
     let network = SearchNetwork(configuration, using: &factory)
@@ -85,9 +115,9 @@ public struct SearchStepBenchmark {
     }
     let (train, valid) = (batchOf(), batchOf())
     _ = try optimization.step(network: network, train: train, valid: valid, updateArchitecture: true)
-    let measured = try measureSteps(steps, backend: backend) {
+    let step = {
       _ = try optimization.step(network: network, train: train, valid: valid, updateArchitecture: true)
     }
-    return (measured.medianMilliseconds, measured.peakBytes, measured.peakTensorBytes, network.parameterCount(.weight))
+    return (backend, step, network.parameterCount(.weight))
   }
 }

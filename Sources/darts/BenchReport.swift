@@ -23,6 +23,28 @@ struct BenchReport {
     }
   }
 
+  /// Two steps timed side by side in one process (`SearchStepBenchmark.sideBySide`): a line
+  /// (or JSON object) each with the tensor allocator's peak, then the second's throughput and
+  /// tensor memory relative to the first's.
+  func reportSideBySide(_ results: [(what: String, result: (medianMilliseconds: Double, peakTensorBytes: Int, parameters: Int))]) {
+    for (what, r) in results {
+      let imagesPerSecond = Double(batch) / (r.medianMilliseconds / 1000)
+      if json {
+        emit("{\"engine\":\"swift\",\"what\":\"\(what)\",\"side_by_side\":true,\"batch\":\(batch),\"threads\":\(threads),\"median_ms\":\(r.medianMilliseconds),\"images_per_s\":\(imagesPerSecond),\"peak_tensor_bytes\":\(r.peakTensorBytes),\"parameters\":\(r.parameters)}")
+      } else {
+        emit(String(format: "%-8@ %@  batch %d  threads %d  %9.1f ms/step  %7.1f images/s  tensors %.2f GiB, %d weights", "swift" as NSString, what as NSString, batch, threads, r.medianMilliseconds, imagesPerSecond, Double(r.peakTensorBytes) / 1_073_741_824, r.parameters))
+      }
+    }
+    let (base, other) = (results[0].result, results[1].result)
+    let speed = base.medianMilliseconds / other.medianMilliseconds
+    let memory = Double(other.peakTensorBytes) / Double(base.peakTensorBytes)
+    if json {
+      emit("{\"ratio\":\"\(results[1].what) / \(results[0].what)\",\"images_per_s\":\(speed),\"peak_tensor_bytes\":\(memory)}")
+    } else {
+      emit(String(format: "%@ against %@, steps alternated in one process: %.2fx the images per second, %.2fx the tensor memory", results[1].what as NSString, results[0].what as NSString, speed, memory))
+    }
+  }
+
   /// Runs `darts_reference.py bench` with `reference` (`--what …` and its options) on the same
   /// batch, threads and steps, reports it beside `ours` and prints the ratios.
   func compare(ours: (medianMilliseconds: Double, peakBytes: Int), what: String, python: String, reference: [String]) throws {

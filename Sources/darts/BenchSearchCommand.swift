@@ -18,7 +18,8 @@ extension BenchCommand {
         --stage N alone for one stage's own peak). With \
         --pytorch PYTHON, runs the same step in the PyTorch reference \
         (Scripts/reference/darts_reference.py) right after, on the same threads, and prints the \
-        ratio.
+        ratio. With --beside-darts (pc-darts), times the DARTS step in the same process, steps \
+        alternating, and prints the throughput and tensor-memory ratios.
         """)
 
     @Option(help: "Search method: darts, pc-darts or p-darts.")
@@ -41,6 +42,8 @@ extension BenchCommand {
     var layers = 8
     @Option(help: "A Python with torch installed: also time the PyTorch reference step.")
     var pytorch: String?
+    @Flag(help: "pc-darts: time the DARTS step too, alternating with this method's steps in one process, and print the ratios.")
+    var besideDarts = false
     @Flag(help: "Print JSON lines.")
     var json = false
 
@@ -59,6 +62,7 @@ extension BenchCommand {
       if partialChannels < 1 || 16 % partialChannels != 0 { throw ValidationError("--partial-channels must divide 16") }
       if pytorch != nil && method == .pcDarts && partialChannels != 4 { throw ValidationError("--pytorch compares K = 4 only") }
       if let stage, method != .pDarts || !(1...3).contains(stage) { throw ValidationError("--stage is 1, 2 or 3 with --method p-darts") }
+      if besideDarts && (method != .pcDarts || pytorch != nil) { throw ValidationError("--beside-darts is for --method pc-darts, without --pytorch") }
     }
 
     /// The benchmarks to run: (label, Swift step, `darts_reference.py bench` arguments).
@@ -83,6 +87,13 @@ extension BenchCommand {
 
     func run() throws {
       let output = BenchReport(batch: batch, threads: threads, steps: steps, json: json)
+      if besideDarts {
+        let darts = SearchStepBenchmark(configuration: SearchNetworkConfiguration(), order: .first, batch: batch, threads: threads, steps: steps)
+        let item = cases()[0]
+        let results = try SearchStepBenchmark.sideBySide(darts, item.benchmark)
+        output.reportSideBySide([("darts order 1", results[0]), (item.what, results[1])])
+        return
+      }
       for item in cases() {
         let result = try item.benchmark.run()
         output.report(engine: "swift", what: item.what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes, parameters: result.parameters)

@@ -89,7 +89,20 @@ final class DartsCLITests: XCTestCase {
         XCTAssertEqual(object["parameters"] as? Int, weights)
       }
     }
+    // Side by side: DARTS and PC-DARTS steps alternating in one process, then their ratios.
+    let beside = try run(["bench", "search", "--method", "pc-darts", "--beside-darts", "--batch", "2", "--steps", "1", "--threads", "2", "--json"])
+    XCTAssertEqual(beside.status, 0, beside.err)
+    let lines = try beside.out.split(separator: "\n").map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+    XCTAssertEqual(lines.map { $0["what"] as? String }, ["darts order 1", "pc-darts K=4", nil])
+    XCTAssertEqual(lines.prefix(2).map { $0["parameters"] as? Int }, [1_930_618, 299_578])
+    let ratio = try XCTUnwrap(lines.last)
+    XCTAssertEqual(ratio["ratio"] as? String, "pc-darts K=4 / darts order 1")
+    let speed = try XCTUnwrap(ratio["images_per_s"] as? Double)
+    let dartsMs = try XCTUnwrap(lines[0]["median_ms"] as? Double), pcMs = try XCTUnwrap(lines[1]["median_ms"] as? Double)
+    XCTAssertEqual(speed, dartsMs / pcMs, accuracy: 1e-9)
+    XCTAssertEqual(ratio["peak_tensor_bytes"] as? Double ?? 0, Double(lines[1]["peak_tensor_bytes"] as! Int) / Double(lines[0]["peak_tensor_bytes"] as! Int), accuracy: 1e-12)
     for (bad, message) in [
+      (["--method", "darts", "--beside-darts"], "--beside-darts is for --method pc-darts, without --pytorch"),
       (["--method", "pc-darts", "--order", "2"], "--order 2 is for --method darts only"),
       (["--method", "darts", "--stage", "1"], "--stage is 1, 2 or 3 with --method p-darts"),
       (["--method", "p-darts", "--stage", "4"], "--stage is 1, 2 or 3 with --method p-darts"),
