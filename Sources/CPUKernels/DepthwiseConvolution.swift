@@ -101,12 +101,16 @@ public enum DepthwiseConvolution {
       phaseWidth: roundUpToMultiple(g.outWidth, plan.lanes), rows: roundUpToMultiple(g.outHeight, WindowPlan.rowBlock))
     let taps = g.kernelHeight * g.kernelWidth
     let (inPlane, outPlane) = (g.inHeight * g.inWidth, g.outHeight * g.outWidth)
-    let scratchCount = plan.layout.count + gradLayout.count
+    // The task's scratch: the input plane, the gradient plane, then the channel's running sums
+    // (kept there, not in `gradWeight`, whose neighbouring channels other threads update: a
+    // shared cache line would bounce between cores on every plane).
+    let scratchCount = plan.layout.count + gradLayout.count + taps
     plan.withTapOffsets { offsets in
       forEachWindowTask(g.inChannels, scratch: scratchCount, fill: 0, pool: pool) { c, scratch in
         let gradBuffer = scratch + plan.layout.count
-        let sums = gradWeight + c * taps
+        let sums = gradBuffer + gradLayout.count
         sums.update(repeating: 0, count: taps)
+        defer { (gradWeight + c * taps).update(from: sums, count: taps) }
         for n in 0..<g.batch {
           let plane = n * g.inChannels + c
           plan.layout.transfer(plane: UnsafeMutablePointer(mutating: input + plane * inPlane),
