@@ -84,9 +84,10 @@ public struct SearchStepBenchmark {
   ) throws -> [(medianMilliseconds: Double, peakTensorBytes: Int, parameters: Int)] {
     let prepared = try [first.prepare(), second.prepare()]
     for p in prepared { p.backend.memory.resetPeaks() }
+    let counts = [first.steps, second.steps]
     var times: [[Double]] = [[], []]
-    for _ in 0..<max(first.steps, second.steps) {
-      for (i, p) in prepared.enumerated() where times[i].count < [first.steps, second.steps][i] {
+    for _ in 0..<counts.max()! {
+      for (i, p) in prepared.enumerated() where times[i].count < counts[i] {
         let start = DispatchTime.now().uptimeNanoseconds
         try p.step()
         times[i].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)

@@ -94,9 +94,7 @@ public enum Elementwise {
   public static func relu(
     _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int, pool: WorkerPool
   ) {
-    let zero = SIMD16<Float>(repeating: 0)
-    map(x, out, count: count, pool: pool, vector: { $0.replacing(with: zero, where: $0 .< zero) },
-      scalar: { $0 > 0 ? $0 : 0 })
+    map(x, out, count: count, pool: pool, vector: { $0.rectified }, scalar: { $0 > 0 ? $0 : 0 })
   }
 
   /// `gradInput = x > 0 ? gradOutput : 0` (the ReLU gradient; 0 at x = 0, as PyTorch).
@@ -211,6 +209,12 @@ public enum Elementwise {
 public struct UnsafeSendable<Pointee>: @unchecked Sendable {
   public let pointer: UnsafePointer<Pointee>
   @inline(__always) public init(_ pointer: UnsafePointer<Pointee>) { self.pointer = pointer }
+}
+
+extension SIMD16 where Scalar == Float {
+  /// `max(lane, 0)` in every lane (a ReLU; NaN lanes stay NaN, as in PyTorch): for kernels
+  /// that rectify their input as they read it.
+  @inline(__always) public var rectified: Self { replacing(with: Self(), where: self .< Self()) }
 }
 
 extension UnsafePointer where Pointee == Float {

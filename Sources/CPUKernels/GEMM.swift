@@ -239,11 +239,10 @@ public enum GEMM {
       for p in 0..<kcLen {
         let src = b + (p0 + p) * ldb
         var out = dst + p * nr
-        let zero = SIMD16<Float>()
         for q in panels.lowerBound..<max(panels.lowerBound, fullEnd) {
           let (v0, v1) = (load(src + q * nr), load(src + q * nr + 16))
-          store(rectifyB ? v0.replacing(with: zero, where: v0 .< zero) : v0, out)
-          store(rectifyB ? v1.replacing(with: zero, where: v1 .< zero) : v1, out + 16)
+          store(rectifyB ? v0.rectified : v0, out)
+          store(rectifyB ? v1.rectified : v1, out + 16)
           out += kcLen * nr
         }
         if fullEnd < panels.upperBound {

@@ -6,9 +6,10 @@ import Synchronization
 /// `parallelFor` hands out task indices `0..<taskCount` to the calling thread and to
 /// `threadCount - 1` persistent workers, which claim indices one by one (the caller from the
 /// front of the range, the workers from the back, so each thread tends to keep the same part of
-/// consecutive loops' data in its own cache) and return when all are done. Workers spin briefly on an atomic generation counter before
-/// parking on a condition variable, so a fork-join costs about a microsecond when they are warm
-/// (a `DispatchQueue.concurrentPerform` fork-join costs tens of microseconds on Linux).
+/// consecutive loops' data in its own cache) and return when all are done. Workers spin
+/// briefly on an atomic generation counter before parking on a condition variable, so a
+/// fork-join costs about a microsecond when they are warm (a `DispatchQueue.concurrentPerform`
+/// fork-join costs tens of microseconds on Linux).
 ///
 /// The pool is owned by whoever creates it (a `CPUBackend`, a benchmark): there is no global
 /// pool. Nested calls from inside a task, and concurrent calls from a second thread while a

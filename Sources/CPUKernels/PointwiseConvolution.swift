@@ -231,10 +231,7 @@ public enum PointwiseConvolution {
     @inline(__always) func load(_ p: UnsafePointer<Float>) -> V {
       UnsafeRawPointer(p).loadUnaligned(as: V.self)
     }
-    @inline(__always) func loadX(_ p: UnsafePointer<Float>) -> V {
-      let v = load(p)
-      return rectifyX ? v.replacing(with: V(), where: v .< V()) : v
-    }
+    @inline(__always) func loadX(_ p: UnsafePointer<Float>) -> V { rectifyX ? load(p).rectified : load(p) }
     @inline(__always) func x(_ p: UnsafePointer<Float>) -> Float { rectifyX ? max(p.pointee, 0) : p.pointee }
     var s00 = V(), s01 = V(), s02 = V(), s03 = V(), s10 = V(), s11 = V(), s12 = V(), s13 = V()
     var s20 = V(), s21 = V(), s22 = V(), s23 = V(), s30 = V(), s31 = V(), s32 = V(), s33 = V()
@@ -291,7 +288,7 @@ private enum AsStored: InputLoad {
 }
 
 private enum Rectified: InputLoad {
-  @inline(__always) static func vector(_ v: SIMD16<Float>) -> SIMD16<Float> { v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
+  @inline(__always) static func vector(_ v: SIMD16<Float>) -> SIMD16<Float> { v.rectified }
   @inline(__always) static func scalar(_ x: Float) -> Float { max(x, 0) }
 }
 

@@ -72,19 +72,15 @@ public final class SearchCell: Module {
         used.append(primitives)
         if let b = input.bypass(stride: edges[edge].stride) { bypass.append(b) }
       }
-      // One slice of the scaled weights when the node's edges use the same primitives (always,
-      // except after P-DARTS drops operations), else one per edge.
-      var termWeights = used.allSatisfy({ $0 == used[0] })
-        ? [scaled.sliced(lower: [range.lowerBound, used[0].lowerBound], upper: [range.upperBound, used[0].upperBound]).reshaped(to: [-1])]
-        : zip(range, used).map { edge, ops in
-            scaled.sliced(lower: [edge, ops.lowerBound], upper: [edge + 1, ops.upperBound]).reshaped(to: [ops.count])
-          }
+      var termWeights = zip(range, used).map { edge, ops in
+        scaled.sliced(lower: [edge, ops.lowerBound], upper: [edge + 1, ops.upperBound]).reshaped(to: [ops.count])
+      }
       if !bypass.isEmpty {
         termWeights.append(edgeWeights?.sliced(lower: [range.lowerBound], upper: [range.upperBound])
           ?? Tensor(repeating: 1, shape: [bypass.count], on: s0.backend))
       }
-      let nodeWeights = termWeights.count == 1 ? termWeights[0] : Tensor.concatenated(termWeights, alongAxis: 0)
-      states.append(Tensor.weightedSum(terms, weights: nodeWeights, bypass: bypass, shuffleGroups: k))
+      states.append(Tensor.weightedSum(
+        terms, weights: Tensor.concatenated(termWeights, alongAxis: 0), bypass: bypass, shuffleGroups: k))
       if step < topology.steps - 1 {
         edgeInputs.append(PartialChannelInput(states[states.count - 1], partialChannels: k, forStrideTwoEdges: false))
       }

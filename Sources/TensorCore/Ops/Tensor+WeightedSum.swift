@@ -63,8 +63,7 @@ extension Tensor {
           gradientStrides: part.outputStrides,
           sources: part.inputs.map { UnsafePointer(inputs[$0].storage.pointer) + parts.offsets[$0] },
           sourceStrides: part.inputs.map { parts.strides[$0] }, weights: part.inputs.map { w[$0] },
-          gradInputs: part.inputs.map { i in grads[i].map { $0.storage.pointer + ($0.embedding == nil ? parts.offsets[i] : 0) } },
-          gradInputStrides: part.inputs.map { i in grads[i]?.embedding == nil ? parts.strides[i] : parts.gradientStrides[i] },
+          gradInputs: part.inputs.map { grads[$0]?.storage.pointer }, gradInputStrides: part.inputs.map { parts.gradientStrides[$0] },
           needWeightGradient: needWeights, pool: g.backend.pool)
         for (slot, i) in part.inputs.enumerated() { dots[i] = partDots[slot] }
       }
@@ -92,7 +91,9 @@ private struct WeightedJoinLayout {
   let strides: [[Int]]
   let offsets: [Int]
   /// Per input: the shape of its gradient, and the element strides of that gradient over its
-  /// part's shape; for a bypass range of fewer channels than its tensor, just those channels.
+  /// part's shape (from its first element); for a bypass range of fewer channels than its
+  /// tensor, just those channels. Otherwise the input's own shape and strides (its offset is
+  /// then 0).
   let gradientShapes: [[Int]]
   let gradientStrides: [[Int]]
 
