@@ -35,18 +35,19 @@ let package = Package(
   targets: [
     // MARK: Public API
     .target(name: "CPUKernels", swiftSettings: releaseKernelFlags),
+    .target(name: "Diagnostics", swiftSettings: releaseFlags),
     .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseFlags),
     .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseFlags),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
     .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
     .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
     .target(
-      name: "Datasets", dependencies: ["TensorCore", "CZlib", "CJPEG", "CPNG"], resources: [.copy("Demo")],
+      name: "Datasets", dependencies: ["TensorCore", "Diagnostics", "CZlib", "CJPEG", "CPNG"], resources: [.copy("Demo")],
       swiftSettings: releaseFlags),
-    .target(name: "SearchSpace", dependencies: ["NN"], swiftSettings: releaseFlags),
+    .target(name: "SearchSpace", dependencies: ["NN", "Diagnostics"], swiftSettings: releaseFlags),
     .target(name: "Search", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseFlags),
-    .target(name: "Evaluation", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseFlags),
-    .target(name: "Runs", dependencies: ["TensorCore", "Datasets"], swiftSettings: releaseFlags),
+    .target(name: "Evaluation", dependencies: ["SearchSpace", "NN", "Datasets", "Runs", "Diagnostics"], swiftSettings: releaseFlags),
+    .target(name: "Runs", dependencies: ["TensorCore", "Datasets", "Diagnostics"], swiftSettings: releaseFlags),
     .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "SearchSpace", "Search", "Evaluation", "Runs"], swiftSettings: releaseFlags),
     .executableTarget(
       name: "darts",
@@ -61,6 +62,7 @@ let package = Package(
 
     // MARK: Unit test bundles
     .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "_TestSupport"]),
+    .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics"]),
     .testTarget(
       name: "TensorCoreTests", dependencies: ["TensorCore", "_TestSupport"],
       resources: [.copy("Fixtures")]),

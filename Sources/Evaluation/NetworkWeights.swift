@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 import NN
 import Runs
@@ -64,10 +65,33 @@ public struct NetworkDescription: Codable, Sendable, Equatable {
   /// Why this network cannot be built or cannot take its input size, or nil (see
   /// `EvaluationNetwork.inputSizeProblem`; the ImageNet stem also needs an even C).
   public var problem: String? {
+    if let problem = NetworkLimits.problem(channels: channels, layers: layers, classes: classes, inputChannels: inputChannels, inputSize: inputSize) {
+      return problem
+    }
+    if let problem = genotype.validationProblem() { return "genotype: \(problem)" }
     if stem == .imageNet && channels % 2 != 0 {
       return "the ImageNet network needs an even --init-channels (its stem0 has C/2 channels), got \(channels)"
     }
     return EvaluationNetwork.inputSizeProblem(stem: stem, layers: layers, inputSize: inputSize, auxiliary: auxiliary)
+  }
+
+  /// A lower bound on the memory of the network's weights and, for a `batch` (0: none), of
+  /// the feature maps of a training step or of inference.
+  public func memoryEstimate(batch: Int, training: Bool) -> MemoryEstimate {
+    func cost(_ edges: [Genotype.Edge], _ concat: [Int]) -> MemoryEstimate.CellCost {
+      MemoryEstimate.CellCost(edges: edges.map { [$0.operation] }, nodes: edges.count / 2, concatenated: concat.count)
+    }
+    return MemoryEstimate.cellNetwork(
+      channels: channels, layers: layers, cellInputSize: EvaluationNetwork.spatialSizes(stem: stem, layers: 0, inputSize: inputSize).s1,
+      normal: cost(genotype.normal, genotype.normalConcat), reduce: cost(genotype.reduce, genotype.reduceConcat),
+      batch: batch, training: training)
+  }
+
+  /// Why this network cannot be built or run on a `batch` here (``problem``, then the
+  /// memory estimate against this machine's memory), or nil.
+  public func problem(batch: Int, training: Bool) -> String? {
+    problem ?? memoryEstimate(batch: batch, training: training).problem(
+      batch == 0 ? "this network" : "a \(training ? "training" : "test") batch of \(batch) on this network")
   }
 
   /// Metadata key of the description in weight files.
@@ -104,12 +128,20 @@ public enum NetworkWeights {
   /// `nn.DataParallel`'s `module.` prefix).
   public static func read(from url: URL) throws -> File {
     let contents = try Safetensors.read(from: url)
-    var description: NetworkDescription?
-    if let json = contents.metadata[NetworkDescription.metadataKey] {
-      description = try? JSONDecoder().decode(NetworkDescription.self, from: Data(json.utf8))
-    } else if let state = contents.metadata[Checkpoint<CheckpointNetwork>.stateKey] {
-      description = (try? JSONDecoder().decode(CheckpointNetwork.self, from: Data(state.utf8)))?.network
+    if contents.entries["alphas_normal"] != nil {
+      throw NetworkWeightsError("\(url.path) is a search checkpoint (a supernet and its α), not a trained network: train the searched cell first (darts train --genotype \(url.deletingLastPathComponent().appendingPathComponent("genotype.json").path))")
     }
+    var description: NetworkDescription?
+    do {
+      if let json = contents.metadata[NetworkDescription.metadataKey] {
+        description = try JSONDiagnostics.decode(NetworkDescription.self, from: Data(json.utf8))
+      } else if let state = contents.metadata[Checkpoint<CheckpointNetwork>.stateKey] {
+        description = try JSONDiagnostics.decode(CheckpointNetwork.self, from: Data(state.utf8), using: JSONCoding.decoder()).network
+      }
+    } catch {
+      throw NetworkWeightsError("\(url.path): the network description in its metadata does not decode: \(error.description)")
+    }
+    if let problem = description?.problem { throw NetworkWeightsError("\(url.path): the network its metadata describes cannot be built: \(problem)") }
     var tensors = contents.entries.filter { !$0.key.hasPrefix(optimizerPrefix) }
     if !tensors.isEmpty, tensors.keys.allSatisfy({ $0.hasPrefix("module.") }) {
       tensors = Dictionary(uniqueKeysWithValues: tensors.map { (String($0.key.dropFirst("module.".count)), $0.value) })

@@ -83,7 +83,9 @@ public final class TrainRun {
       }
       let shape = trainImages.imageShape
       network = settings.network(inputChannels: shape[0], inputSize: shape[1], classes: trainImages.classCount)
-      if let problem = network.problem { throw TrainRunError(problem) }
+      if let problem = network.problem(batch: settings.batchSize, training: true) {
+        throw TrainRunError(problem + (network.problem == nil ? " (lower --batch-size, --init-channels or --layers)" : ""))
+      }
       train = BatchSampler(images: trainImages, indices: trainIndices, batchSize: settings.batchSize, order: .epochPermutation, seed: settings.seed, stream: 0)
       test = BatchSampler(images: testImages, indices: 0..<testCount, batchSize: settings.batchSize, order: .sequential, seed: settings.seed, stream: 2)
     }
@@ -115,7 +117,7 @@ public final class TrainRun {
       }
       try directory.write(settings, to: .config)
       try directory.write(settings.genotype, to: .genotype)
-      journal = try RunJournal(directory: directory, output: output)
+      journal = try RunJournal(directory: directory, resumingAt: 0, output: output)  // a restarted run's old events go
     }
   }
 
@@ -130,10 +132,19 @@ public final class TrainRun {
   }
 
   /// Re-opens the run in `url` at its last checkpoint, with the settings in its `config.json`.
+  /// A run that died before its first checkpoint starts again from its `config.json`.
   public static func resume(_ url: URL, output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput) throws -> TrainRun {
     let directory = try RunDirectory.resume(at: url)
+    let keys = directory.configKeys
+    if keys.contains("method") && !keys.contains("genotype") {
+      throw TrainRunError("\(directory.url.path) is a search run, not a training run: use darts search --resume")
+    }
     let settings = try directory.read(TrainSettings.self, from: .config)
-    return try TrainRun(settings: settings, data: try TrainData(settings), directory: directory, resuming: true, output: output)
+    if let problem = settings.validationProblem() { throw TrainRunError("\(directory.url(of: .config).path): \(problem)") }
+    if !directory.hasCheckpoint {
+      output("\(directory.url.path) has no checkpoint (the run stopped before its first one): starting it again from config.json\n")
+    }
+    return try TrainRun(settings: settings, data: try TrainData(settings), directory: directory, resuming: directory.hasCheckpoint, output: output)
   }
 
   // MARK: The loop
@@ -211,6 +222,10 @@ public final class TrainRun {
     guard checkpoint.state.settings == settings, checkpoint.state.network == networkDescription else {
       throw TrainRunError("\(directory.checkpointURL.path): the checkpoint was written with other settings than \(directory.url(of: .config).path)")
     }
+    if let problem = checkpoint.state.cursor.problem(totalEpochs: settings.epochs, stepsPerEpoch: stepsPerEpoch)
+      ?? (checkpoint.state.nextEvent < 0 ? "next_event is negative (\(checkpoint.state.nextEvent))" : nil) {
+      throw TrainRunError("\(directory.checkpointURL.path): \(problem)")
+    }
     let model = checkpoint.tensors.filter { !$0.key.hasPrefix(NetworkWeights.optimizerPrefix) }
     if let missing = Set(network.namedParameters().map(\.name)).subtracting(model.keys).sorted().first {
       throw TrainRunError("\(directory.checkpointURL.path): tensor \(missing) is missing")
@@ -218,7 +233,12 @@ public final class TrainRun {
     do { try network.update(parameters: model) } catch {
       throw TrainRunError("\(directory.checkpointURL.path): \(error)")
     }
-    step.optimizer.momentumBuffers = checkpoint.tensors.withPrefixRemoved(Self.momentumPrefix)
+    let momentum = checkpoint.tensors.withPrefixRemoved(Self.momentumPrefix)
+    let shapes = Dictionary(uniqueKeysWithValues: network.namedParameters().map { ($0.name, $0.parameter.value.shape) })
+    if let problem = optimizerStateProblem(momentum, shapes: shapes, what: "momentum buffer") {
+      throw TrainRunError("\(directory.checkpointURL.path): \(problem)")
+    }
+    step.optimizer.momentumBuffers = momentum
     state = checkpoint.state
   }
 }

@@ -1,5 +1,6 @@
 import Datasets
 import SearchSpace
+import TensorCore
 
 /// Every setting of an evaluation training run (written to `config.json`, so a run can be
 /// repeated). The presets are the reference recipes of SPEC §6.1 (CIFAR) and §6.2 (ImageNet).
@@ -165,9 +166,9 @@ public struct TrainSettings: Codable, Sendable, Equatable {
     if !(0..<1).contains(dropPath) { return "--drop-path must be in [0, 1)" }
     if auxiliaryWeight < 0 { return "--auxiliary-weight must not be negative" }
     if !(0..<1).contains(labelSmoothing) { return "--label-smoothing must be in [0, 1)" }
-    if cutout < 0 || cropPadding < 0 { return "--cutout and --crop-padding must not be negative" }
+    if !(0...1024).contains(cutout) || !(0...256).contains(cropPadding) { return "--cutout must be in 0...1024 and --crop-padding in 0...256" }
     if warmupEpochs < 0 { return "--warmup-epochs must not be negative" }
-    if threads < 1 { return "--threads must be positive" }
+    if let problem = CPUBackend.threadCountProblem(threads) { return problem }
     if let m = maxStepsPerEpoch, m < 1 { return "--max-steps-per-epoch must be positive" }
     if let c = checkpointEvery, c < 1 { return "--checkpoint-every must be positive" }
     if let l = limit, l < 1 { return "--limit must be positive" }
@@ -178,7 +179,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
         return "--limit, --test-limit and --train-portion do not apply to image folders (they would keep only the first classes)"
       }
       if cutout > 0 || cropPadding > 0 { return "--cutout and --crop-padding do not apply to image folders (they use RandomResizedCrop)" }
-      if inputSize < 16 { return "--image-size must be at least 16" }
+      if !(16...NetworkLimits.maximumInputSize).contains(inputSize) { return "--image-size must be in 16...\(NetworkLimits.maximumInputSize)" }
     } else {
       if imageSize != nil { return "--image-size applies to image folders only (\(dataset) images are \(dataset.imageSize)×\(dataset.imageSize))" }
       if colorJitter != nil { return "--color-jitter applies to image folders only" }

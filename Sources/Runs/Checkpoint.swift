@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 import TensorCore
 
@@ -52,9 +53,9 @@ public struct Checkpoint<State: Codable> {
     }
     let state: State
     do {
-      state = try JSONCoding.decoder().decode(State.self, from: Data(json.utf8))
+      state = try JSONDiagnostics.decode(State.self, from: Data(json.utf8), using: JSONCoding.decoder())
     } catch {
-      throw CheckpointError(path: url.path, problem: .invalidState(oneLine(String(describing: error))))
+      throw CheckpointError(path: url.path, problem: .invalidState(error.description))
     }
     return Checkpoint(tensors: contents.tensors(on: backend), state: state)
   }

@@ -40,8 +40,3 @@ func syncDirectory(_ path: String) -> String? {
   defer { close(descriptor) }
   return fsync(descriptor) == 0 ? nil : errnoDescription()
 }
-
-/// Joins a possibly multi-line message into one line.
-func oneLine(_ text: String) -> String {
-  text.split(whereSeparator: \.isNewline).joined(separator: " ")
-}

@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 
 #if canImport(Glibc)
@@ -64,11 +65,13 @@ public struct RunDirectory: Sendable {
     return run
   }
 
-  /// Opens an interrupted run in `url` to resume it.
+  /// Opens an interrupted run in `url` to resume it: from its checkpoint, or, when the run died
+  /// before its first checkpoint (``hasCheckpoint`` is false), from the start with its
+  /// `config.json`.
   ///
   /// Removes temporary files that a killed writer left behind.
-  /// - Throws: ``RunDirectoryError`` if `url` is not a directory, holds no checkpoint, or is not
-  ///   writable.
+  /// - Throws: ``RunDirectoryError`` if `url` is not a directory, holds neither a checkpoint nor
+  ///   a `config.json`, or is not writable.
   public static func resume(at url: URL) throws(RunDirectoryError) -> RunDirectory {
     let path = url.standardizedFileURL.path
     var isDirectory: ObjCBool = false
@@ -77,12 +80,24 @@ public struct RunDirectory: Sendable {
     }
     guard isDirectory.boolValue else { throw RunDirectoryError(path: path, problem: .notADirectory) }
     let run = RunDirectory(url: URL(fileURLWithPath: path, isDirectory: true))
-    guard FileManager.default.fileExists(atPath: run.checkpointURL.path) else {
+    guard run.hasCheckpoint || FileManager.default.fileExists(atPath: run.url(of: .config).path) else {
       throw RunDirectoryError(path: path, problem: .noCheckpoint)
     }
     try run.checkWritable()
     AtomicFile.removeStaleTemporaries(in: run.url)
     return run
+  }
+
+  /// Whether the run has written a checkpoint.
+  public var hasCheckpoint: Bool { FileManager.default.fileExists(atPath: checkpointURL.path) }
+
+  /// The top-level keys of `config.json` (empty if it is missing or not a JSON object): tells a
+  /// search run's config from a training run's.
+  public var configKeys: Set<String> {
+    guard let data = try? readFile(url(of: .config)),
+      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else { return [] }
+    return Set(object.keys)
   }
 
   /// Writes `value` as pretty-printed JSON with sorted keys to one of the run's JSON files,
@@ -98,9 +113,11 @@ public struct RunDirectory: Sendable {
   public func read<Value: Decodable>(_ type: Value.Type, from file: JSONFile) throws(RunDirectoryError) -> Value {
     let fileURL = url(of: file)
     do {
-      return try JSONCoding.decoder().decode(type, from: Data(contentsOf: fileURL))
+      return try JSONDiagnostics.decode(type, from: try readFile(fileURL), using: JSONCoding.decoder())
+    } catch let error as FileReadError {
+      throw RunDirectoryError(path: fileURL.path, problem: .unreadableFile(error.problem))
     } catch {
-      throw RunDirectoryError(path: fileURL.path, problem: .unreadableFile(oneLine(String(describing: error))))
+      throw RunDirectoryError(path: fileURL.path, problem: .unreadableFile("\(error)"))
     }
   }
 
@@ -139,7 +156,7 @@ public struct RunDirectoryError: Error, CustomStringConvertible, Equatable, Send
     case notWritable(String)
     /// A run to resume does not exist.
     case missing
-    /// A run to resume has no `checkpoint.safetensors`.
+    /// A run to resume has neither `checkpoint.safetensors` nor `config.json`.
     case noCheckpoint
     /// A JSON artifact is missing or malformed.
     case unreadableFile(String)
@@ -163,9 +180,9 @@ public struct RunDirectoryError: Error, CustomStringConvertible, Equatable, Send
     case .missing:
       return "cannot resume: run directory \(path) does not exist"
     case .noCheckpoint:
-      return "cannot resume: run directory \(path) has no checkpoint.safetensors"
+      return "cannot resume: run directory \(path) has neither checkpoint.safetensors nor config.json"
     case .unreadableFile(let reason):
-      return oneLine("cannot read \(path): \(reason)")
+      return oneLine("\(path): \(reason)")
     }
   }
 }

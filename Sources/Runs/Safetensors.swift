@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 import TensorCore
 
@@ -49,11 +50,10 @@ public enum Safetensors {
     do {
       data = try Data(contentsOf: url, options: .mappedIfSafe)
     } catch {
-      let code = (error as? CocoaError)?.code
-      if code == .fileReadNoSuchFile || !FileManager.default.fileExists(atPath: url.path) {
+      if !FileManager.default.fileExists(atPath: url.path) {
         throw SafetensorsError(path: url.path, problem: .missingFile)
       }
-      throw SafetensorsError(path: url.path, problem: .unreadable(oneLine(error.localizedDescription)))
+      throw SafetensorsError(path: url.path, problem: .unreadable(fileReadProblem(error, path: url.path)))
     }
     return try decode(data, source: url.path)
   }
@@ -74,8 +74,11 @@ public enum Safetensors {
     // Every tensor's bytes must match its shape and dtype; together they tile the buffer.
     let bufferSize = data.count - dataStart
     for (name, entry) in header.entries {
-      let expected = entry.shape.reduce(1, *) * entry.dtype.byteCount
-      guard entry.end - entry.begin == expected else {
+      // Overflow-checked: a shape such as [2³², 2³², 2³²] must fail here, not trap.
+      let expected = entry.shape.reduce(Optional(entry.dtype.byteCount)) { product, size in
+        product.flatMap { let (p, overflow) = $0.multipliedReportingOverflow(by: size); return overflow ? nil : p }
+      }
+      guard let expected, entry.end - entry.begin == expected else {
         throw fail(.sizeMismatch(tensor: name, shape: entry.shape, dtype: entry.dtype.rawValue, bytes: entry.end - entry.begin))
       }
     }
@@ -307,9 +310,9 @@ public struct SafetensorsError: Error, CustomStringConvertible, Equatable, Senda
     let detail: String
     switch problem {
     case .missingFile:
-      detail = "no such file"
+      return "\(path): no such file"
     case .unreadable(let reason):
-      detail = "cannot read the file: \(reason)"
+      return oneLine("\(path): \(reason)")
     case .truncatedHeader(let needed, let available):
       detail = "truncated header: needs \(needed) bytes, the file has \(available)"
     case .truncatedData(let needed, let available):

@@ -47,6 +47,46 @@ public final class SearchRun {
     var settings: SearchSettings
     /// P-DARTS: the stage and its operations (nil for single-stage methods).
     var progressive: ProgressiveState?
+
+    /// One line naming the first field that cannot belong to a run of `settings` with
+    /// `stepsPerEpoch` steps and cells of `topology`, or nil: checked on load, before any of
+    /// it is used.
+    func problem(stepsPerEpoch: Int, topology: CellTopology) -> String? {
+      let epochs = settings.epochs
+      if let problem = cursor.problem(totalEpochs: settings.stageCount * epochs, stepsPerEpoch: stepsPerEpoch) { return problem }
+      if nextEvent < 0 { return "next_event is negative (\(nextEvent))" }
+      if let (name, steps) = architectureSteps.first(where: { $0.value < 0 }) { return "Adam's step count of \(name) is negative (\(steps))" }
+      guard let stages = settings.progressive else {
+        return progressive == nil ? nil : "the checkpoint has P-DARTS stages but the run is not P-DARTS"
+      }
+      guard let progressive else { return "the checkpoint has no P-DARTS stage" }
+      let stage = progressive.stage
+      guard (0..<stages.stageCount).contains(stage) else { return "P-DARTS stage \(stage) is outside 0..<\(stages.stageCount)" }
+      let epochStage = position.epoch / epochs
+      guard stage == epochStage || (position.epoch % epochs == 0 && stage == epochStage - 1) else {
+        return "P-DARTS stage \(stage) does not own the resume position's epoch \(position.epoch)"
+      }
+      guard progressive.finished.count == stage else { return "P-DARTS stage \(stage) has \(progressive.finished.count) finished stages recorded" }
+      let operationCounts = [Primitive.searchSpace.count] + stages.operationsKept
+      func operationsProblem(_ operations: [[Primitive]], count: Int, _ cell: String) -> String? {
+        guard operations.count == topology.edgeCount,
+          operations.allSatisfy({ $0.count == count && Set($0).count == count })
+        else { return "the \(cell) cell's operations are not \(count) distinct primitives on each of \(topology.edgeCount) edges" }
+        return nil
+      }
+      for (index, finished) in progressive.finished.enumerated() {
+        let count = operationCounts[index]
+        if let problem = operationsProblem(finished.normalOperations, count: count, "normal")
+          ?? operationsProblem(finished.reduceOperations, count: count, "reduce") {
+          return "finished stage \(index): \(problem)"
+        }
+        guard finished.alphasNormal.count == topology.edgeCount * count, finished.alphasReduce.count == topology.edgeCount * count,
+          (finished.alphasNormal + finished.alphasReduce).allSatisfy(\.isFinite)
+        else { return "finished stage \(index): its α are not \(topology.edgeCount)×\(count) finite values" }
+      }
+      return operationsProblem(progressive.normalOperations, count: operationCounts[stage], "normal")
+        ?? operationsProblem(progressive.reduceOperations, count: operationCounts[stage], "reduce")
+    }
   }
 
   /// Where a P-DARTS run is among its stages.
@@ -111,6 +151,7 @@ public final class SearchRun {
         (weights, architecture, evaluation) = (augmented, augmented, AugmentedDataset(dataset, augmentation: .evaluation))
         (weightIndices, architectureIndices) = (split.weights, split.architecture)
       }
+      if let problem = Self.memoryProblem(settings, imageShape: weights.imageShape, classes: weights.classCount) { throw SearchRunError(problem) }
       train = BatchSampler(images: weights, indices: weightIndices, batchSize: settings.batchSize, order: .epochPermutation, seed: settings.seed, stream: 0)
       // DARTS draws each α batch afresh; P-DARTS reads the α half as an iterator, restarted
       // (reshuffled) when exhausted: one permutation per epoch for equal halves, more when the
@@ -118,6 +159,26 @@ public final class SearchRun {
       let progressive = settings.progressive != nil
       self.architecture = BatchSampler(images: architecture, indices: architectureIndices, batchSize: settings.batchSize, order: progressive ? .epochPermutation : .freshRandom, seed: settings.seed, stream: 1)
       self.evaluation = BatchSampler(images: evaluation, indices: architectureIndices, batchSize: settings.batchSize, order: .sequential, seed: settings.seed, stream: 2)
+    }
+
+    /// Why the supernet of some stage cannot fit this machine at the settings' batch size
+    /// (``MemoryEstimate``; a later P-DARTS stage is counted with its cheapest operations), or nil.
+    static func memoryProblem(_ settings: SearchSettings, imageShape: [Int], classes: Int) -> String? {
+      var configuration = settings.networkConfiguration(inputChannels: imageShape[0], classes: classes)
+      for stage in 0..<settings.stageCount {
+        if let stages = settings.progressive, stage > 0 {
+          configuration.layers = stages.layers(stage: stage, base: settings.layers)
+          configuration.channels = stages.channels(stage: stage, base: settings.channels)
+          let cheapest = Array(Primitive.searchSpace.sorted { $0.squaredChannelWeights < $1.squaredChannelWeights }.prefix(stages.operationsKept[stage - 1]))
+          configuration.normalOperations = configuration.normalOperations.map { _ in cheapest }
+          configuration.reduceOperations = configuration.normalOperations
+        }
+        let what = settings.stageCount > 1 ? "stage \(stage + 1)'s supernet with a batch of \(settings.batchSize)" : "the supernet with a batch of \(settings.batchSize)"
+        if let problem = configuration.memoryEstimate(inputSize: imageShape[1], batch: settings.batchSize).problem(what) {
+          return problem + " (lower --batch-size, --init-channels or --layers)"
+        }
+      }
+      return nil
     }
   }
 
@@ -139,11 +200,17 @@ public final class SearchRun {
     state = CheckpointState(position: BatchPosition(epoch: 0, step: 0), completedSteps: 0, nextEvent: 0, architectureSteps: [:], epochLoss: 0, epochCorrect: 0, epochSeen: 0, settings: settings, progressive: progressive)
     var checkpoint: Checkpoint<CheckpointState>?
     if resuming {
-      checkpoint = try Checkpoint<CheckpointState>.load(from: directory.checkpointURL, on: backend)
-      if settings.progressive != nil && checkpoint?.state.progressive == nil {
-        throw SearchRunError("\(directory.checkpointURL.path): the checkpoint has no P-DARTS stage")
+      let loaded = try Checkpoint<CheckpointState>.load(from: directory.checkpointURL, on: backend)
+      guard loaded.state.settings == settings else {
+        throw SearchRunError("\(directory.checkpointURL.path): the checkpoint was written with other settings than \(directory.url(of: .config).path)")
       }
-      state.progressive = checkpoint?.state.progressive
+      // The whole state is checked before any of it shapes the network.
+      let steps = min(data.train.batchesPerEpoch, settings.maxStepsPerEpoch ?? .max)
+      if let problem = loaded.state.problem(stepsPerEpoch: steps, topology: CellTopology(steps: settings.nodes)) {
+        throw SearchRunError("\(directory.checkpointURL.path): \(problem)")
+      }
+      state.progressive = loaded.state.progressive
+      checkpoint = loaded
     }
     network = Self.makeNetwork(settings, inputChannels: inputChannels, classes: classes, progressive: state.progressive, backend: backend)
     optimization = Self.makeOptimization(settings)
@@ -153,7 +220,7 @@ public final class SearchRun {
       try restore(checkpoint)
     } else {
       try directory.write(settings, to: .config)
-      journal = try RunJournal(directory: directory, output: output)
+      journal = try RunJournal(directory: directory, resumingAt: 0, output: output)  // a restarted run's old events go
     }
   }
 
@@ -164,10 +231,19 @@ public final class SearchRun {
   }
 
   /// Re-opens the run in `url` at its last checkpoint, with the settings in its `config.json`.
+  /// A run that died before its first checkpoint starts again from its `config.json`.
   public static func resume(_ url: URL, output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput) throws -> SearchRun {
     let directory = try RunDirectory.resume(at: url)
+    let keys = directory.configKeys
+    if keys.contains("genotype") && !keys.contains("method") {
+      throw SearchRunError("\(directory.url.path) is a training run, not a search run: use darts train --resume")
+    }
     let settings = try directory.read(SearchSettings.self, from: .config)
-    return try SearchRun(settings: settings, data: try SearchData(settings), directory: directory, resuming: true, output: output)
+    if let problem = settings.validationProblem() { throw SearchRunError("\(directory.url(of: .config).path): \(problem)") }
+    if !directory.hasCheckpoint {
+      output("\(directory.url.path) has no checkpoint (the run stopped before its first one): starting it again from config.json\n")
+    }
+    return try SearchRun(settings: settings, data: try SearchData(settings), directory: directory, resuming: directory.hasCheckpoint, output: output)
   }
 
   /// The supernet of the settings, or of the running P-DARTS stage: its cells, channels and
@@ -466,9 +542,6 @@ public final class SearchRun {
   }
 
   private func restore(_ checkpoint: Checkpoint<CheckpointState>) throws {
-    guard checkpoint.state.settings == settings else {
-      throw SearchRunError("\(directory.checkpointURL.path): the checkpoint was written with other settings than \(directory.url(of: .config).path)")
-    }
     var model: [String: Tensor] = [:]
     var momentum: [String: Tensor] = [:]
     var first: [String: Tensor] = [:]
@@ -490,6 +563,12 @@ public final class SearchRun {
     }
     do { try network.update(parameters: model) } catch {
       throw SearchRunError("\(directory.checkpointURL.path): \(error)")
+    }
+    let shapes = Dictionary(uniqueKeysWithValues: network.namedParameters().map { ($0.name, $0.parameter.value.shape) })
+    if let problem = optimizerStateProblem(momentum, shapes: shapes, what: "momentum buffer")
+      ?? optimizerStateProblem(first, shapes: shapes, what: "Adam first moment")
+      ?? optimizerStateProblem(second, shapes: shapes, what: "Adam second moment") {
+      throw SearchRunError("\(directory.checkpointURL.path): \(problem)")
     }
     optimization.weights.momentumBuffers = momentum
     optimization.architecture.firstMoments = first

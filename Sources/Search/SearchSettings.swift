@@ -1,6 +1,7 @@
 import Datasets
 import NN
 import SearchSpace
+import TensorCore
 
 /// Every setting of a search run (written to `config.json`, so a run can be repeated). The
 /// defaults are the DARTS reference (`cnn/train_search.py`, SPEC §2.2).
@@ -184,6 +185,9 @@ public struct SearchSettings: Codable, Sendable, Equatable {
 
   /// A one-line reason these settings cannot run, or nil.
   public func validationProblem() -> String? {
+    if let problem = NetworkLimits.problem(channels: channels, layers: layers, minimumLayers: 3) { return problem }
+    if !(2...Genotype.maximumNodes).contains(nodes) { return "--nodes must be in 2...\(Genotype.maximumNodes), got \(nodes)" }
+    if let problem = CPUBackend.threadCountProblem(threads) { return problem }
     if order != 1 && order != 2 { return "--order must be 1 or 2" }
     if method == .pDarts {
       if order != 1 { return "--method p-darts is first order only (--order 1)" }
@@ -196,9 +200,9 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     if epochs < 1 { return "--epochs must be positive" }
     if let n = validationEpochs, n < 0 { return "--validate-epochs must be at least 0" }
     if !(0 < trainPortion && trainPortion < 1) { return "--train-portion must be between 0 and 1" }
-    if channels < 1 || layers < 3 || nodes < 2 { return "--init-channels must be positive, --layers at least 3 and --nodes at least 2" }
     if partialChannels < 1 || channels % partialChannels != 0 { return "--partial-channels \(partialChannels) must divide --init-channels \(channels)" }
-    if threads < 1 { return "--threads must be positive" }
+    if let l = limit, l < 1 { return "--limit must be positive" }
+    if !(0...256).contains(cropPadding) { return "--crop-padding must be in 0...256" }
     if let m = maxStepsPerEpoch, m < 1 { return "--max-steps-per-epoch must be positive" }
     if let c = checkpointEvery, c < 1 { return "--checkpoint-every must be positive" }
     if learningRate <= 0 || architectureLearningRate <= 0 { return "learning rates must be positive" }
@@ -207,7 +211,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     if dataset == .imageFolder {
       if dataDirectory == nil { return "--dataset image-folder needs --data DIR (DIR/<class>/<image> or DIR/train/<class>/<image>)" }
       if limit != nil { return "--limit does not apply to image folders (use --weight-fraction and --arch-fraction)" }
-      if imageSize < 16 { return "--image-size must be at least 16" }
+      if !(16...NetworkLimits.maximumInputSize).contains(imageSize) { return "--image-size must be in 16...\(NetworkLimits.maximumInputSize)" }
       // Every FactorizedReduce (after the stem and at both reductions) needs an even input.
       let multiple = stem == .imageNet ? 32 : 4
       if imageSize % multiple != 0 {

@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 
 /// A derived cell pair: the hand-off from search to evaluation (SPEC §3.1).
@@ -31,6 +32,10 @@ public struct Genotype: Codable, Sendable, Equatable, CustomStringConvertible {
       }
       self.operation = operation
       self.input = try container.decode(Int.self)
+      guard container.isAtEnd else {
+        throw DecodingError.dataCorrupted(DecodingError.Context(
+          codingPath: decoder.codingPath, debugDescription: "an edge is [operation, input], found \(container.count.map(String.init) ?? "more") elements"))
+      }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -58,11 +63,20 @@ public struct Genotype: Codable, Sendable, Equatable, CustomStringConvertible {
     self.reduceConcat = reduceConcat
   }
 
-  /// Checks the structure: an even number of pairs, inputs that exist before each node,
-  /// concat nodes that exist. Returns a description of the first problem, or nil.
+  /// The most intermediate nodes a cell may have (DARTS has 4, NASNet and AmoebaNet 5): bounds
+  /// the work a genotype file can ask for.
+  public static let maximumNodes = 32
+
+  /// Checks the structure: an even number of pairs, at most ``maximumNodes`` nodes, inputs that
+  /// exist before each node, concat nodes that exist. Returns a description of the first
+  /// problem, or nil.
   public func validationProblem() -> String? {
     for (cellName, edges, concat) in [("normal", normal, normalConcat), ("reduce", reduce, reduceConcat)] {
       if edges.isEmpty || edges.count % 2 != 0 { return "\(cellName) needs two edges per node, got \(edges.count)" }
+      if edges.count > 2 * Self.maximumNodes {
+        return "\(cellName) has \(edges.count / 2) nodes, more than the \(Self.maximumNodes) a cell may have"
+      }
+      if concat.count > edges.count / 2 + 2 { return "\(cellName)_concat lists \(concat.count) nodes, more than the cell has" }
       for (i, edge) in edges.enumerated() where edge.input < 0 || edge.input >= 2 + i / 2 {
         return "\(cellName) edge \(i) (\(edge.operation.name)) reads node \(edge.input), which does not exist before node \(2 + i / 2)"
       }
@@ -74,15 +88,22 @@ public struct Genotype: Codable, Sendable, Equatable, CustomStringConvertible {
     return nil
   }
 
+  /// The largest genotype file read (a cell of ``maximumNodes`` nodes takes a few kilobytes).
+  public static let maximumFileBytes = 1 << 20
+
   /// Reads and validates a genotype JSON file; errors name the file and the problem.
   public static func load(from url: URL) throws -> Genotype {
     let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-      throw GenotypeError(path: url.path, problem: "cannot be read")
+    do { data = try readFile(url) } catch {
+      throw GenotypeError(path: url.path, problem: error.problem)
+    }
+    // A file far larger than any cell's JSON is refused before it is parsed.
+    guard data.count <= maximumFileBytes else {
+      throw GenotypeError(path: url.path, problem: "is \(data.count) bytes, too large for a genotype (at most \(maximumFileBytes))")
     }
     let genotype: Genotype
-    do { genotype = try JSONDecoder().decode(Genotype.self, from: data) } catch let error as DecodingError {
-      throw GenotypeError(path: url.path, problem: "is not a valid genotype (\(error.shortDescription))")
+    do { genotype = try JSONDiagnostics.decode(Genotype.self, from: data) } catch {
+      throw GenotypeError(path: url.path, problem: "is not a valid genotype (\(error.description))")
     }
     if let problem = genotype.validationProblem() { throw GenotypeError(path: url.path, problem: problem) }
     return genotype
@@ -109,18 +130,3 @@ public struct GenotypeError: Error, CustomStringConvertible, Equatable {
   public var description: String { "\(path): \(problem)" }
 }
 
-extension DecodingError {
-  /// One line: what was wrong and where.
-  var shortDescription: String {
-    switch self {
-    case .dataCorrupted(let c): return c.debugDescription + Self.path(c.codingPath)
-    case .keyNotFound(let key, let c): return "missing key '\(key.stringValue)'" + Self.path(c.codingPath)
-    case .typeMismatch(_, let c), .valueNotFound(_, let c): return c.debugDescription + Self.path(c.codingPath)
-    @unknown default: return "\(self)"
-    }
-  }
-
-  private static func path(_ codingPath: [any CodingKey]) -> String {
-    codingPath.isEmpty ? "" : " at " + codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-  }
-}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Benchmarks
 import Foundation
+import TensorCore
 
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -18,17 +19,17 @@ struct BenchCommand: ParsableCommand {
         mode: debug builds are 10–100x slower.
         """)
 
-    @Option(help: "Threads for the threaded runs.")
+    @Option(parsing: .unconditional, help: "Threads for the threaded runs.")
     var threads = 2
 
-    @Option(help: "Seconds spent timing each entry.")
+    @Option(parsing: .unconditional, help: "Seconds spent timing each entry.")
     var budget = 0.25
 
     @Flag(help: "Print one JSON object per line (name, threads, ms, gflops, gbps).")
     var json = false
 
     func validate() throws {
-      guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+      if let problem = CPUBackend.threadCountProblem(threads) { throw ValidationError(problem) }
       guard budget > 0 else { throw ValidationError("--budget must be positive") }
     }
 

@@ -2,6 +2,8 @@ import ArgumentParser
 import Benchmarks
 import Foundation
 import Search
+import SearchSpace
+import TensorCore
 
 extension BenchCommand {
   struct SearchStep: ParsableCommand {
@@ -24,21 +26,21 @@ extension BenchCommand {
 
     @Option(help: "Search method: darts, pc-darts or p-darts.")
     var method: SearchSettings.Method = .darts
-    @Option(help: "Architecture gradient order: 1 (first order) or 2 (second order, darts only).")
+    @Option(parsing: .unconditional, help: "Architecture gradient order: 1 (first order) or 2 (second order, darts only).")
     var order = 1
-    @Option(help: "PC-DARTS partial channels K.")
+    @Option(parsing: .unconditional, help: "PC-DARTS partial channels K.")
     var partialChannels = 4
-    @Option(help: "P-DARTS: time only this stage (1, 2 or 3; default: all three).")
+    @Option(parsing: .unconditional, help: "P-DARTS: time only this stage (1, 2 or 3; default: all three).")
     var stage: Int?
-    @Option(help: "Batch size (both splits).")
+    @Option(parsing: .unconditional, help: "Batch size (both splits).")
     var batch = 64
-    @Option(help: "Threads.")
+    @Option(parsing: .unconditional, help: "Threads.")
     var threads = 2
-    @Option(help: "Timed steps (after one warm-up step); the median is reported.")
+    @Option(parsing: .unconditional, help: "Timed steps (after one warm-up step); the median is reported.")
     var steps = 3
-    @Option(help: "Initial channels C.")
+    @Option(parsing: .unconditional, help: "Initial channels C.")
     var channels = 16
-    @Option(help: "Cells L.")
+    @Option(parsing: .unconditional, help: "Cells L.")
     var layers = 8
     @Option(help: "A Python with torch installed: also time the PyTorch reference step.")
     var pytorch: String?
@@ -51,6 +53,10 @@ extension BenchCommand {
       guard order == 1 || order == 2 else { throw ValidationError("--order must be 1 or 2") }
       guard batch >= 1, threads >= 1, steps >= 1, channels >= 1, layers >= 3 else {
         throw ValidationError("--batch, --threads, --steps and --channels must be positive and --layers at least 3")
+      }
+      if let problem = CPUBackend.threadCountProblem(threads) ?? NetworkLimits.problem(channels: channels, layers: layers, minimumLayers: 3, channelsFlag: "--channels")
+        ?? SearchNetworkConfiguration(channels: channels, layers: layers).memoryEstimate(inputSize: 32, batch: batch).problem("a batch of \(batch) on this supernet") {
+        throw ValidationError(problem)
       }
       if pytorch != nil && method == .darts && (channels != 16 || layers != 8) {
         throw ValidationError("--pytorch compares the reference setting only (--channels 16 --layers 8)")

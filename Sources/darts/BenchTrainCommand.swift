@@ -1,7 +1,9 @@
 import ArgumentParser
 import Benchmarks
 import Foundation
+import Evaluation
 import SearchSpace
+import TensorCore
 
 extension BenchCommand {
   struct TrainStep: ParsableCommand {
@@ -15,11 +17,11 @@ extension BenchCommand {
         after, on the same threads, and prints the ratio.
         """)
 
-    @Option(help: "Batch size.") var batch = 96
-    @Option(help: "Threads.") var threads = 2
-    @Option(help: "Timed steps (after one warm-up step); the median is reported.") var steps = 3
-    @Option(help: "Initial channels C.") var channels = 36
-    @Option(help: "Cells L.") var layers = 20
+    @Option(parsing: .unconditional, help: "Batch size.") var batch = 96
+    @Option(parsing: .unconditional, help: "Threads.") var threads = 2
+    @Option(parsing: .unconditional, help: "Timed steps (after one warm-up step); the median is reported.") var steps = 3
+    @Option(parsing: .unconditional, help: "Initial channels C.") var channels = 36
+    @Option(parsing: .unconditional, help: "Cells L.") var layers = 20
     @Option(help: "A Python with torch installed: also time the PyTorch reference step.") var pytorch: String?
     @Flag(help: "Print JSON lines.") var json = false
 
@@ -27,6 +29,8 @@ extension BenchCommand {
       guard batch >= 1, threads >= 1, steps >= 1, channels >= 1, layers >= 3 else {
         throw ValidationError("--batch, --threads, --steps and --channels must be positive and --layers at least 3")
       }
+      let network = NetworkDescription(genotype: .dartsV2, channels: channels, layers: layers, classes: 10, inputChannels: 3, inputSize: 32, auxiliary: true)
+      if let problem = CPUBackend.threadCountProblem(threads) ?? network.problem(batch: batch, training: true) { throw ValidationError(problem) }
       if pytorch != nil && (channels != 36 || layers != 20) {
         throw ValidationError("--pytorch compares the reference setting only (--channels 36 --layers 20)")
       }

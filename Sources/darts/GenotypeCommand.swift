@@ -58,10 +58,10 @@ struct GenotypeCommand: ParsableCommand {
     @Argument(help: "A built-in name or a genotype JSON file.") var genotype: String
     @Flag(help: "The ImageNet network (the reference NetworkImageNet): C = 48, L = 14, 1000 classes unless given.") var imagenet = false
     @Option(help: "Dataset whose classes and image channels to use.") var dataset: DatasetKind?
-    @Option(help: "Classes (default 10, 1000 with --imagenet, or the dataset's).") var classes: Int?
-    @Option(help: "Cells L (default 20, 14 with --imagenet).") var layers: Int?
-    @Option(help: "Initial channels C (default 36, 48 with --imagenet).") var initChannels: Int?
-    @Option(help: "Input image channels (default 3, or the dataset's).") var inputChannels: Int?
+    @Option(parsing: .unconditional, help: "Classes (default 10, 1000 with --imagenet, or the dataset's).") var classes: Int?
+    @Option(parsing: .unconditional, help: "Cells L (default 20, 14 with --imagenet).") var layers: Int?
+    @Option(parsing: .unconditional, help: "Initial channels C (default 36, 48 with --imagenet).") var initChannels: Int?
+    @Option(parsing: .unconditional, help: "Input image channels (default 3, or the dataset's).") var inputChannels: Int?
 
     func validate() throws {
       for (name, value) in [("--classes", classes), ("--layers", layers), ("--init-channels", initChannels), ("--input-channels", inputChannels)] {
@@ -74,14 +74,14 @@ struct GenotypeCommand: ParsableCommand {
 
     func run() throws {
       try reportingFailures {
-        let g = try GenotypeCommand.load(genotype)
+        let description = NetworkDescription(
+          genotype: try GenotypeCommand.load(genotype), channels: initChannels ?? (imagenet ? 48 : 36),
+          layers: layers ?? (imagenet ? 14 : 20), classes: classes ?? dataset?.classCount ?? (imagenet ? 1000 : 10),
+          inputChannels: inputChannels ?? dataset?.imageChannels ?? 3, inputSize: imagenet ? 224 : 32, auxiliary: false,
+          stem: imagenet ? .imageNet : .cifar)
+        if let problem = description.problem(batch: 0, training: false) { throw ValidationError(problem) }
         var factory = ParameterFactory(backend: CPUBackend(threads: 1), seed: 0)
-        let network = EvaluationNetwork(
-          genotype: g, channels: initChannels ?? (imagenet ? 48 : 36), layers: layers ?? (imagenet ? 14 : 20),
-          classes: classes ?? dataset?.classCount ?? (imagenet ? 1000 : 10),
-          inputChannels: inputChannels ?? dataset?.imageChannels ?? 3, stem: imagenet ? .imageNet : .cifar,
-          auxiliary: false, using: &factory)
-        let count = network.referenceParameterCount
+        let count = description.build(using: &factory).referenceParameterCount
         emit(String(format: "param size = %.6fMB", Double(count) / 1e6))
         emit("\(count)")
       }

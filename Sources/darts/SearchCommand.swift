@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import Search
+import TensorCore
 
 extension DatasetKind: ExpressibleByArgument {}
 extension SearchSettings.Method: ExpressibleByArgument {}
@@ -32,43 +33,43 @@ struct SearchCommand: ParsableCommand {
       """)
 
   @Option(help: "Search method: darts, pc-darts or p-darts.") var method: SearchSettings.Method = .darts
-  @Option(help: "Architecture gradient order: 1 or 2 (DARTS; P-DARTS is first order only).") var order: Int?
+  @Option(parsing: .unconditional, help: "Architecture gradient order: 1 or 2 (DARTS; P-DARTS is first order only).") var order: Int?
   @Flag(help: "The PC-DARTS ImageNet search setting (with --method pc-darts; default dataset image-folder).") var imagenet = false
   @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist, image-folder.") var dataset: DatasetKind?
   @Option(help: "Dataset directory (default: the dataset's usual location).") var data: String?
-  @Option(help: "Use only the first N training images.") var limit: Int?
-  @Option(help: "Fraction of the training images that train the weights (the rest train the architecture).") var trainPortion: Double?
-  @Option(help: "Image folders: fraction of each class that trains the weights (default 0.1).") var weightFraction: Double?
-  @Option(help: "Image folders: fraction of each class that trains the architecture (default 0.025).") var archFraction: Double?
-  @Option(help: "Image folders: side of the square crops (default 224).") var imageSize: Int?
-  @Option(help: "Batch size of both splits.") var batchSize: Int?
-  @Option(help: "Epochs (P-DARTS: per stage).") var epochs: Int?
-  @Option(help: "Initial SGD learning rate (cosine-annealed per epoch).") var learningRate: Double?
-  @Option(help: "Final SGD learning rate of the cosine schedule.") var learningRateMin: Double?
-  @Option(help: "Epochs of linear learning-rate warm-up lr·(e+1)/N, applied only with a batch size above 256 (as the reference).") var warmupEpochs: Int?
-  @Option(help: "SGD momentum.") var momentum: Double?
-  @Option(help: "SGD weight decay.") var weightDecay: Double?
-  @Option(help: "Global-norm clip of the weight gradients.") var gradClip: Double?
-  @Option(help: "Adam learning rate of the architecture parameters.") var archLearningRate: Double?
-  @Option(help: "Adam weight decay of the architecture parameters.") var archWeightDecay: Double?
-  @Option(help: "Global-norm clip of the architecture gradients.") var archGradClip: Double?
-  @Option(help: "Epochs before the architecture starts to learn (P-DARTS: in each stage).") var archWarmupEpochs: Int?
-  @Option(help: "Initial channels C.") var initChannels: Int?
-  @Option(help: "Cells L.") var layers: Int?
-  @Option(help: "Intermediate nodes per cell.") var nodes: Int?
-  @Option(help: "PC-DARTS partial channels K (1: every channel goes through the operations).") var partialChannels: Int?
+  @Option(parsing: .unconditional, help: "Use only the first N training images.") var limit: Int?
+  @Option(parsing: .unconditional, help: "Fraction of the training images that train the weights (the rest train the architecture).") var trainPortion: Double?
+  @Option(parsing: .unconditional, help: "Image folders: fraction of each class that trains the weights (default 0.1).") var weightFraction: Double?
+  @Option(parsing: .unconditional, help: "Image folders: fraction of each class that trains the architecture (default 0.025).") var archFraction: Double?
+  @Option(parsing: .unconditional, help: "Image folders: side of the square crops (default 224).") var imageSize: Int?
+  @Option(parsing: .unconditional, help: "Batch size of both splits.") var batchSize: Int?
+  @Option(parsing: .unconditional, help: "Epochs (P-DARTS: per stage).") var epochs: Int?
+  @Option(parsing: .unconditional, help: "Initial SGD learning rate (cosine-annealed per epoch).") var learningRate: Double?
+  @Option(parsing: .unconditional, help: "Final SGD learning rate of the cosine schedule.") var learningRateMin: Double?
+  @Option(parsing: .unconditional, help: "Epochs of linear learning-rate warm-up lr·(e+1)/N, applied only with a batch size above 256 (as the reference).") var warmupEpochs: Int?
+  @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Double?
+  @Option(parsing: .unconditional, help: "SGD weight decay.") var weightDecay: Double?
+  @Option(parsing: .unconditional, help: "Global-norm clip of the weight gradients.") var gradClip: Double?
+  @Option(parsing: .unconditional, help: "Adam learning rate of the architecture parameters.") var archLearningRate: Double?
+  @Option(parsing: .unconditional, help: "Adam weight decay of the architecture parameters.") var archWeightDecay: Double?
+  @Option(parsing: .unconditional, help: "Global-norm clip of the architecture gradients.") var archGradClip: Double?
+  @Option(parsing: .unconditional, help: "Epochs before the architecture starts to learn (P-DARTS: in each stage).") var archWarmupEpochs: Int?
+  @Option(parsing: .unconditional, help: "Initial channels C.") var initChannels: Int?
+  @Option(parsing: .unconditional, help: "Cells L.") var layers: Int?
+  @Option(parsing: .unconditional, help: "Intermediate nodes per cell.") var nodes: Int?
+  @Option(parsing: .unconditional, help: "PC-DARTS partial channels K (1: every channel goes through the operations).") var partialChannels: Int?
   @Flag(inversion: .prefixedNo, help: "PC-DARTS edge normalisation (also on plain DARTS).") var edgeNorm: Bool?
   @Option(parsing: .upToNextOption, help: "P-DARTS: cells added in stages 2 and 3 (reference: 6 12).") var addLayers: [Int] = []
   @Option(parsing: .upToNextOption, help: "P-DARTS: channels added in stages 2 and 3 (default: 0 0).") var addWidth: [Int] = []
   @Option(parsing: .upToNextOption, help: "P-DARTS: initial skip-connect dropout rate of each stage (paper CIFAR-10: 0.0 0.4 0.7; README command: 0.1 0.4 0.7; CIFAR-100: 0.1 0.2 0.3).") var skipDropout: [Double] = []
-  @Option(help: "P-DARTS: most skip-connects in the final normal cell (M, default 2).") var maxSkip: Int?
-  @Option(help: "Evaluate the architecture split only after the last N epochs (P-DARTS: of each stage; references: DARTS every epoch, PC-DARTS 1, its ImageNet search 3, P-DARTS 5).") var validateEpochs: Int?
-  @Option(help: "Zero padding of the random crop.") var cropPadding: Int?
+  @Option(parsing: .unconditional, help: "P-DARTS: most skip-connects in the final normal cell (M, default 2).") var maxSkip: Int?
+  @Option(parsing: .unconditional, help: "Evaluate the architecture split only after the last N epochs (P-DARTS: of each stage; references: DARTS every epoch, PC-DARTS 1, its ImageNet search 3, P-DARTS 5).") var validateEpochs: Int?
+  @Option(parsing: .unconditional, help: "Zero padding of the random crop.") var cropPadding: Int?
   @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var flip: Bool?
-  @Option(help: "Random seed.") var seed: UInt64?
-  @Option(help: "Threads.") var threads: Int?
-  @Option(help: "Stop each epoch after N steps (smoke runs).") var maxStepsPerEpoch: Int?
-  @Option(help: "Also checkpoint every N steps.") var checkpointEvery: Int?
+  @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64?
+  @Option(parsing: .unconditional, help: "Threads.") var threads: Int?
+  @Option(parsing: .unconditional, help: "Stop each epoch after N steps (smoke runs).") var maxStepsPerEpoch: Int?
+  @Option(parsing: .unconditional, help: "Also checkpoint every N steps.") var checkpointEvery: Int?
   @Option(help: "Run directory (default: runs/search-<method>-<time>).") var runDir: String?
   @Option(help: "Continue the run in this directory from its last checkpoint.") var resume: String?
 
@@ -132,6 +133,7 @@ struct SearchCommand: ParsableCommand {
         emit("resuming \(resume)")
       } else {
         let settings = settings()
+        if let warning = CPUBackend.threadCountWarning(settings.threads) { warn(warning) }
         let directory = runDir ?? "runs/search-\(settings.method.rawValue)-\(timestamp())"
         run = try SearchRun.start(settings, in: URL(fileURLWithPath: directory))
         emit("run directory: \(directory)")
@@ -150,6 +152,11 @@ func timestamp() -> String {
   return formatter.string(from: Date())
 }
 
+/// Writes one line to standard error.
+func warn(_ line: String) {
+  FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
 /// Runs `body`; an error becomes one line on standard error and exit status 1.
 func reportingFailures(_ body: () throws -> Void) throws {
   do {
@@ -157,7 +164,7 @@ func reportingFailures(_ body: () throws -> Void) throws {
   } catch let error as ExitCode {
     throw error
   } catch {
-    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    warn("error: \(error)")
     throw ExitCode.failure
   }
 }

@@ -23,21 +23,23 @@ struct TestCommand: ParsableCommand {
   @Option(help: "Genotype name or JSON file (default: the one the file names, else DARTS_V2).") var genotype: String?
   @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist, image-folder (default: that of the run the file is in, else image-folder for ImageNet-network weights, else demo).") var dataset: DatasetKind?
   @Option(help: "Dataset directory (default: that of the run the file is in, else the dataset's usual location).") var data: String?
-  @Option(help: "Image folders: side of the centre crop (default: the size the network was trained at, else 224).") var imageSize: Int?
-  @Option(help: "Initial channels C (default: as the file says, else 36, or 48 for the ImageNet network).") var initChannels: Int?
-  @Option(help: "Cells L (default: as the file says, else 20, or 14 for the ImageNet network).") var layers: Int?
-  @Option(help: "Test on only the first N test images.") var limit: Int?
-  @Option(help: "Batch size.") var batchSize = 100
-  @Option(help: "Threads.") var threads = 2
+  @Option(parsing: .unconditional, help: "Image folders: side of the centre crop (default: the size the network was trained at, else 224).") var imageSize: Int?
+  @Option(parsing: .unconditional, help: "Initial channels C (default: as the file says, else 36, or 48 for the ImageNet network).") var initChannels: Int?
+  @Option(parsing: .unconditional, help: "Cells L (default: as the file says, else 20, or 14 for the ImageNet network).") var layers: Int?
+  @Option(parsing: .unconditional, help: "Test on only the first N test images.") var limit: Int?
+  @Option(parsing: .unconditional, help: "Batch size.") var batchSize = 100
+  @Option(parsing: .unconditional, help: "Threads.") var threads = 2
 
   func validate() throws {
-    guard batchSize >= 1, threads >= 1, limit.map({ $0 >= 1 }) ?? true else {
-      throw ValidationError("--batch-size, --threads and --limit must be positive")
+    guard batchSize >= 1, limit.map({ $0 >= 1 }) ?? true else {
+      throw ValidationError("--batch-size and --limit must be positive")
     }
+    if let problem = CPUBackend.threadCountProblem(threads) { throw ValidationError(problem) }
   }
 
   func run() throws {
     try reportingFailures {
+      if let warning = CPUBackend.threadCountWarning(threads) { warn(warning) }
       let url = URL(fileURLWithPath: checkpoint)
       let file = try NetworkWeights.read(from: url)
       // A file in a training run directory: test on that run's dataset unless told otherwise.
@@ -70,7 +72,7 @@ struct TestCommand: ParsableCommand {
       }
       var evaluated = description  // the test forward: at the test images' size, no auxiliary head
       (evaluated.inputSize, evaluated.auxiliary) = (size, false)
-      if let problem = evaluated.problem { throw ValidationError("\(checkpoint): \(problem)") }
+      if let problem = evaluated.problem(batch: batchSize, training: false) { throw ValidationError("\(checkpoint): \(problem)") }
       let backend = CPUBackend(threads: threads)
       var factory = ParameterFactory(backend: backend, seed: 0)
       let network = description.build(using: &factory)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Evaluation
 import Foundation
+import TensorCore
 
 extension TrainSettings.Preset: ExpressibleByArgument {}
 extension LearningRatePlan.Schedule: ExpressibleByArgument {}
@@ -32,36 +33,36 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "A built-in genotype name (darts genotype list) or a genotype JSON file.") var genotype: String?
   @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist, image-folder.") var dataset: DatasetKind?
   @Option(help: "Dataset directory (default: the dataset's usual location; image folders: DIR/train and DIR/val or DIR/test, one sub-folder per class).") var data: String?
-  @Option(help: "Image folders: side of the square crops (default 224).") var imageSize: Int?
+  @Option(parsing: .unconditional, help: "Image folders: side of the square crops (default 224).") var imageSize: Int?
   @Flag(inversion: .prefixedNo, help: "Image folders: ColorJitter(0.4, 0.4, 0.4, 0.2) on training images (default: with the ImageNet presets).") var colorJitter: Bool?
-  @Option(help: "Use only the first N training images.") var limit: Int?
-  @Option(help: "Test on only the first N test images.") var testLimit: Int?
-  @Option(help: "Train on this fraction of the training images and report the rest as a validation split.") var trainPortion: Double?
-  @Option(help: "Batch size.") var batchSize: Int?
-  @Option(help: "Epochs.") var epochs: Int?
-  @Option(help: "Initial SGD learning rate.") var learningRate: Double?
+  @Option(parsing: .unconditional, help: "Use only the first N training images.") var limit: Int?
+  @Option(parsing: .unconditional, help: "Test on only the first N test images.") var testLimit: Int?
+  @Option(parsing: .unconditional, help: "Train on this fraction of the training images and report the rest as a validation split.") var trainPortion: Double?
+  @Option(parsing: .unconditional, help: "Batch size.") var batchSize: Int?
+  @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int?
+  @Option(parsing: .unconditional, help: "Initial SGD learning rate.") var learningRate: Double?
   @Option(help: "Schedule: cosine, step (x gamma per epoch), linear (P-DARTS/PC-DARTS ImageNet).") var schedule: LearningRatePlan.Schedule?
-  @Option(help: "Final learning rate of the cosine schedule.") var learningRateMin: Double?
-  @Option(help: "Factor per epoch of the step schedule.") var stepGamma: Double?
-  @Option(help: "Linear warm-up epochs at the start.") var warmupEpochs: Int?
+  @Option(parsing: .unconditional, help: "Final learning rate of the cosine schedule.") var learningRateMin: Double?
+  @Option(parsing: .unconditional, help: "Factor per epoch of the step schedule.") var stepGamma: Double?
+  @Option(parsing: .unconditional, help: "Linear warm-up epochs at the start.") var warmupEpochs: Int?
   @Option(help: "Warm-up scales the schedule (P-DARTS) or the initial rate (PC-DARTS): schedule, initial.") var warmup: LearningRatePlan.Warmup?
-  @Option(help: "SGD momentum.") var momentum: Double?
-  @Option(help: "SGD weight decay.") var weightDecay: Double?
-  @Option(help: "Global-norm gradient clip.") var gradClip: Double?
-  @Option(help: "Maximum drop-path probability (ramps linearly from 0 over the epochs).") var dropPath: Double?
-  @Option(help: "Weight of the auxiliary loss (0: no auxiliary head).") var auxiliaryWeight: Double?
-  @Option(help: "Label smoothing of the training loss.") var labelSmoothing: Double?
-  @Option(help: "Cutout square side (0: none).") var cutout: Int?
-  @Option(help: "Zero padding of the random crop.") var cropPadding: Int?
+  @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Double?
+  @Option(parsing: .unconditional, help: "SGD weight decay.") var weightDecay: Double?
+  @Option(parsing: .unconditional, help: "Global-norm gradient clip.") var gradClip: Double?
+  @Option(parsing: .unconditional, help: "Maximum drop-path probability (ramps linearly from 0 over the epochs).") var dropPath: Double?
+  @Option(parsing: .unconditional, help: "Weight of the auxiliary loss (0: no auxiliary head).") var auxiliaryWeight: Double?
+  @Option(parsing: .unconditional, help: "Label smoothing of the training loss.") var labelSmoothing: Double?
+  @Option(parsing: .unconditional, help: "Cutout square side (0: none).") var cutout: Int?
+  @Option(parsing: .unconditional, help: "Zero padding of the random crop.") var cropPadding: Int?
   @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var flip: Bool?
-  @Option(help: "Initial channels C.") var initChannels: Int?
-  @Option(help: "Cells L.") var layers: Int?
+  @Option(parsing: .unconditional, help: "Initial channels C.") var initChannels: Int?
+  @Option(parsing: .unconditional, help: "Cells L.") var layers: Int?
   @Option(help: "Network: cifar (NetworkCIFAR) or imagenet (NetworkImageNet, three stride-2 stem convolutions).") var network: EvaluationNetwork.Stem?
   @Flag(name: .customLong("auxiliary-bn768"), inversion: .prefixedNo, help: "The auxiliary head's BN(768) (default: with, except the DARTS and PC-DARTS ImageNet recipes).") var auxiliaryBN768: Bool?
-  @Option(help: "Random seed.") var seed: UInt64?
-  @Option(help: "Threads.") var threads: Int?
-  @Option(help: "Stop each epoch after N steps (smoke runs).") var maxStepsPerEpoch: Int?
-  @Option(help: "Also checkpoint every N steps.") var checkpointEvery: Int?
+  @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64?
+  @Option(parsing: .unconditional, help: "Threads.") var threads: Int?
+  @Option(parsing: .unconditional, help: "Stop each epoch after N steps (smoke runs).") var maxStepsPerEpoch: Int?
+  @Option(parsing: .unconditional, help: "Also checkpoint every N steps.") var checkpointEvery: Int?
   @Option(help: "Start from these weights: a weights.safetensors or checkpoint of ours, or a state_dict exported from the PyTorch reference network.") var initFrom: String?
   @Option(help: "Run directory (default: runs/train-<genotype>-<time>).") var runDir: String?
   @Option(help: "Continue the run in this directory from its last checkpoint.") var resume: String?
@@ -134,6 +135,7 @@ struct TrainCommand: ParsableCommand {
       } else {
         let settings = try settings()
         if let problem = settings.validationProblem() { throw ValidationError(problem) }
+        if let warning = CPUBackend.threadCountWarning(settings.threads) { warn(warning) }
         let name = settings.genotypeSource.hasSuffix(".json") ? "genotype" : settings.genotypeSource
         let directory = runDir ?? "runs/train-\(name)-\(timestamp())"
         run = try TrainRun.start(settings, in: URL(fileURLWithPath: directory))

@@ -11,7 +11,8 @@ var dartsExecutable: URL {
       let url = dir.appendingPathComponent("darts")
       if FileManager.default.isExecutableFile(atPath: url.path) { return url }
     }
-    throw XCTSkip("darts binary not found near \(Bundle.main.bundleURL.path)")
+    struct MissingBinary: Error, CustomStringConvertible { let description: String }
+    throw MissingBinary(description: "the darts binary was not found near \(Bundle.main.bundleURL.path): build it with swift build -c release")
   }
 }
 

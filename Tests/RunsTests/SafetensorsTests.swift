@@ -169,6 +169,9 @@ final class SafetensorsTests: XCTestCase {
        { if case .invalidOffsets = $0 { true } else { false } }),
       ("size-mismatch", safetensorsFile(header: #"{"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}"#, data: f32x2),
        { $0 == .sizeMismatch(tensor: "a", shape: [3], dtype: "F32", bytes: 8) }),
+      // The element count of [2³², 2³², 2³²] overflows Int: a size mismatch, not a trap.
+      ("shape-overflow", safetensorsFile(header: #"{"a": {"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296], "data_offsets": [0, 8]}}"#, data: f32x2),
+       { $0 == .sizeMismatch(tensor: "a", shape: [1 << 32, 1 << 32, 1 << 32], dtype: "F32", bytes: 8) }),
     ]
     for (name, bytes, expected) in cases {
       let url = directory.appendingPathComponent("\(name).safetensors")
@@ -180,6 +183,13 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertTrue(expected(error.problem), "\(name): unexpected \(error.problem)")
         assertOneLine(error, naming: url.path)
       }
+    }
+  }
+
+  func testADirectoryIsSaidToBeOne() throws {
+    let url = try makeTemporaryDirectory(self)
+    XCTAssertThrowsError(try Safetensors.read(from: url)) { error in
+      XCTAssertEqual("\(error)", "\(url.path): is a directory, not a file")
     }
   }
 

@@ -37,16 +37,18 @@ public struct ProgressiveSettings: Codable, Sendable, Equatable {
     if addWidth.count != n - 1 { return "--add-width needs \(n - 1) values (channels added in stages 2…\(n))" }
     if skipDropout.count != n { return "--skip-dropout needs \(n) values (one initial rate per stage)" }
     if skipDropout.contains(where: { !(0..<1).contains($0) }) { return "--skip-dropout rates must be in [0, 1)" }
-    if addLayers.contains(where: { layers + $0 < 3 }) || addWidth.contains(where: { $0 < 0 }) {
-      return "--add-layers must leave at least 3 cells and --add-width must not be negative"
+    // `layers` is within NetworkLimits here, so these sums cannot overflow.
+    if addLayers.contains(where: { $0 < 3 - layers || $0 > NetworkLimits.maximumLayers - layers })
+      || addWidth.contains(where: { !(0...NetworkLimits.maximumChannels).contains($0) }) {
+      return "--add-layers must leave 3 to \(NetworkLimits.maximumLayers) cells and --add-width must be in 0...\(NetworkLimits.maximumChannels)"
     }
+    if !(0...Genotype.maximumNodes * 2).contains(maxSkip) { return "--max-skip must be in 0...\(Genotype.maximumNodes * 2)" }
     var available = Primitive.searchSpace.count
     for kept in operationsKept {
       if !(1..<available).contains(kept) { return "each stage must keep between 1 operation and one less than it had (\(operationsKept))" }
       available = kept
     }
     if operationsKept.last != 1 { return "the last stage must keep one operation per edge" }
-    if maxSkip < 0 { return "--max-skip must not be negative" }
     return nil
   }
 }

@@ -61,6 +61,18 @@ public struct SearchNetworkConfiguration: Codable, Sendable, Equatable {
   /// The cell topology.
   public var topology: CellTopology { CellTopology(steps: steps) }
 
+  /// A lower bound on the memory of the supernet's weights and of the feature maps of a
+  /// training step on a `batch` of `inputSize`×`inputSize` images (see ``MemoryEstimate``).
+  public func memoryEstimate(inputSize: Int, batch: Int) -> MemoryEstimate {
+    let cellInputSize = stem == .cifar ? inputSize : (inputSize + 7) / 8
+    func cost(_ operations: [[Primitive]]) -> MemoryEstimate.CellCost {
+      MemoryEstimate.CellCost(edges: operations, nodes: steps, concatenated: steps, partialChannels: partialChannels)
+    }
+    return MemoryEstimate.cellNetwork(
+      channels: channels, layers: layers, cellInputSize: cellInputSize, normal: cost(normalOperations),
+      reduce: cost(reduceOperations), batch: batch, training: true)
+  }
+
   /// Whether cell `i` is a reduction cell.
   public func isReduction(_ cell: Int) -> Bool { cell == layers / 3 || cell == 2 * layers / 3 }
 }
