@@ -8,6 +8,10 @@ public func fileReadProblem(_ error: any Error, path: String) -> String {
   let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
   if !exists { return "no such file" }
   if isDirectory.boolValue { return "is a directory, not a file" }
+  let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+  if let type = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType, type != .typeRegular {
+    return "is not a regular file (a device, socket or pipe)"
+  }
   var cause = error as NSError
   while let underlying = cause.userInfo[NSUnderlyingErrorKey] as? NSError { cause = underlying }
   if cause.domain == NSPOSIXErrorDomain, let text = strerror(Int32(cause.code)) {
@@ -20,6 +24,11 @@ public func fileReadProblem(_ error: any Error, path: String) -> String {
 /// Reads the whole file at `url`.
 /// - Throws: ``FileReadError`` with a one-line reason (see ``fileReadProblem(_:path:)``).
 public func readFile(_ url: URL, options: Data.ReadingOptions = []) throws(FileReadError) -> Data {
+  // A FIFO or a device would block or never end: only regular files are read.
+  let resolved = url.resolvingSymlinksInPath().path
+  if let type = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType, type != .typeRegular {
+    throw FileReadError(path: url.path, problem: type == .typeDirectory ? "is a directory, not a file" : "is not a regular file (a device, socket or pipe)")
+  }
   do {
     return try Data(contentsOf: url, options: options)
   } catch {

@@ -71,8 +71,8 @@ public final class EventLog {
   /// Cuts the file after its last complete line, or before the first event past `cursor`.
   private func repair(cursor: Int?, cursorKey: String) throws(EventLogError) {
     let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-      throw EventLogError(path: url.path, problem: .cannotOpen(oneLine(error.localizedDescription)))
+    do { data = try readFile(url) } catch {
+      throw EventLogError(path: url.path, problem: .cannotOpen(error.problem))
     }
     var keep = 0  // bytes of the lines kept so far
     var lineNumber = 0

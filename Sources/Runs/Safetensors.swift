@@ -48,12 +48,12 @@ public enum Safetensors {
   public static func read(from url: URL) throws(SafetensorsError) -> SafetensorsContents {
     let data: Data
     do {
-      data = try Data(contentsOf: url, options: .mappedIfSafe)
+      data = try readFile(url, options: .mappedIfSafe)
     } catch {
       if !FileManager.default.fileExists(atPath: url.path) {
         throw SafetensorsError(path: url.path, problem: .missingFile)
       }
-      throw SafetensorsError(path: url.path, problem: .unreadable(fileReadProblem(error, path: url.path)))
+      throw SafetensorsError(path: url.path, problem: .unreadable(error.problem))
     }
     return try decode(data, source: url.path)
   }

@@ -40,6 +40,14 @@ final class DiagnosticsTests: XCTestCase {
     XCTAssertThrowsError(try readFile(directory)) { error in
       XCTAssertEqual("\(error)", "\(directory.path): is a directory, not a file")
     }
+    XCTAssertThrowsError(try readFile(URL(fileURLWithPath: "/dev/null"))) { error in
+      XCTAssertEqual("\(error)", "/dev/null: is not a regular file (a device, socket or pipe)")
+    }
+    let fifo = directory.appendingPathComponent("fifo")
+    XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+    XCTAssertThrowsError(try readFile(fifo), "a FIFO is refused, not read (which would block)") { error in
+      XCTAssertEqual("\(error)", "\(fifo.path): is not a regular file (a device, socket or pipe)")
+    }
     let missing = directory.appendingPathComponent("missing.json")
     XCTAssertThrowsError(try readFile(missing)) { error in
       XCTAssertEqual("\(error)", "\(missing.path): no such file")
