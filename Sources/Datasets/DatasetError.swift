@@ -7,6 +7,10 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
   case missingFile(path: String)
   /// A file exists but could not be read (permissions, I/O error).
   case unreadable(path: String, reason: String)
+  /// A path that must be a file is a directory.
+  case isADirectory(path: String)
+  /// A path that must be a directory is a file.
+  case notADirectory(path: String)
   /// A file is shorter (or longer) than its format requires.
   case wrongSize(path: String, bytes: Int, expectedBytes: Int)
   /// A file holds a whole number of records, but not as many as the format requires.
@@ -15,18 +19,24 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
   case badMagic(path: String, found: UInt32, expected: UInt32)
   /// An IDX image file has the wrong image dimensions.
   case wrongDimensions(path: String, found: [Int], expected: [Int])
+  /// An IDX header declares dimensions whose product overflows a byte count.
+  case sizeOverflow(path: String, dimensions: [Int])
   /// An image file and its label file disagree on the number of items.
   case countMismatch(imagesPath: String, images: Int, labelsPath: String, labels: Int)
   /// A label is outside `0..<classCount`.
   case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
   /// A gzip stream is truncated or corrupt.
   case corruptGzip(path: String, reason: String)
+  /// A gzip stream inflates to more bytes than its contents promise (a decompression bomb).
+  case inflatesPastLimit(path: String, limit: Int, promise: String)
   /// The directory holds a different dataset format than the one asked for.
   case wrongFormat(path: String, found: String, expected: String)
   /// No directory was given and the dataset kind has no default location.
   case noDirectory(kind: String)
   /// An image file is not a JPEG or PNG, or is corrupt or truncated.
   case corruptImage(path: String, reason: String)
+  /// An image header declares more pixels than the decoder allows (a decompression bomb).
+  case imageTooLarge(path: String, width: Int, height: Int, maximumPixels: Int)
   /// An image folder is empty, has an empty class folder, or otherwise cannot be used.
   case badImageFolder(path: String, reason: String)
 
@@ -36,6 +46,10 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
       return "\(path): no such file or directory"
     case .unreadable(let path, let reason):
       return "\(path): cannot be read (\(reason))"
+    case .isADirectory(let path):
+      return "\(path): is a directory, expected a file"
+    case .notADirectory(let path):
+      return "\(path): is a file, expected a directory"
     case .wrongSize(let path, let bytes, let expected):
       let problem = bytes < expected ? "truncated" : "too long"
       return "\(path): \(problem): \(bytes) bytes, expected \(expected)"
@@ -45,18 +59,24 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
       return "\(path): bad IDX magic number 0x\(hex(found)), expected 0x\(hex(expected))"
     case .wrongDimensions(let path, let found, let expected):
       return "\(path): wrong dimensions \(dims(found)), expected \(dims(expected))"
+    case .sizeOverflow(let path, let dimensions):
+      return "\(path): IDX header declares \(dims(dimensions)) bytes, more than any file can hold"
     case .countMismatch(let imagesPath, let images, let labelsPath, let labels):
       return "\(imagesPath): holds \(images) images but \(labelsPath) holds \(labels) labels"
     case .labelOutOfRange(let path, let index, let label, let classCount):
       return "\(path): label \(label) of item \(index) is outside 0..<\(classCount)"
     case .corruptGzip(let path, let reason):
       return "\(path): corrupt or truncated gzip data (\(reason))"
+    case .inflatesPastLimit(let path, let limit, let promise):
+      return "\(path): gzip data inflates past the \(limit) bytes \(promise)"
     case .wrongFormat(let path, let found, let expected):
       return "\(path): holds \(found) data, expected \(expected)"
     case .noDirectory(let kind):
       return "\(kind): no data directory given and no default location (use --data)"
     case .corruptImage(let path, let reason):
       return "\(path): unreadable image (\(reason))"
+    case .imageTooLarge(let path, let width, let height, let maximumPixels):
+      return "\(path): image declares \(width)×\(height) pixels, more than the \(maximumPixels) allowed"
     case .badImageFolder(let path, let reason):
       return "\(path): \(reason)"
     }

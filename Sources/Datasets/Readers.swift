@@ -22,9 +22,9 @@ public enum DatasetReader {
     var pixels: [UInt8] = []
     var labels: [Int] = []
     for name in names {
-      try readCIFAR(
-        root.appendingPathComponent(name), labelBytes: 1, records: recordsPerFile, classCount: 10,
-        pixels: &pixels, labels: &labels)
+      let records = try readCIFAR(root.appendingPathComponent(name), format: .cifar10, records: recordsPerFile)
+      pixels += records.pixels
+      labels += records.labels
     }
     return ImageDataset(
       pixels: pixels, labels: labels, channels: 3, height: 32, width: 32, classCount: 10,
@@ -44,20 +44,19 @@ public enum DatasetReader {
     let name = part == .train ? "train.bin" : "test.bin"
     let root = try resolve(
       directory, marker: [name], subdirectory: "cifar-100-binary", expected: cifar100Binary)
-    var pixels: [UInt8] = []
-    var labels: [Int] = []
-    try readCIFAR(
-      root.appendingPathComponent(name), labelBytes: 2,
-      records: records ?? (part == .train ? 50_000 : 10_000), classCount: 100,
-      pixels: &pixels, labels: &labels)
+    let file = try readCIFAR(
+      root.appendingPathComponent(name), format: .cifar100,
+      records: records ?? (part == .train ? 50_000 : 10_000))
     return ImageDataset(
-      pixels: pixels, labels: labels, channels: 3, height: 32, width: 32, classCount: 100,
+      pixels: file.pixels, labels: file.labels, channels: 3, height: 32, width: 32, classCount: 100,
       normalization: .cifar100)
   }
 
   /// Reads an MNIST-style IDX pair (MNIST, Fashion-MNIST): `train-images-idx3-ubyte` and
   /// `train-labels-idx1-ubyte`, or the `t10k-` pair for the test set. Each file may be raw or
-  /// gzip-compressed (`.gz` appended); the raw file is preferred when both exist.
+  /// gzip-compressed (`.gz` appended); the raw file is preferred when both exist. The labels are
+  /// read first: a compressed images file is inflated no further than its header promises, and
+  /// its header must promise one 28×28 image per label.
   /// - Parameters:
   ///   - directory: the directory holding the four files.
   ///   - normalization: the constants to attach (`.mnist` or `.fashionMNIST`).
@@ -70,26 +69,26 @@ public enum DatasetReader {
     let labelsName = "\(prefix)-labels-idx1-ubyte"
     let root = try resolve(
       directory, marker: [imagesName, imagesName + ".gz"], subdirectory: nil, expected: idxFormat)
-    let (imagesPath, imageBytes) = try readPossiblyCompressed(root, imagesName)
-    let (labelsPath, labelBytes) = try readPossiblyCompressed(root, labelsName)
-    let images = try parseIDX(imageBytes, path: imagesPath, magic: 0x0000_0803)
-    let labelFile = try parseIDX(labelBytes, path: labelsPath, magic: 0x0000_0801)
-    guard images.dimensions.dropFirst() == [28, 28] else {
-      throw DatasetError.wrongDimensions(
-        path: imagesPath, found: images.dimensions, expected: [images.dimensions[0], 28, 28])
+    let labelFile = try readIDX(root, labelsName, magic: idxLabelsMagic, itemDimensions: [])
+    let labelCount = labelFile.array.dimensions[0]
+    let images = try readIDX(root, imagesName, magic: idxImagesMagic, itemDimensions: [28, 28]) { dimensions, path in
+      guard dimensions[0] == labelCount else {
+        throw DatasetError.countMismatch(
+          imagesPath: path, images: dimensions[0], labelsPath: labelFile.path, labels: labelCount)
+      }
     }
-    guard images.dimensions[0] == labelFile.dimensions[0] else {
-      throw DatasetError.countMismatch(
-        imagesPath: imagesPath, images: images.dimensions[0], labelsPath: labelsPath,
-        labels: labelFile.dimensions[0])
-    }
-    let labels = try labelFile.body.enumerated().map { index, byte in
-      try checkedLabel(Int(byte), index: index, classCount: 10, path: labelsPath)
+    let labels = try labelFile.array.body.enumerated().map { index, byte in
+      try checkedLabel(Int(byte), index: index, classCount: 10, path: labelFile.path)
     }
     return ImageDataset(
-      pixels: Array(images.body), labels: labels, channels: 1, height: 28, width: 28,
+      pixels: Array(images.array.body), labels: labels, channels: 1, height: 28, width: 28,
       classCount: 10, normalization: normalization)
   }
+
+  /// The IDX magic number of an MNIST images file (unsigned bytes, 3 dimensions).
+  public static let idxImagesMagic: UInt32 = 0x0000_0803
+  /// The IDX magic number of an MNIST labels file (unsigned bytes, 1 dimension).
+  public static let idxLabelsMagic: UInt32 = 0x0000_0801
 
   // MARK: Formats
 
@@ -117,6 +116,7 @@ public enum DatasetReader {
     _ directory: URL, marker: [String], subdirectory: String?, expected: String
   ) throws -> URL {
     guard exists(directory) else { throw DatasetError.missingFile(path: directory.path) }
+    guard isDirectory(directory) else { throw DatasetError.notADirectory(path: directory.path) }
     let candidates = [directory] + (subdirectory.map { [directory.appendingPathComponent($0)] } ?? [])
     for candidate in candidates
     where marker.contains(where: { exists(candidate.appendingPathComponent($0)) }) {
@@ -135,10 +135,21 @@ public enum DatasetReader {
     FileManager.default.fileExists(atPath: url.path)
   }
 
+  private static func isDirectory(_ url: URL) -> Bool {
+    var isDirectory: ObjCBool = false
+    return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
+  }
+
   // MARK: Files
 
-  private static func read(_ url: URL) throws -> [UInt8] {
+  /// The bytes of the file `url`, after checking that it is a file and, when `check` is given,
+  /// that its size on disk passes `check` (so that a huge file is rejected before it is read).
+  private static func read(_ url: URL, checkingSize check: ((Int) throws -> Void)? = nil) throws -> [UInt8] {
     guard exists(url) else { throw DatasetError.missingFile(path: url.path) }
+    guard !isDirectory(url) else { throw DatasetError.isADirectory(path: url.path) }
+    if let check, let size = try? url.resourceValues(forKeys: [.fileSizeKey]).fileSize {
+      try check(size)
+    }
     do {
       return [UInt8](try Data(contentsOf: url))
     } catch {
@@ -146,78 +157,46 @@ public enum DatasetReader {
     }
   }
 
-  /// Reads `name` from `directory`, or `name.gz` decompressed if only that exists.
-  private static func readPossiblyCompressed(
-    _ directory: URL, _ name: String
-  ) throws -> (path: String, bytes: [UInt8]) {
+  /// Reads IDX file `name` from `directory`, or `name.gz` inflated no further than its header
+  /// promises if only that exists, and parses it (`parseIDX`). `validate` checks the
+  /// dimensions against the rest of the dataset, before a compressed file is inflated.
+  private static func readIDX(
+    _ directory: URL, _ name: String, magic: UInt32, itemDimensions: [Int],
+    validate: @escaping @Sendable (_ dimensions: [Int], _ path: String) throws -> Void = { _, _ in }
+  ) throws -> (path: String, array: IDXArray) {
     let raw = directory.appendingPathComponent(name)
-    if exists(raw) { return (raw.path, try read(raw)) }
     let compressed = directory.appendingPathComponent(name + ".gz")
-    guard exists(compressed) else {
+    let path: String
+    let bytes: [UInt8]
+    if exists(raw) {
+      (path, bytes) = (raw.path, try read(raw))
+    } else if exists(compressed) {
+      let gzPath = compressed.path
+      let limit = Gzip.Limit(headerBytes: IDXHeader.byteCount(magic: magic), promise: "its IDX header promises") {
+        let header = try IDXHeader($0, path: gzPath, magic: magic, itemDimensions: itemDimensions)
+        try validate(header.dimensions, gzPath)
+        return header.fileBytes
+      }
+      (path, bytes) = (gzPath, try Gzip.decompress(read(compressed), path: gzPath, limit: limit))
+    } else {
       throw DatasetError.missingFile(path: raw.path + "[.gz]")
     }
-    return (compressed.path, try gunzip(read(compressed), path: compressed.path))
+    let array = try parseIDX(bytes, path: path, magic: magic, itemDimensions: itemDimensions)
+    try validate(array.dimensions, path)
+    return (path, array)
   }
 
-  /// Appends the records of one CIFAR binary file: `labelBytes` label bytes (the last one is
-  /// the label used) followed by 3072 pixel bytes each.
-  private static func readCIFAR(
-    _ url: URL, labelBytes: Int, records: Int, classCount: Int,
-    pixels: inout [UInt8], labels: inout [Int]
-  ) throws {
-    let bytes = try read(url)
-    let imageBytes = 3 * 32 * 32
-    let recordBytes = labelBytes + imageBytes
-    guard bytes.count == records * recordBytes else {
-      if bytes.count % recordBytes == 0 {
-        throw DatasetError.recordCount(
-          path: url.path, records: bytes.count / recordBytes, expected: records)
-      }
-      throw DatasetError.wrongSize(
-        path: url.path, bytes: bytes.count, expectedBytes: records * recordBytes)
-    }
-    pixels.reserveCapacity(pixels.count + records * imageBytes)
-    labels.reserveCapacity(labels.count + records)
-    for record in 0..<records {
-      let start = record * recordBytes
-      labels.append(
-        try checkedLabel(
-          Int(bytes[start + labelBytes - 1]), index: record, classCount: classCount, path: url.path))
-      pixels.append(contentsOf: bytes[(start + labelBytes)..<(start + recordBytes)])
-    }
+  /// Reads and parses one CIFAR binary file (`parseCIFAR`), rejecting a file of the wrong size
+  /// before reading it.
+  private static func readCIFAR(_ url: URL, format: CIFARFormat, records: Int) throws -> CIFARRecords {
+    let bytes = try read(url) { try checkCIFARSize($0, path: url.path, format: format, records: records) }
+    return try parseCIFAR(bytes, path: url.path, format: format, records: records)
   }
 
-  private static func checkedLabel(_ label: Int, index: Int, classCount: Int, path: String) throws -> Int {
+  static func checkedLabel(_ label: Int, index: Int, classCount: Int, path: String) throws -> Int {
     guard label < classCount else {
       throw DatasetError.labelOutOfRange(path: path, index: index, label: label, classCount: classCount)
     }
     return label
-  }
-
-  /// Splits an IDX file into its dimensions and its body after checking the magic number
-  /// (`0x0000_08` for unsigned bytes, then the number of dimensions) and the size.
-  private static func parseIDX(
-    _ bytes: [UInt8], path: String, magic expected: UInt32
-  ) throws -> (dimensions: [Int], body: ArraySlice<UInt8>) {
-    func word(_ offset: Int) -> UInt32 {
-      bytes[offset..<(offset + 4)].reduce(0) { $0 << 8 | UInt32($1) }
-    }
-    guard bytes.count >= 4 else {
-      throw DatasetError.wrongSize(path: path, bytes: bytes.count, expectedBytes: 4)
-    }
-    let found = word(0)
-    guard found == expected else {
-      throw DatasetError.badMagic(path: path, found: found, expected: expected)
-    }
-    let headerBytes = 4 + 4 * Int(expected & 0xFF)
-    guard bytes.count >= headerBytes else {
-      throw DatasetError.wrongSize(path: path, bytes: bytes.count, expectedBytes: headerBytes)
-    }
-    let dimensions = stride(from: 4, to: headerBytes, by: 4).map { Int(word($0)) }
-    let total = headerBytes + dimensions.reduce(1, *)
-    guard bytes.count == total else {
-      throw DatasetError.wrongSize(path: path, bytes: bytes.count, expectedBytes: total)
-    }
-    return (dimensions, bytes[headerBytes...])
   }
 }

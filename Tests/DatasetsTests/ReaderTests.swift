@@ -222,6 +222,148 @@ final class ReaderTests: XCTestCase {
       .wrongFormat(path: pickles.path, found: "CIFAR-10 python (pickle)", expected: "CIFAR-10 binary"))
   }
 
+  /// IDX dimensions up to 2³²−1: the size is computed without overflow and checked against the
+  /// file before anything is allocated; a product that cannot be a byte count is its own error.
+  func testHugeIDXDimensionsAreRejectedWithoutTrapping() throws {
+    let directory = try makeTemporaryDirectory(self)
+    try writeIDXPair(directory, prefix: "train", labels: [1, 2])
+    let images = directory.appendingPathComponent("train-images-idx3-ubyte")
+    let labels = directory.appendingPathComponent("train-labels-idx1-ubyte")
+    let load = { try DatasetReader.idx(.train, directory: directory, normalization: .mnist) }
+    let most = Int(UInt32.max)
+
+    try Data(idxBytes(dimensions: [most, most, most], body: [])).write(to: images)
+    XCTAssertEqual(
+      assertDatasetError(naming: images.path, load),
+      .wrongDimensions(path: images.path, found: [most, most, most], expected: [most, 28, 28]))
+    try Data(idxBytes(dimensions: [most, 28, 28], body: [1, 2, 3])).write(to: images)
+    XCTAssertEqual(
+      assertDatasetError(naming: images.path, load),
+      .wrongSize(path: images.path, bytes: 19, expectedBytes: 16 + most * 784))
+    try writeIDXPair(directory, prefix: "train", labels: [1, 2])
+    try Data(idxBytes(dimensions: [most], body: [0])).write(to: labels)
+    XCTAssertEqual(
+      assertDatasetError(naming: labels.path, load),
+      .wrongSize(path: labels.path, bytes: 9, expectedBytes: 8 + most))
+
+    // Without item dimensions to check, the product itself overflows.
+    let bytes = idxBytes(dimensions: [most, most, most], body: [])
+    let error = assertDatasetError(naming: "x.idx") {
+      try DatasetReader.parseIDX(bytes, path: "x.idx", magic: DatasetReader.idxImagesMagic)
+    }
+    XCTAssertEqual(error, .sizeOverflow(path: "x.idx", dimensions: [most, most, most]))
+    XCTAssertEqual(
+      error?.description, "x.idx: IDX header declares 4294967295×4294967295×4294967295 bytes, more than any file can hold")
+    let parsed = try DatasetReader.parseIDX(
+      idxBytes(dimensions: [2, 3], body: [1, 2, 3, 4, 5, 6]), path: "y.idx", magic: 0x802)
+    XCTAssertEqual(parsed.dimensions, [2, 3])
+    XCTAssertEqual(Array(parsed.body), [1, 2, 3, 4, 5, 6])
+  }
+
+  /// A small gzip that inflates hugely stops as soon as it passes what its IDX header promises
+  /// (here one 28×28 image: 800 bytes), instead of inflating 64 MiB first.
+  func testGzipBombStopsAtTheSizeItsIDXHeaderPromises() throws {
+    let directory = try makeTemporaryDirectory(self)
+    try writeIDXPair(directory, prefix: "train", labels: [4])
+    let images = directory.appendingPathComponent("train-images-idx3-ubyte")
+    try Data(idxBytes(dimensions: [1, 28, 28], body: []) + [UInt8](repeating: 0, count: 64 << 20)).write(to: images)
+    try gzip(images)
+    let compressed = directory.appendingPathComponent("train-images-idx3-ubyte.gz")
+    let bomb = try [UInt8](Data(contentsOf: compressed))
+    XCTAssertLessThan(bomb.count, 200_000, "64 MiB of zeros compress to about 64 KB")
+    let error = assertDatasetError(naming: compressed.path) {
+      try DatasetReader.idx(.train, directory: directory, normalization: .mnist)
+    }
+    XCTAssertEqual(error, .inflatesPastLimit(path: compressed.path, limit: 800, promise: "its IDX header promises"))
+    XCTAssertEqual(
+      error?.description, "\(compressed.path): gzip data inflates past the 800 bytes its IDX header promises")
+
+    // A fixed bound, through the byte-level entry point.
+    XCTAssertEqual(
+      assertDatasetError(naming: "bomb.gz") { try Gzip.decompress(bomb, path: "bomb.gz", limit: .bytes(1000)) },
+      .inflatesPastLimit(path: "bomb.gz", limit: 1000, promise: "allowed"))
+    // The header must promise as many images as there are labels: checked before inflating on.
+    try Data(idxBytes(dimensions: [9, 28, 28], body: []) + [UInt8](repeating: 0, count: 1 << 20)).write(to: images)
+    try FileManager.default.removeItem(at: compressed)
+    try gzip(images)
+    XCTAssertEqual(
+      assertDatasetError(naming: compressed.path) {
+        try DatasetReader.idx(.train, directory: directory, normalization: .mnist)
+      },
+      .countMismatch(
+        imagesPath: compressed.path, images: 9,
+        labelsPath: directory.appendingPathComponent("train-labels-idx1-ubyte").path, labels: 1))
+  }
+
+  /// Gzip members are concatenated; an unbounded limit does not overflow; an empty input is
+  /// truncated.
+  func testGzipMembersAndLimits() throws {
+    let directory = try makeTemporaryDirectory(self)
+    var members: [UInt8] = []
+    for (index, text) in ["first member ", "second"].enumerated() {
+      let file = directory.appendingPathComponent("\(index)")
+      try Data(text.utf8).write(to: file)
+      try gzip(file)
+      members += try [UInt8](Data(contentsOf: directory.appendingPathComponent("\(index).gz")))
+    }
+    let both = try Gzip.decompress(members, path: "m.gz", limit: .bytes(.max))
+    XCTAssertEqual(String(decoding: both, as: UTF8.self), "first member second")
+    XCTAssertEqual(try Gzip.decompress(members, path: "m.gz", limit: .bytes(19)), both)
+    XCTAssertEqual(
+      assertDatasetError(naming: "m.gz") { try Gzip.decompress(members, path: "m.gz", limit: .bytes(18)) },
+      .inflatesPastLimit(path: "m.gz", limit: 18, promise: "allowed"), "one byte over the limit")
+    guard case .corruptGzip = assertDatasetError(naming: "e.gz", { try Gzip.decompress([], path: "e.gz", limit: .bytes(1)) }) else {
+      return XCTFail("empty input not reported as truncated")
+    }
+  }
+
+  /// CIFAR records parse from memory without trapping on any length or label byte; a file of
+  /// the wrong size is rejected by its size on disk.
+  func testCIFARBytesNeverTrap() throws {
+    for length in [0, 1, 3072, 3073, 3074, 6146, 6147] {
+      for format in [CIFARFormat.cifar10, .cifar100] {
+        let bytes = [UInt8](repeating: 3, count: length)
+        let whole = length.isMultiple(of: format.recordBytes)
+        if whole {
+          let records = try DatasetReader.parseCIFAR(bytes, path: "c.bin", format: format)
+          XCTAssertEqual(records.labels, [Int](repeating: 3, count: length / format.recordBytes))
+          XCTAssertEqual(records.pixels.count, records.labels.count * 3072)
+        } else {
+          assertDatasetError(naming: "c.bin") { try DatasetReader.parseCIFAR(bytes, path: "c.bin", format: format) }
+        }
+      }
+    }
+    XCTAssertEqual(
+      assertDatasetError(naming: "c.bin") {
+        try DatasetReader.parseCIFAR([UInt8](repeating: 255, count: 3074), path: "c.bin", format: .cifar100)
+      }, .labelOutOfRange(path: "c.bin", index: 0, label: 255, classCount: 100))
+    XCTAssertEqual(
+      assertDatasetError(naming: "c.bin") {
+        try DatasetReader.parseCIFAR([UInt8](repeating: 0, count: 3073), path: "c.bin", format: .cifar10, records: .max)
+      }, .recordCount(path: "c.bin", records: 1, expected: .max))
+    XCTAssertEqual(
+      assertDatasetError(naming: "c.bin") {
+        try DatasetReader.parseCIFAR([UInt8](repeating: 0, count: 3000), path: "c.bin", format: .cifar10, records: .max)
+      }, .wrongSize(path: "c.bin", bytes: 3000, expectedBytes: .max))
+  }
+
+  /// A file that is a directory, and a data directory that is a file, are said plainly.
+  func testDirectoriesAndFilesInTheWrongPlace() throws {
+    let files = try makeCIFAR10(perFile: 1)
+    let third = files.directory.appendingPathComponent("data_batch_3.bin")
+    try FileManager.default.removeItem(at: third)
+    try FileManager.default.createDirectory(at: third, withIntermediateDirectories: true)
+    let error = assertDatasetError(naming: third.path) {
+      try DatasetReader.cifar10(.train, directory: files.parent, recordsPerFile: 1)
+    }
+    XCTAssertEqual(error, .isADirectory(path: third.path))
+    XCTAssertEqual(error?.description, "\(third.path): is a directory, expected a file")
+    let notDirectory = files.directory.appendingPathComponent("test_batch.bin")
+    XCTAssertEqual(
+      assertDatasetError(naming: notDirectory.path) { try DatasetKind.mnist.load(.train, from: notDirectory) },
+      .notADirectory(path: notDirectory.path))
+  }
+
   // MARK: Shipped and installed data
 
   func testDatasetKindParsesCommandLineNames() {

@@ -35,8 +35,7 @@ func writeCIFAR(
 
 /// The bytes of an IDX file of unsigned bytes with `dimensions` and `body`.
 func idxBytes(dimensions: [Int], body: [UInt8]) -> [UInt8] {
-  func word(_ value: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }
-  return [0, 0, 8, UInt8(dimensions.count)] + dimensions.flatMap(word) + body
+  [0, 0, 8, UInt8(dimensions.count)] + dimensions.flatMap { bigEndian(UInt32(truncatingIfNeeded: $0)) } + body
 }
 
 /// Writes an MNIST-style pair for `part` (`train` or `t10k`) holding `labels.count` 28×28 images.
@@ -81,3 +80,16 @@ func assertDatasetError(
     return nil
   }
 }
+
+/// CRC-32 (IEEE, as in PNG chunks and gzip trailers) of `bytes`.
+func crc32(_ bytes: some Sequence<UInt8>) -> UInt32 {
+  var crc: UInt32 = 0xFFFF_FFFF
+  for byte in bytes {
+    crc ^= UInt32(byte)
+    for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+  }
+  return ~crc
+}
+
+/// The 4 big-endian bytes of `value`.
+func bigEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }
