@@ -28,19 +28,34 @@ static void cjpeg_error_exit(j_common_ptr info) {
   longjmp(manager->jump, 1);
 }
 
-/// Warnings are ignored (as PIL does: "extraneous bytes before marker" occurs in real data sets),
-/// except a premature end of data, which would otherwise silently pad the image with grey.
+/// Warnings that mean pixel data is missing or wrong are errors: the entropy-coded data ends
+/// early (`JWRN_JPEG_EOF`, `JWRN_HIT_MARKER`: libjpeg would pad the image with grey) or is
+/// corrupt (bad Huffman or arithmetic code, lost restart markers). Other warnings are ignored,
+/// as PIL does: "extraneous bytes before marker" (`JWRN_EXTRANEOUS_DATA`) occurs in real data
+/// sets and loses nothing.
 static void cjpeg_emit_message(j_common_ptr info, int level) {
-  if (level == -1 && info->err->msg_code == JWRN_JPEG_EOF) cjpeg_error_exit(info);
+  if (level != -1) return;
+  switch (info->err->msg_code) {
+  case JWRN_JPEG_EOF:
+  case JWRN_HIT_MARKER:
+  case JWRN_HUFF_BAD_CODE:
+  case JWRN_ARITH_BAD_CODE:
+  case JWRN_MUST_RESYNC:
+    cjpeg_error_exit(info);
+  default:
+    break;
+  }
 }
 
 /// Decodes a JPEG held in memory to interleaved 8-bit RGB (`height·width·3` bytes, row-major,
-/// allocated with malloc; the caller frees it). Grayscale images are expanded to RGB; CMYK and
+/// allocated with malloc; the caller frees it). The header's `width`·`height` is checked against
+/// `max_pixels` before anything is allocated for the pixels: a larger image returns 2 with
+/// `*width` and `*height` set and nothing decoded. Grayscale images are expanded to RGB; CMYK and
 /// YCCK images are converted with R = (255−C)(255−K)/255 (… for G, B), with Adobe's inverted
 /// CMYK undone first. Returns 0 on success, otherwise 1 with a one-line reason in `message`
 /// (`CJPEG_MESSAGE_LENGTH` bytes).
-static inline int cjpeg_decode_rgb(const unsigned char *data, unsigned long size, unsigned char **pixels,
-                                   int *width, int *height, char *message) {
+static inline int cjpeg_decode_rgb(const unsigned char *data, unsigned long size, unsigned long long max_pixels,
+                                   unsigned char **pixels, int *width, int *height, char *message) {
   struct jpeg_decompress_struct info;
   struct cjpeg_error_manager manager;
   unsigned char *volatile output = NULL;
@@ -60,6 +75,12 @@ static inline int cjpeg_decode_rgb(const unsigned char *data, unsigned long size
   jpeg_create_decompress(&info);
   jpeg_mem_src(&info, data, size);
   jpeg_read_header(&info, TRUE);
+  if ((unsigned long long)info.image_width * info.image_height > max_pixels) {
+    *width = (int)info.image_width;
+    *height = (int)info.image_height;
+    jpeg_destroy_decompress(&info);
+    return 2;
+  }
   int cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
   int inverted = cmyk && info.saw_Adobe_marker;
   info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;

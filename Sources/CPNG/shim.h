@@ -14,10 +14,14 @@
 /// Decodes a PNG held in memory to interleaved 8-bit RGB (`height·width·3` bytes, row-major,
 /// allocated with malloc; the caller frees it). Grayscale, palette and 16-bit images are
 /// converted by libpng; an alpha channel is dropped (not composited), as PIL's
-/// `convert("RGB")` does. Returns 0 on success, otherwise 1 with a one-line reason in `message`
-/// (`CPNG_MESSAGE_LENGTH` bytes).
-static inline int cpng_decode_rgb(const unsigned char *data, size_t size, unsigned char **pixels,
-                                  int *width, int *height, char *message) {
+/// `convert("RGB")` does. The header's `width`·`height` is checked against `max_pixels` before
+/// anything is allocated for the pixels: a larger image returns 2 with `*width` and `*height` set
+/// and nothing decoded. A truncated or corrupt image data stream is an error, never padded
+/// (libpng reports "Not enough image data", "read beyond end of data" or a failed data check).
+/// Returns 0 on success, otherwise 1 with a one-line reason in `message` (`CPNG_MESSAGE_LENGTH`
+/// bytes).
+static inline int cpng_decode_rgb(const unsigned char *data, size_t size, unsigned long long max_pixels,
+                                  unsigned char **pixels, int *width, int *height, char *message) {
   png_image image;
   memset(&image, 0, sizeof image);
   image.version = PNG_IMAGE_VERSION;
@@ -27,6 +31,12 @@ static inline int cpng_decode_rgb(const unsigned char *data, size_t size, unsign
     strncpy(message, image.message, CPNG_MESSAGE_LENGTH - 1);
     message[CPNG_MESSAGE_LENGTH - 1] = 0;
     return 1;
+  }
+  if ((unsigned long long)image.width * image.height > max_pixels) {
+    *width = (int)image.width;
+    *height = (int)image.height;
+    png_image_free(&image);
+    return 2;
   }
   image.format = PNG_FORMAT_RGBA;
   size_t w = image.width, h = image.height;

@@ -25,8 +25,9 @@ public struct ImageFolder: LabelledImages {
   static let unsupportedExtensions: Set<String> = ["gif", "bmp", "webp", "tif", "tiff", "ppm", "pgm", "heic"]
 
   /// Lists the images of `directory`.
-  /// - Throws: `DatasetError` naming the folder or file: missing folder, no class folders, a
-  ///   class folder without images, an image in an unsupported format.
+  /// - Throws: `DatasetError` naming the folder or file: missing folder, no class folders or only
+  ///   one (classification needs at least 2 classes), a class folder without images, an image in
+  ///   an unsupported format.
   public init(directory: URL, transform: ImageTransform) throws {
     let manager = FileManager.default
     var isDirectory: ObjCBool = false
@@ -43,6 +44,11 @@ public struct ImageFolder: LabelledImages {
     }
     guard !classNames.isEmpty else {
       throw DatasetError.badImageFolder(path: directory.path, reason: "no class folders (expected <class>/<image> inside)")
+    }
+    guard classNames.count >= 2 else {
+      throw DatasetError.badImageFolder(
+        path: directory.path,
+        reason: "holds a single class folder (\(classNames[0])): classification needs at least 2 classes")
     }
     var paths: [String] = []
     var labels: [Int] = []

@@ -97,4 +97,98 @@ final class ImageDecodingTests: XCTestCase {
       XCTAssertEqual($0 as? DatasetError, .missingFile(path: missing.path))
     }
   }
+
+  /// Offset of the first `0xFF marker` in a JPEG's header segments.
+  func markerOffset(_ jpeg: [UInt8], _ marker: UInt8) throws -> Int {
+    try XCTUnwrap((0..<(jpeg.count - 1)).first { jpeg[$0] == 0xFF && jpeg[$0 + 1] == marker }, "marker \(marker)")
+  }
+
+  /// `bytes` is rejected as a corrupt image whose reason mentions `reason`.
+  func assertCorrupt(_ bytes: [UInt8], _ reason: String, line: UInt = #line) {
+    XCTAssertThrowsError(try decode(Data(bytes)), line: line) { error in
+      guard case .corruptImage(path: "test.img", let found)? = error as? DatasetError else {
+        return XCTFail("\(error)", line: line)
+      }
+      XCTAssert(found.contains(reason), found, line: line)
+    }
+  }
+
+  /// A header declaring more pixels than the bound is rejected before the pixels are allocated:
+  /// a small PNG declaring 20000×20000 and a JPEG declaring 12000×12000 (both used to decode).
+  func testImageBombsAreRejectedFromTheirHeader() throws {
+    // PNG: the IHDR chunk's width and height are bytes 16..<24, its CRC bytes 29..<33.
+    var png = [UInt8](encodePNG(pattern(16 * 16 * 3), width: 16, height: 16, kind: .rgb))
+    png.replaceSubrange(16..<24, with: bigEndian(20000) + bigEndian(20000))
+    png.replaceSubrange(29..<33, with: bigEndian(crc32(png[12..<29])))
+    XCTAssertThrowsError(try decode(Data(png))) {
+      XCTAssertEqual(
+        $0 as? DatasetError, .imageTooLarge(path: "test.img", width: 20000, height: 20000, maximumPixels: 89_478_485))
+      XCTAssertEqual("\($0)", "test.img: image declares 20000×20000 pixels, more than the 89478485 allowed")
+    }
+    // JPEG: the SOF0 segment is FF C0, length, precision, then height and width.
+    var jpeg = [UInt8](encodeJPEG(pattern(16 * 16 * 3), width: 16, height: 16))
+    let sof = try markerOffset(jpeg, 0xC0)
+    jpeg.replaceSubrange((sof + 5)..<(sof + 9), with: [0x2E, 0xE0, 0x2E, 0xE0])
+    XCTAssertThrowsError(try decode(Data(jpeg))) {
+      XCTAssertEqual(
+        $0 as? DatasetError, .imageTooLarge(path: "test.img", width: 12000, height: 12000, maximumPixels: 89_478_485))
+    }
+    // The bound is the caller's.
+    let small = encodePNG(pattern(16 * 16 * 3), width: 16, height: 16, kind: .rgb)
+    XCTAssertEqual(try ImageDecoder.decode(small, path: "s.png", maximumPixels: 256).width, 16)
+    XCTAssertThrowsError(try ImageDecoder.decode(small, path: "s.png", maximumPixels: 255)) {
+      XCTAssertEqual($0 as? DatasetError, .imageTooLarge(path: "s.png", width: 16, height: 16, maximumPixels: 255))
+    }
+  }
+
+  /// JPEG data that ends early or is corrupt is an error, not grey padding; extraneous bytes
+  /// before a marker (seen in real ImageNet files) lose nothing and are accepted.
+  func testJPEGWhoseDataEndsEarlyOrIsCorruptIsAnError() throws {
+    let source = encodeJPEG(pattern(64 * 64 * 3), width: 64, height: 64)
+    let jpeg = [UInt8](source)
+    // The header claims 1000×1000 (under the pixel bound) over the data of 64×64.
+    var grown = jpeg
+    let sof = try markerOffset(jpeg, 0xC0)
+    grown.replaceSubrange((sof + 5)..<(sof + 9), with: [0x03, 0xE8, 0x03, 0xE8])
+    assertCorrupt(grown, "premature end of data segment")
+    // Truncated, with an end-of-image marker after the cut.
+    assertCorrupt(Array(jpeg.prefix(jpeg.count / 2)) + [0xFF, 0xD9], "premature end of data segment")
+    // Entropy-coded data replaced by all-one bits (stuffed 0xFF 0x00): no valid Huffman code.
+    let sos = try markerOffset(jpeg, 0xDA)
+    let start = sos + 2 + (Int(jpeg[sos + 2]) << 8 | Int(jpeg[sos + 3]))
+    var corrupt = jpeg
+    for i in stride(from: start, to: jpeg.count - 3, by: 2) { (corrupt[i], corrupt[i + 1]) = (0xFF, 0x00) }
+    assertCorrupt(corrupt, "bad Huffman code")
+    // Three stray bytes before the DQT marker.
+    let dqt = try markerOffset(jpeg, 0xDB)
+    let padded = Array(jpeg[..<dqt]) + [0, 0, 0] + Array(jpeg[dqt...])
+    XCTAssertEqual(try decode(Data(padded)), try decode(source))
+  }
+
+  /// A PNG whose image data stream is cut short inside well-formed chunks (valid CRCs) is an
+  /// error: libpng's simplified API reports it rather than padding the missing rows.
+  func testPNGWithShortImageDataIsAnError() throws {
+    let png = [UInt8](encodePNG(pattern(16 * 16 * 3), width: 16, height: 16, kind: .rgb))
+    var rebuilt = Array(png.prefix(8))
+    var offset = 8
+    while offset + 12 <= png.count {
+      let length = png[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) }
+      let type = Array(png[(offset + 4)..<(offset + 8)])
+      var data = Array(png[(offset + 8)..<(offset + 8 + length)])
+      if type == Array("IDAT".utf8) { data = Array(data.prefix(data.count / 2)) }
+      rebuilt += bigEndian(UInt32(data.count)) + type + data + bigEndian(crc32(type + data))
+      offset += 12 + length
+    }
+    XCTAssertLessThan(rebuilt.count, png.count)
+    assertCorrupt(rebuilt, "Not enough image data")
+  }
+
+  /// A path that is a directory is said plainly.
+  func testDirectoryInsteadOfImage() throws {
+    let directory = try makeTemporaryDirectory(self).appendingPathComponent("x.png")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    XCTAssertThrowsError(try ImageDecoder.decode(contentsOf: directory)) {
+      XCTAssertEqual("\($0)", "\(directory.path): is a directory, expected a file")
+    }
+  }
 }

@@ -46,6 +46,9 @@ final class ImageFolderTests: XCTestCase {
       XCTAssertEqual("\($0)", "\(root.path): no class folders (expected <class>/<image> inside)")
     }
     try writeImageFolder(at: root, classes: ["a"], imagesPerClass: 1, size: 8)
+    XCTAssertThrowsError(try ImageFolder(directory: root, transform: .training(size: 8))) {
+      XCTAssertEqual("\($0)", "\(root.path): holds a single class folder (a): classification needs at least 2 classes")
+    }
     let empty = root.appendingPathComponent("b")
     try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
     XCTAssertThrowsError(try ImageFolder(directory: root, transform: .training(size: 8))) {
