@@ -16,6 +16,11 @@
 /// Longest message written to the `message` buffers below (including the terminator).
 #define CJPEG_MESSAGE_LENGTH JMSG_LENGTH_MAX
 
+/// Most scans a JPEG may hold. A progressive JPEG needs about 10; each scan is a pass over the
+/// whole image, so a small file repeating one scan thousands of times would keep the decoder
+/// busy for minutes.
+#define CJPEG_MAX_SCANS 1000
+
 struct cjpeg_error_manager {
   struct jpeg_error_mgr base;
   jmp_buf jump;
@@ -25,6 +30,14 @@ struct cjpeg_error_manager {
 static void cjpeg_error_exit(j_common_ptr info) {
   struct cjpeg_error_manager *manager = (struct cjpeg_error_manager *)info->err;
   (*info->err->format_message)(info, manager->message);
+  longjmp(manager->jump, 1);
+}
+
+/// Stops decoding once the input holds more than `CJPEG_MAX_SCANS` scans.
+static void cjpeg_progress_monitor(j_common_ptr info) {
+  if (!info->is_decompressor || ((j_decompress_ptr)info)->input_scan_number <= CJPEG_MAX_SCANS) return;
+  struct cjpeg_error_manager *manager = (struct cjpeg_error_manager *)info->err;
+  snprintf(manager->message, CJPEG_MESSAGE_LENGTH, "more than %d scans", CJPEG_MAX_SCANS);
   longjmp(manager->jump, 1);
 }
 
@@ -58,6 +71,7 @@ static inline int cjpeg_decode_rgb(const unsigned char *data, unsigned long size
                                    unsigned char **pixels, int *width, int *height, char *message) {
   struct jpeg_decompress_struct info;
   struct cjpeg_error_manager manager;
+  struct jpeg_progress_mgr progress = {.progress_monitor = cjpeg_progress_monitor};
   unsigned char *volatile output = NULL;
   unsigned char *volatile row = NULL;
   *pixels = NULL;
@@ -73,6 +87,7 @@ static inline int cjpeg_decode_rgb(const unsigned char *data, unsigned long size
     return 1;
   }
   jpeg_create_decompress(&info);
+  info.progress = &progress;
   jpeg_mem_src(&info, data, size);
   jpeg_read_header(&info, TRUE);
   if ((unsigned long long)info.image_width * info.image_height > max_pixels) {
@@ -123,10 +138,10 @@ static inline int cjpeg_decode_rgb(const unsigned char *data, unsigned long size
 
 /// Encodes interleaved 8-bit pixels (`components` 1: grayscale, 3: RGB, 4: CMYK, stored as given
 /// with an Adobe marker, i.e. read back as Adobe-inverted CMYK) as a baseline JPEG of
-/// `quality` (1–100) in memory (`*jpeg`, `*size`; the caller frees `*jpeg`). Used to make test
+/// `quality` (1–100), progressive if `progressive` is nonzero, in memory (`*jpeg`, `*size`; the caller frees `*jpeg`). Used to make test
 /// images. Returns 0 on success, otherwise 1 with a reason in `message`.
 static inline int cjpeg_encode(const unsigned char *pixels, int width, int height, int components, int quality,
-                               unsigned char **jpeg, unsigned long *size, char *message) {
+                               int progressive, unsigned char **jpeg, unsigned long *size, char *message) {
   struct jpeg_compress_struct info;
   struct cjpeg_error_manager manager;
   *jpeg = NULL;
@@ -149,6 +164,7 @@ static inline int cjpeg_encode(const unsigned char *pixels, int width, int heigh
   info.in_color_space = components == 1 ? JCS_GRAYSCALE : components == 4 ? JCS_CMYK : JCS_RGB;
   jpeg_set_defaults(&info);
   jpeg_set_quality(&info, quality, TRUE);
+  if (progressive) jpeg_simple_progression(&info);
   jpeg_start_compress(&info, TRUE);
   while (info.next_scanline < info.image_height) {
     JSAMPROW rows[1] = {(JSAMPROW)(pixels + (size_t)info.next_scanline * (size_t)width * (size_t)components)};

@@ -26,13 +26,16 @@ public func encodePNG(_ pixels: [UInt8], width: Int, height: Int, kind: PNGKind,
   return Data(bytes: output!, count: size)
 }
 
-/// A baseline JPEG of `pixels` (interleaved gray, RGB or CMYK: `components` 1, 3 or 4) at
-/// `quality`, written by libjpeg-turbo (CMYK with an Adobe marker, values stored as given).
-public func encodeJPEG(_ pixels: [UInt8], width: Int, height: Int, components: Int = 3, quality: Int = 95) -> Data {
+/// A baseline (or `progressive`) JPEG of `pixels` (interleaved gray, RGB or CMYK: `components`
+/// 1, 3 or 4) at `quality`, written by libjpeg-turbo (CMYK with an Adobe marker, values stored as
+/// given).
+public func encodeJPEG(
+  _ pixels: [UInt8], width: Int, height: Int, components: Int = 3, quality: Int = 95, progressive: Bool = false
+) -> Data {
   var output: UnsafeMutablePointer<UInt8>?
   var size: UInt = 0
   var message = [CChar](repeating: 0, count: Int(CJPEG_MESSAGE_LENGTH))
-  let status = cjpeg_encode(pixels, Int32(width), Int32(height), Int32(components), Int32(quality), &output, &size, &message)
+  let status = cjpeg_encode(pixels, Int32(width), Int32(height), Int32(components), Int32(quality), progressive ? 1 : 0, &output, &size, &message)
   precondition(status == 0, "JPEG encoding failed: \(text(message))")
   defer { free(output) }
   return Data(bytes: output!, count: Int(size))

@@ -165,6 +165,21 @@ final class ImageDecodingTests: XCTestCase {
     XCTAssertEqual(try decode(Data(padded)), try decode(source))
   }
 
+  /// A progressive JPEG repeating a scan is decoded up to 1000 scans and rejected past them,
+  /// before it keeps the decoder busy for minutes.
+  func testJPEGWithTooManyScansIsAnError() throws {
+    let jpeg = [UInt8](encodeJPEG(pattern(16 * 16 * 3), width: 16, height: 16, progressive: true))
+    let lastScan = try XCTUnwrap((0..<(jpeg.count - 1)).last { jpeg[$0] == 0xFF && jpeg[$0 + 1] == 0xDA })
+    let scan = jpeg[lastScan..<(jpeg.count - 2)]
+    func repeating(_ times: Int) -> Data {
+      Data(jpeg[..<lastScan] + (0..<times).flatMap { _ in scan } + [0xFF, 0xD9])
+    }
+    XCTAssertEqual(try decode(repeating(2)).width, 16)
+    XCTAssertThrowsError(try decode(repeating(1200))) {
+      XCTAssertEqual("\($0)", "test.img: unreadable image (JPEG: more than 1000 scans)")
+    }
+  }
+
   /// A PNG whose image data stream is cut short inside well-formed chunks (valid CRCs) is an
   /// error: libpng's simplified API reports it rather than padding the missing rows.
   func testPNGWithShortImageDataIsAnError() throws {
