@@ -83,6 +83,17 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
   }
 
   public var errorDescription: String? { description }
+
+  /// `.unreadable` for a failed read of `path`, with the operating system's reason ("Permission
+  /// denied", "Input/output error") rather than Foundation's wrapper ("The operation could not
+  /// be completed. (NSCocoaErrorDomain error 256.)").
+  static func unreadable(path: String, cause: any Error) -> DatasetError {
+    let underlying = ((cause as NSError).userInfo[NSUnderlyingErrorKey] as? any Error).map { $0 as NSError }
+    guard let underlying, underlying.domain == NSPOSIXErrorDomain, let code = Int32(exactly: underlying.code) else {
+      return .unreadable(path: path, reason: cause.localizedDescription)
+    }
+    return .unreadable(path: path, reason: String(cString: strerror(code)))
+  }
 }
 
 private func hex(_ value: UInt32) -> String {

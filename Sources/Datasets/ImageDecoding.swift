@@ -45,7 +45,7 @@ public enum ImageDecoder {
         throw DatasetError.missingFile(path: url.path)
       }
       if isDirectory.boolValue { throw DatasetError.isADirectory(path: url.path) }
-      throw DatasetError.unreadable(path: url.path, reason: error.localizedDescription)
+      throw DatasetError.unreadable(path: url.path, cause: error)
     }
     return try decode(bytes, path: url.path, maximumPixels: maximumPixels)
   }

@@ -88,7 +88,7 @@ public struct ImageFolder: LabelledImages {
         .filter { !$0.hasPrefix(".") }
         .sorted { Array($0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.unicodeScalars.map(\.value)) }
     } catch {
-      throw DatasetError.unreadable(path: directory.path, reason: error.localizedDescription)
+      throw DatasetError.unreadable(path: directory.path, cause: error)
     }
   }
 

@@ -153,13 +153,25 @@ public enum DatasetReader {
     do {
       return [UInt8](try Data(contentsOf: url))
     } catch {
-      throw DatasetError.unreadable(path: url.path, reason: error.localizedDescription)
+      throw DatasetError.unreadable(path: url.path, cause: error)
+    }
+  }
+
+  /// The first `count` bytes of the file `url` (fewer if it is shorter).
+  private static func readPrefix(_ url: URL, count: Int) throws -> ArraySlice<UInt8> {
+    do {
+      let handle = try FileHandle(forReadingFrom: url)
+      defer { try? handle.close() }
+      return ArraySlice(try handle.read(upToCount: count) ?? Data())
+    } catch {
+      throw DatasetError.unreadable(path: url.path, cause: error)
     }
   }
 
   /// Reads IDX file `name` from `directory`, or `name.gz` inflated no further than its header
   /// promises if only that exists, and parses it (`parseIDX`). `validate` checks the
-  /// dimensions against the rest of the dataset, before a compressed file is inflated.
+  /// dimensions against the rest of the dataset, before a raw file is read or a compressed one
+  /// inflated.
   private static func readIDX(
     _ directory: URL, _ name: String, magic: UInt32, itemDimensions: [Int],
     validate: @escaping @Sendable (_ dimensions: [Int], _ path: String) throws -> Void = { _, _ in }
@@ -169,7 +181,16 @@ public enum DatasetReader {
     let path: String
     let bytes: [UInt8]
     if exists(raw) {
-      (path, bytes) = (raw.path, try read(raw))
+      // The header and the size on disk must agree before the whole file is read.
+      path = raw.path
+      bytes = try read(raw) { size in
+        let prefix = try readPrefix(raw, count: IDXHeader.byteCount(magic: magic))
+        let header = try IDXHeader(prefix, path: raw.path, magic: magic, itemDimensions: itemDimensions)
+        try validate(header.dimensions, raw.path)
+        guard size == header.fileBytes else {
+          throw DatasetError.wrongSize(path: raw.path, bytes: size, expectedBytes: header.fileBytes)
+        }
+      }
     } else if exists(compressed) {
       let gzPath = compressed.path
       let limit = Gzip.Limit(headerBytes: IDXHeader.byteCount(magic: magic), promise: "its IDX header promises") {

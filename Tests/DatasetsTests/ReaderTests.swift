@@ -239,7 +239,7 @@ final class ReaderTests: XCTestCase {
     try Data(idxBytes(dimensions: [most, 28, 28], body: [1, 2, 3])).write(to: images)
     XCTAssertEqual(
       assertDatasetError(naming: images.path, load),
-      .wrongSize(path: images.path, bytes: 19, expectedBytes: 16 + most * 784))
+      .countMismatch(imagesPath: images.path, images: most, labelsPath: labels.path, labels: 2))
     try writeIDXPair(directory, prefix: "train", labels: [1, 2])
     try Data(idxBytes(dimensions: [most], body: [0])).write(to: labels)
     XCTAssertEqual(
@@ -345,6 +345,39 @@ final class ReaderTests: XCTestCase {
       assertDatasetError(naming: "c.bin") {
         try DatasetReader.parseCIFAR([UInt8](repeating: 0, count: 3000), path: "c.bin", format: .cifar10, records: .max)
       }, .wrongSize(path: "c.bin", bytes: 3000, expectedBytes: .max))
+  }
+
+  /// A file far larger than its format allows (64 GiB, sparse) is rejected from its size on
+  /// disk and its header, before it is read.
+  func testHugeFilesAreRejectedBeforeTheyAreRead() throws {
+    let huge = 64 << 30
+    let files = try makeCIFAR10(perFile: 1)
+    let first = files.directory.appendingPathComponent("data_batch_1.bin")
+    try FileHandle(forWritingTo: first).truncate(atOffset: UInt64(huge))
+    XCTAssertEqual(
+      assertDatasetError(naming: first.path) {
+        try DatasetReader.cifar10(.train, directory: files.parent, recordsPerFile: 1)
+      }, .wrongSize(path: first.path, bytes: huge, expectedBytes: 3073))
+
+    let directory = try makeTemporaryDirectory(self)
+    try writeIDXPair(directory, prefix: "train", labels: [1])
+    let images = directory.appendingPathComponent("train-images-idx3-ubyte")
+    try FileHandle(forWritingTo: images).truncate(atOffset: UInt64(huge))
+    XCTAssertEqual(
+      assertDatasetError(naming: images.path) {
+        try DatasetReader.idx(.train, directory: directory, normalization: .mnist)
+      }, .wrongSize(path: images.path, bytes: huge, expectedBytes: 800))
+  }
+
+  /// A read that fails gives the operating system's reason, not Foundation's wrapper.
+  func testUnreadableFileGivesTheSystemReason() throws {
+    #if os(Linux)
+      // Reading /proc/self/mem from offset 0 fails with EIO.
+      let memory = URL(fileURLWithPath: "/proc/self/mem")
+      XCTAssertEqual(
+        assertDatasetError(naming: memory.path) { try ImageDecoder.decode(contentsOf: memory) },
+        .unreadable(path: memory.path, reason: "Input/output error"))
+    #endif
   }
 
   /// A file that is a directory, and a data directory that is a file, are said plainly.
