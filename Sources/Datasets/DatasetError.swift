@@ -21,6 +21,8 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
   case wrongDimensions(path: String, found: [Int], expected: [Int])
   /// An IDX header declares dimensions whose product overflows a byte count.
   case sizeOverflow(path: String, dimensions: [Int])
+  /// A file's header declares more items than this machine's memory can hold.
+  case exceedsMemory(path: String, items: Int, bytes: Int, memory: Int)
   /// An image file and its label file disagree on the number of items.
   case countMismatch(imagesPath: String, images: Int, labelsPath: String, labels: Int)
   /// A label is outside `0..<classCount`.
@@ -61,6 +63,8 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
       return "\(path): wrong dimensions \(dims(found)), expected \(dims(expected))"
     case .sizeOverflow(let path, let dimensions):
       return "\(path): IDX header declares \(dims(dimensions)) bytes, more than any file can hold"
+    case .exceedsMemory(let path, let items, let bytes, let memory):
+      return "\(path): declares \(items) items, which need \(bytes) bytes in memory, more than this machine's \(memory) bytes"
     case .countMismatch(let imagesPath, let images, let labelsPath, let labels):
       return "\(imagesPath): holds \(images) images but \(labelsPath) holds \(labels) labels"
     case .labelOutOfRange(let path, let index, let label, let classCount):

@@ -55,8 +55,9 @@ public enum DatasetReader {
   /// Reads an MNIST-style IDX pair (MNIST, Fashion-MNIST): `train-images-idx3-ubyte` and
   /// `train-labels-idx1-ubyte`, or the `t10k-` pair for the test set. Each file may be raw or
   /// gzip-compressed (`.gz` appended); the raw file is preferred when both exist. The labels are
-  /// read first: a compressed images file is inflated no further than its header promises, and
-  /// its header must promise one 28×28 image per label.
+  /// read first: their count must fit in this machine's memory (with the images), a compressed
+  /// images file is inflated no further than its header promises, and its header must promise
+  /// one 28×28 image per label.
   /// - Parameters:
   ///   - directory: the directory holding the four files.
   ///   - normalization: the constants to attach (`.mnist` or `.fashionMNIST`).
@@ -69,7 +70,15 @@ public enum DatasetReader {
     let labelsName = "\(prefix)-labels-idx1-ubyte"
     let root = try resolve(
       directory, marker: [imagesName, imagesName + ".gz"], subdirectory: nil, expected: idxFormat)
-    let labelFile = try readIDX(root, labelsName, magic: idxLabelsMagic, itemDimensions: [])
+    let labelFile = try readIDX(root, labelsName, magic: idxLabelsMagic, itemDimensions: []) { dimensions, path in
+      // The images are read in full, then copied into the data set; the labels become Ints.
+      let needed = dimensions[0].multipliedReportingOverflow(by: 2 * 28 * 28 + 8)
+      let memory = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+      guard !needed.overflow, needed.partialValue <= memory else {
+        throw DatasetError.exceedsMemory(
+          path: path, items: dimensions[0], bytes: needed.overflow ? .max : needed.partialValue, memory: memory)
+      }
+    }
     let labelCount = labelFile.array.dimensions[0]
     let images = try readIDX(root, imagesName, magic: idxImagesMagic, itemDimensions: [28, 28]) { dimensions, path in
       guard dimensions[0] == labelCount else {

@@ -240,11 +240,16 @@ final class ReaderTests: XCTestCase {
     XCTAssertEqual(
       assertDatasetError(naming: images.path, load),
       .countMismatch(imagesPath: images.path, images: most, labelsPath: labels.path, labels: 2))
+    // 2³²−1 labels with their images need 6.8 TB: more than the machine has.
     try writeIDXPair(directory, prefix: "train", labels: [1, 2])
     try Data(idxBytes(dimensions: [most], body: [0])).write(to: labels)
+    let memory = Int(ProcessInfo.processInfo.physicalMemory)
     XCTAssertEqual(
       assertDatasetError(naming: labels.path, load),
-      .wrongSize(path: labels.path, bytes: 9, expectedBytes: 8 + most))
+      .exceedsMemory(path: labels.path, items: most, bytes: most * 1576, memory: memory))
+    try Data(idxBytes(dimensions: [3], body: [0])).write(to: labels)
+    XCTAssertEqual(
+      assertDatasetError(naming: labels.path, load), .wrongSize(path: labels.path, bytes: 9, expectedBytes: 11))
 
     // Without item dimensions to check, the product itself overflows.
     let bytes = idxBytes(dimensions: [most, most, most], body: [])
