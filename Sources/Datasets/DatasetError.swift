@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 
 /// Why a dataset could not be read. Every case names the file (or directory) at fault, and
@@ -5,10 +6,9 @@ import Foundation
 public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
   /// A required file or directory does not exist.
   case missingFile(path: String)
-  /// A file exists but could not be read (permissions, I/O error).
+  /// A file exists but could not be read: a directory or another non-regular file, permissions,
+  /// an I/O error. `reason` is a short phrase ("is a directory, not a file", "permission denied").
   case unreadable(path: String, reason: String)
-  /// A path that must be a file is a directory.
-  case isADirectory(path: String)
   /// A path that must be a directory is a file.
   case notADirectory(path: String)
   /// A file is shorter (or longer) than its format requires.
@@ -47,9 +47,7 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
     case .missingFile(let path):
       return "\(path): no such file or directory"
     case .unreadable(let path, let reason):
-      return "\(path): cannot be read (\(reason))"
-    case .isADirectory(let path):
-      return "\(path): is a directory, expected a file"
+      return "\(path): \(reason)"
     case .notADirectory(let path):
       return "\(path): is a file, expected a directory"
     case .wrongSize(let path, let bytes, let expected):
@@ -88,15 +86,9 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
 
   public var errorDescription: String? { description }
 
-  /// `.unreadable` for a failed read of `path`, with the operating system's reason ("Permission
-  /// denied", "Input/output error") rather than Foundation's wrapper ("The operation could not
-  /// be completed. (NSCocoaErrorDomain error 256.)").
-  static func unreadable(path: String, cause: any Error) -> DatasetError {
-    let underlying = ((cause as NSError).userInfo[NSUnderlyingErrorKey] as? any Error).map { $0 as NSError }
-    guard let underlying, underlying.domain == NSPOSIXErrorDomain, let code = Int32(exactly: underlying.code) else {
-      return .unreadable(path: path, reason: cause.localizedDescription)
-    }
-    return .unreadable(path: path, reason: String(cString: strerror(code)))
+  /// `.unreadable` for a file the shared reader refused or failed to read.
+  init(_ error: FileReadError) {
+    self = .unreadable(path: error.path, reason: error.problem)
   }
 }
 

@@ -1,5 +1,6 @@
 import CJPEG
 import CPNG
+import Diagnostics
 import Foundation
 
 /// An image decoded to interleaved 8-bit RGB, `[height, width, 3]` row-major.
@@ -38,14 +39,10 @@ public enum ImageDecoder {
   public static func decode(contentsOf url: URL, maximumPixels: Int = defaultMaximumPixels) throws -> RGBImage {
     let bytes: Data
     do {
-      bytes = try Data(contentsOf: url)
+      bytes = try readFile(url)
     } catch {
-      var isDirectory: ObjCBool = false
-      guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-        throw DatasetError.missingFile(path: url.path)
-      }
-      if isDirectory.boolValue { throw DatasetError.isADirectory(path: url.path) }
-      throw DatasetError.unreadable(path: url.path, cause: error)
+      guard FileManager.default.fileExists(atPath: url.path) else { throw DatasetError.missingFile(path: url.path) }
+      throw DatasetError(error)
     }
     return try decode(bytes, path: url.path, maximumPixels: maximumPixels)
   }

@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 import TensorCore
 
@@ -88,7 +89,8 @@ public struct ImageFolder: LabelledImages {
         .filter { !$0.hasPrefix(".") }
         .sorted { Array($0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.unicodeScalars.map(\.value)) }
     } catch {
-      throw DatasetError.unreadable(path: directory.path, cause: error)
+      let reason = FileManager.default.isReadableFile(atPath: directory.path) ? oneLine(error.localizedDescription) : "permission denied"
+      throw DatasetError.unreadable(path: directory.path, reason: "cannot be listed (\(reason))")
     }
   }
 

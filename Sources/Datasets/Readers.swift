@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 
 /// Readers for the on-disk dataset formats (SPEC §8.1). They read local files only and never
@@ -151,29 +152,30 @@ public enum DatasetReader {
 
   // MARK: Files
 
-  /// The bytes of the file `url`, after checking that it is a file and, when `check` is given,
-  /// that its size on disk passes `check` (so that a huge file is rejected before it is read).
+  /// The bytes of the file `url` (a regular file: the shared reader refuses directories, pipes
+  /// and devices unread). When `check` is given, the size on disk must pass it first, so that a
+  /// huge file is rejected before it is read.
   private static func read(_ url: URL, checkingSize check: ((Int) throws -> Void)? = nil) throws -> [UInt8] {
     guard exists(url) else { throw DatasetError.missingFile(path: url.path) }
-    guard !isDirectory(url) else { throw DatasetError.isADirectory(path: url.path) }
-    if let check, let size = try? url.resourceValues(forKeys: [.fileSizeKey]).fileSize {
+    let values = try? url.resolvingSymlinksInPath().resourceValues(forKeys: [.isRegularFileKey, .fileSizeKey])
+    if let check, values?.isRegularFile == true, let size = values?.fileSize {
       try check(size)
     }
     do {
-      return [UInt8](try Data(contentsOf: url))
+      return [UInt8](try readFile(url))
     } catch {
-      throw DatasetError.unreadable(path: url.path, cause: error)
+      throw DatasetError(error)
     }
   }
 
-  /// The first `count` bytes of the file `url` (fewer if it is shorter).
+  /// The first `count` bytes of the regular file `url` (fewer if it is shorter).
   private static func readPrefix(_ url: URL, count: Int) throws -> ArraySlice<UInt8> {
     do {
       let handle = try FileHandle(forReadingFrom: url)
       defer { try? handle.close() }
       return ArraySlice(try handle.read(upToCount: count) ?? Data())
     } catch {
-      throw DatasetError.unreadable(path: url.path, cause: error)
+      throw DatasetError.unreadable(path: url.path, reason: fileReadProblem(error, path: url.path))
     }
   }
 

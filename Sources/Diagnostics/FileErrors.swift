@@ -13,7 +13,8 @@ public func fileReadProblem(_ error: any Error, path: String) -> String {
     return "is not a regular file (a device, socket or pipe)"
   }
   var cause = error as NSError
-  while let underlying = cause.userInfo[NSUnderlyingErrorKey] as? NSError { cause = underlying }
+  // On Linux the wrapped cause is stored as a Swift error, which `as? NSError` does not match.
+  while let underlying = (cause.userInfo[NSUnderlyingErrorKey] as? any Error).map({ $0 as NSError }) { cause = underlying }
   if cause.domain == NSPOSIXErrorDomain, let text = strerror(Int32(cause.code)) {
     return String(cString: text).lowercased()
   }

@@ -203,7 +203,7 @@ final class ImageDecodingTests: XCTestCase {
     let directory = try makeTemporaryDirectory(self).appendingPathComponent("x.png")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     XCTAssertThrowsError(try ImageDecoder.decode(contentsOf: directory)) {
-      XCTAssertEqual("\($0)", "\(directory.path): is a directory, expected a file")
+      XCTAssertEqual("\($0)", "\(directory.path): is a directory, not a file")
     }
   }
 }

@@ -381,7 +381,7 @@ final class ReaderTests: XCTestCase {
       let memory = URL(fileURLWithPath: "/proc/self/mem")
       XCTAssertEqual(
         assertDatasetError(naming: memory.path) { try ImageDecoder.decode(contentsOf: memory) },
-        .unreadable(path: memory.path, reason: "Input/output error"))
+        .unreadable(path: memory.path, reason: "input/output error"))
     #endif
   }
 
@@ -394,8 +394,17 @@ final class ReaderTests: XCTestCase {
     let error = assertDatasetError(naming: third.path) {
       try DatasetReader.cifar10(.train, directory: files.parent, recordsPerFile: 1)
     }
-    XCTAssertEqual(error, .isADirectory(path: third.path))
-    XCTAssertEqual(error?.description, "\(third.path): is a directory, expected a file")
+    XCTAssertEqual(error, .unreadable(path: third.path, reason: "is a directory, not a file"))
+    XCTAssertEqual(error?.description, "\(third.path): is a directory, not a file")
+    // A pipe is refused unread (reading it would block), before its header is looked at.
+    let directory = try makeTemporaryDirectory(self)
+    try writeIDXPair(directory, prefix: "train", labels: [1])
+    let images = directory.appendingPathComponent("train-images-idx3-ubyte")
+    try FileManager.default.removeItem(at: images)
+    XCTAssertEqual(mkfifo(images.path, 0o600), 0)
+    XCTAssertEqual(
+      assertDatasetError(naming: images.path) { try DatasetKind.mnist.load(.train, from: directory) },
+      .unreadable(path: images.path, reason: "is not a regular file (a device, socket or pipe)"))
     let notDirectory = files.directory.appendingPathComponent("test_batch.bin")
     XCTAssertEqual(
       assertDatasetError(naming: notDirectory.path) { try DatasetKind.mnist.load(.train, from: notDirectory) },
