@@ -168,6 +168,12 @@ public enum Elementwise {
     reduce(count: count, pool: pool) { i in x.loadVector(at: i) } scalar: { x[$0] }
   }
 
+  /// Whether every `x[i]` is finite (neither NaN nor ±∞): `Σ 0·x[i]` is exactly 0 then, and
+  /// NaN as soon as one element is not finite.
+  public static func allFinite(_ x: UnsafePointer<Float>, count: Int, pool: WorkerPool) -> Bool {
+    reduce(count: count, pool: pool) { i in x.loadVector(at: i) * 0 } scalar: { x[$0] * 0 } == 0
+  }
+
   /// Sums `term(i)` over `0..<count`: 16 lanes at a time in Float within blocks of 4096
   /// elements, blocks combined in Double.
   @inline(__always)
