@@ -3,7 +3,7 @@ import XCTest
 
 /// Non-finite numbers never pass as results: `darts test` refuses NaN/∞ weights, a diverging
 /// search or training stops at the step naming the quantity and a checkpoint that exists and
-/// is finite.
+/// is finite, and NaN settings are rejected up front (flags and `config.json`).
 final class NonFiniteCLITests: XCTestCase {
   let search = [
     "search", "--limit", "64", "--batch-size", "8", "--init-channels", "4", "--layers", "3",
@@ -106,6 +106,31 @@ final class NonFiniteCLITests: XCTestCase {
       try assertStoppedWithAFiniteCheckpoint(result, run: run)
       let weights = run.appendingPathComponent("weights.safetensors")
       if FileManager.default.fileExists(atPath: weights.path) { XCTAssertEqual(try nonFiniteTensors(in: weights), []) }
+    }
+  }
+
+  func testNaNSettingsAreRejectedUpFront() throws {
+    let root = try temporaryDirectory()
+    for (command, flag) in [(search, "--learning-rate"), (search, "--momentum"), (train, "--learning-rate"), (train, "--auxiliary-weight")] {
+      let run = root.appendingPathComponent("run")
+      let result = try runDarts(command + [flag, "nan", "--run-dir", run.path])
+      XCTAssertNotEqual(result.status, 0)
+      XCTAssert(result.err.contains("\(flag) must be finite, got nan"), result.err)
+      XCTAssertFalse(FileManager.default.fileExists(atPath: run.path))
+    }
+    // The same settings in config.json, read on --resume.
+    for command in [search, train] {
+      let run = root.appendingPathComponent("\(command[0])-run")
+      let ran = try runDarts(command + ["--epochs", "1", "--max-steps-per-epoch", "1", "--run-dir", run.path])
+      XCTAssertEqual(ran.status, 0, ran.err)
+      let config = run.appendingPathComponent("config.json")
+      let text = try String(contentsOf: config, encoding: .utf8)
+      let edited = text.replacingOccurrences(of: #""learningRate" *: *[0-9.e-]+"#, with: #""learningRate" : "NaN""#, options: .regularExpression)
+      XCTAssertNotEqual(edited, text)
+      try edited.write(to: config, atomically: true, encoding: .utf8)
+      let resumed = try runDarts([command[0], "--resume", run.path])
+      XCTAssertNotEqual(resumed.status, 0)
+      XCTAssertEqual(resumed.err, "error: \(config.path): --learning-rate must be finite, got nan\n")
     }
   }
 }

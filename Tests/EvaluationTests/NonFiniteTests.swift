@@ -6,8 +6,8 @@ import Runs
 import TensorCore
 import XCTest
 
-/// Non-finite weights are refused on load and on save, and a non-finite evaluation loss is an
-/// error rather than a result.
+/// Non-finite weights are refused on load and on save, a non-finite evaluation loss is an
+/// error rather than a result, and NaN settings are rejected up front.
 final class NonFiniteTests: XCTestCase {
   let backend = CPUBackend(threads: 2)
   let description = NetworkDescription(genotype: .dartsV2, channels: 4, layers: 3, classes: 2, inputChannels: 3, inputSize: 32, auxiliary: false)
@@ -60,6 +60,42 @@ final class NonFiniteTests: XCTestCase {
     try poison(net, with: .nan)
     XCTAssertThrowsError(try SplitMetrics.evaluate(net, on: sampler, backend: backend)) { error in
       XCTAssertEqual("\(error)", "the evaluation loss is nan")
+    }
+  }
+
+  /// Every real-valued setting must be finite and in its range.
+  func testNonFiniteAndOutOfRangeRealSettingsAreRejected() {
+    XCTAssertNil(TrainSettings().validationProblem())
+    let fields: [(WritableKeyPath<TrainSettings, Double>, String)] = [
+      (\.learningRate, "--learning-rate"), (\.learningRateMin, "--learning-rate-min"), (\.stepGamma, "--step-gamma"),
+      (\.momentum, "--momentum"), (\.weightDecay, "--weight-decay"), (\.gradientClip, "--grad-clip"),
+      (\.dropPath, "--drop-path"), (\.auxiliaryWeight, "--auxiliary-weight"), (\.labelSmoothing, "--label-smoothing"),
+    ]
+    for (field, flag) in fields {
+      for bad in [Double.nan, .infinity, -.infinity] {
+        var s = TrainSettings()
+        s[keyPath: field] = bad
+        XCTAssertEqual(s.validationProblem(), "\(flag) must be finite, got \(bad)")
+      }
+    }
+    var s = TrainSettings()
+    s.trainPortion = .nan
+    XCTAssertEqual(s.validationProblem(), "--train-portion must be finite, got nan")
+    s = TrainSettings.preset(.pdartsImageNet)
+    s.dataDirectory = "/data/imagenet"
+    s.colorJitter?.hue = .nan
+    XCTAssertEqual(s.validationProblem(), "colorJitter.hue must be finite, got nan")
+    s.colorJitter?.hue = 0.7
+    XCTAssertEqual(s.validationProblem(), "colorJitter strengths must not be negative and its hue must be at most 0.5")
+    let ranges: [(WritableKeyPath<TrainSettings, Double>, Double, String)] = [
+      (\.learningRateMin, -1e-3, "--learning-rate-min must not be negative"), (\.stepGamma, 0, "--step-gamma must be positive"),
+      (\.momentum, 1, "--momentum must be in [0, 1)"), (\.weightDecay, -1e-5, "--weight-decay must not be negative"),
+      (\.gradientClip, -5, "--grad-clip must be positive"), (\.auxiliaryWeight, -0.4, "--auxiliary-weight must not be negative"),
+    ]
+    for (field, value, problem) in ranges {
+      var s = TrainSettings()
+      s[keyPath: field] = value
+      XCTAssertEqual(s.validationProblem(), problem, "\(value)")
     }
   }
 }
