@@ -93,17 +93,38 @@ final class NonFiniteCLITests: XCTestCase {
   }
 
   func testDivergingSearchStopsAtTheStepWithAFiniteCheckpoint() throws {
-    let run = try temporaryDirectory().appendingPathComponent("run")
-    let result = try runDarts(search + ["--learning-rate", "1e6", "--run-dir", run.path])
-    try assertStoppedWithAFiniteCheckpoint(result, run: run)
-    XCTAssertFalse(FileManager.default.fileExists(atPath: run.appendingPathComponent("genotype.json").path), "no genotype of a diverged search")
+    // lr 1e6: activations overflow the BN variance (the loss stays finite, the batch is
+    // normalised by ∞); on main the run ended with exit 0 and running_var = inf in its checkpoint.
+    // In 3 steps an epoch, the α-split evaluation loss is the first NaN instead.
+    let cases: [(arguments: [String], message: String)] = [
+      (["--learning-rate", "1e6", "--max-steps-per-epoch", "8"], #"^error: epoch 0 step \d+: after the step, tensor \S+\.running_var is not finite; the last good"#),
+      (["--learning-rate", "1e6"], #"^error: epoch 0 evaluation: the architecture-split loss is -?nan; the last good"#),
+      // Weight decay 1e30 at lr 1e30 sends the weights to ∞ in the first update.
+      (["--learning-rate", "1e30", "--weight-decay", "1e30"], #"^error: epoch 0 step 0: after the step, tensor \S+ is not finite; no checkpoint was written yet$"#),
+    ]
+    for (arguments, message) in cases {
+      let run = try temporaryDirectory().appendingPathComponent("run")
+      let result = try runDarts(search + arguments + ["--run-dir", run.path])
+      try assertStoppedWithAFiniteCheckpoint(result, run: run)
+      XCTAssert(result.err.range(of: message, options: .regularExpression) != nil, result.err)
+      XCTAssertFalse(FileManager.default.fileExists(atPath: run.appendingPathComponent("genotype.json").path), "no genotype of a diverged search")
+    }
   }
 
   func testDivergingTrainingStopsAtTheStepWithAFiniteCheckpoint() throws {
-    for rate in ["1e6", "1e30"] {
+    // On main: a checkpoint with running_var = inf named as the last good one (lr 1e6), one
+    // with infinite weights (weight decay 1e30 at lr 1e30, checkpointed after the first step),
+    // and without step checkpoints a checkpoint that did not exist.
+    let cases: [(arguments: [String], message: String)] = [
+      (["--learning-rate", "1e6", "--max-steps-per-epoch", "8"], #"^error: epoch 0 step \d+: after the step, tensor \S+\.running_var is not finite; the last good"#),
+      (["--learning-rate", "1e30", "--weight-decay", "1e30"], #"^error: epoch 0 step 0: after the step, tensor \S+ is not finite; no checkpoint was written yet$"#),
+      (["--learning-rate", "1e30", "--weight-decay", "1e30", "--checkpoint-every", "2"], #"^error: epoch 0 step 0: after the step, tensor \S+ is not finite; no checkpoint was written yet$"#),
+    ]
+    for (arguments, message) in cases {
       let run = try temporaryDirectory().appendingPathComponent("run")
-      let result = try runDarts(train + ["--learning-rate", rate, "--grad-clip", "1e30", "--run-dir", run.path])
+      let result = try runDarts(train + arguments + ["--run-dir", run.path])
       try assertStoppedWithAFiniteCheckpoint(result, run: run)
+      XCTAssert(result.err.range(of: message, options: .regularExpression) != nil, result.err)
       let weights = run.appendingPathComponent("weights.safetensors")
       if FileManager.default.fileExists(atPath: weights.path) { XCTAssertEqual(try nonFiniteTensors(in: weights), []) }
     }

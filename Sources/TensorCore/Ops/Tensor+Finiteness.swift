@@ -2,7 +2,7 @@ import CPUKernels
 
 extension Tensor {
   /// Whether every element is finite (no NaN, no ±∞).
-  public var isFinite: Bool { Elementwise.allFinite(storage.pointer, count: count, pool: backend.pool) }
+  public var isFinite: Bool { Elementwise.allFinite(storage.pointer, count: count) }
 }
 
 extension Dictionary where Key == String, Value == Tensor {
