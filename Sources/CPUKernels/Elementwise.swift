@@ -168,6 +168,24 @@ public enum Elementwise {
     reduce(count: count, pool: pool) { i in x.loadVector(at: i) } scalar: { x[$0] }
   }
 
+  /// Whether every `x[i]` is finite (neither NaN nor ±∞): `Σ 0·x[i]` is exactly 0 then, and
+  /// NaN as soon as one element is not finite. One thread, no allocation: a run scans
+  /// thousands of mostly small tensors after every step, memory-bound.
+  public static func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool {
+    var acc = SIMD16<Float>(repeating: 0)
+    var i = 0
+    while i + 16 <= count {
+      acc += x.loadVector(at: i) * 0
+      i += 16
+    }
+    var tail: Float = 0
+    while i < count {
+      tail += x[i] * 0
+      i += 1
+    }
+    return acc.sum() + tail == 0
+  }
+
   /// Sums `term(i)` over `0..<count`: 16 lanes at a time in Float within blocks of 4096
   /// elements, blocks combined in Double.
   @inline(__always)

@@ -104,11 +104,16 @@ public struct NetworkDescription: Codable, Sendable, Equatable {
 /// reference `NetworkCIFAR`; and the reverse, with strict name and shape checks.
 public enum NetworkWeights {
   /// Writes `network.stateDict()` to `url` atomically, with `description` in the metadata.
+  /// - Throws: ``NetworkWeightsError`` without writing anything if a tensor is not finite.
   public static func write(_ network: EvaluationNetwork, description: NetworkDescription, to url: URL) throws {
+    let tensors = network.stateDict()
+    if let name = tensors.firstNonFiniteName {
+      throw NetworkWeightsError("\(url.path): not saved, tensor \(name) holds a NaN or an infinity")
+    }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]  // the same weights give the same bytes
     let json = String(decoding: try encoder.encode(description), as: UTF8.self)
-    try Safetensors.write(network.stateDict(), metadata: [NetworkDescription.metadataKey: json], to: url)
+    try Safetensors.write(tensors, metadata: [NetworkDescription.metadataKey: json], to: url)
   }
 
   /// A weights file read into memory: the model tensors and, when the file was written by this
@@ -151,7 +156,7 @@ public enum NetworkWeights {
 
   /// Loads `file` into `network` strictly: every parameter and buffer must be present with its
   /// shape, and no other tensor may be (`num_batches_tracked` may be absent, as in files
-  /// written before PyTorch 0.4.1; it is then 0).
+  /// written before PyTorch 0.4.1; it is then 0), and every value must be finite.
   /// - Throws: ``NetworkWeightsError`` naming the file and the first offending tensor.
   public static func load(_ file: File, into network: EvaluationNetwork) throws {
     let expected = Dictionary(uniqueKeysWithValues: network.namedParameters().map { ($0.name, $0.parameter.value.shape) })
@@ -171,6 +176,9 @@ public enum NetworkWeights {
         throw NetworkWeightsError("\(file.path): tensor \(name) has shape \(entry.shape), the network needs \(shape)")
       }
       values[name] = Tensor(shape: shape, scalars: entry.scalars, on: backend)
+    }
+    if let name = values.firstNonFiniteName {
+      throw NetworkWeightsError("\(file.path): tensor \(name) holds a NaN or an infinity")
     }
     try network.update(parameters: values)
   }

@@ -174,21 +174,24 @@ public final class TrainRun {
             throw TrainRunError("the batch loader stopped early at epoch \(epoch) step \(index)")
           }
           var generator = derivedGenerator(settings.seed, 3, UInt64(epoch), UInt64(index))
-          let result: TrainingStep.Result
-          do {
-            result = try step(network, images: batch.images, labels: batch.labels, dropPath: Float(dropPath), generator: &generator)
-          } catch let error as TrainingStepError {
-            throw TrainRunError("epoch \(epoch) step \(index): \(error); the last good checkpoint is \(directory.checkpointURL.path)")
+          let result = try directory.stoppingOnNonFinite(at: "epoch \(epoch) step \(index)") {
+            let result = try step(network, images: batch.images, labels: batch.labels, dropPath: Float(dropPath), generator: &generator)
+            try NonFiniteError.check(checkpointTensors(), after: "the step")
+            return result
           }
           var fields: [String: JSONValue] = [:]
           if let a = result.auxiliaryLoss { fields["auxiliary_loss"] = .double(Double(a)) }
           return StepReport(loss: Double(result.loss), correct: result.correct, count: batch.labels.count, fields: fields)
         },
         evaluate: {
-          test = try SplitMetrics.evaluate(network, on: data.test, backend: backend)
+          test = try directory.stoppingOnNonFinite(at: "epoch \(epoch) test split") {
+            try SplitMetrics.evaluate(network, on: data.test, backend: backend)
+          }
           var summary = EpochSummary(fields: ["test_loss": .double(test.loss), "test_top1": .double(test.top1), "test_top5": .double(test.top5)])
           if let validation = data.validation {
-            let valid = try SplitMetrics.evaluate(network, on: validation, backend: backend)
+            let valid = try directory.stoppingOnNonFinite(at: "epoch \(epoch) validation split") {
+              try SplitMetrics.evaluate(network, on: validation, backend: backend)
+            }
             summary.fields["valid_loss"] = .double(valid.loss)
             summary.fields["valid_top1"] = .double(valid.top1)
             summary.fields["valid_top5"] = .double(valid.top5)
@@ -212,10 +215,14 @@ public final class TrainRun {
 
   private static let momentumPrefix = NetworkWeights.optimizerPrefix + "momentum_buffer."
 
+  /// Every tensor of the run: weights, BN buffers and momentum buffers.
+  private func checkpointTensors() -> [String: Tensor] {
+    network.stateDict().merging(step.optimizer.momentumBuffers.withPrefix(Self.momentumPrefix)) { a, _ in a }
+  }
+
   private func saveCheckpoint() throws {
-    let tensors = network.stateDict().merging(step.optimizer.momentumBuffers.withPrefix(Self.momentumPrefix)) { a, _ in a }
     state.nextEvent = journal.nextEvent
-    try Checkpoint(tensors: tensors, state: state).save(to: directory.checkpointURL)
+    try Checkpoint(tensors: checkpointTensors(), state: state).save(to: directory.checkpointURL)
   }
 
   private func restore(_ checkpoint: Checkpoint<CheckpointState>) throws {

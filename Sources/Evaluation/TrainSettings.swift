@@ -157,6 +157,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
 
   /// A one-line reason these settings cannot run, or nil.
   public func validationProblem() -> String? {
+    if let problem = realValueProblem() { return problem }
     if let problem = genotype.validationProblem() { return "genotype \(genotypeSource): \(problem)" }
     if batchSize < 1 { return "--batch-size must be positive" }
     if epochs < 1 { return "--epochs must be positive" }
@@ -186,6 +187,31 @@ public struct TrainSettings: Codable, Sendable, Equatable {
     }
     if let problem = network(inputChannels: dataset.imageChannels, inputSize: inputSize, classes: 1).problem {
       return "\(problem) (\(stem == .imageNet ? "ImageNet" : "CIFAR") network, \(layers) cells)"
+    }
+    return nil
+  }
+}
+
+extension TrainSettings {
+  /// Why a real-valued setting is unusable, or nil: every one must be finite (a NaN passes
+  /// any comparison written as a rejection, and `--learning-rate nan` parses), and the ones
+  /// with an obvious range in it.
+  func realValueProblem() -> String? {
+    let values: [(flag: String, value: Double?)] = [
+      ("--train-portion", trainPortion), ("--learning-rate", learningRate), ("--learning-rate-min", learningRateMin),
+      ("--step-gamma", stepGamma), ("--momentum", momentum), ("--weight-decay", weightDecay), ("--grad-clip", gradientClip),
+      ("--drop-path", dropPath), ("--auxiliary-weight", auxiliaryWeight), ("--label-smoothing", labelSmoothing),
+      ("colorJitter.brightness", colorJitter?.brightness), ("colorJitter.contrast", colorJitter?.contrast),
+      ("colorJitter.saturation", colorJitter?.saturation), ("colorJitter.hue", colorJitter?.hue),
+    ]
+    if let bad = values.first(where: { !($0.value?.isFinite ?? true) }) { return "\(bad.flag) must be finite, got \(bad.value!)" }
+    if learningRateMin < 0 { return "--learning-rate-min must not be negative" }
+    if stepGamma <= 0 { return "--step-gamma must be positive" }
+    if !(0..<1).contains(momentum) { return "--momentum must be in [0, 1)" }
+    if weightDecay < 0 { return "--weight-decay must not be negative" }
+    if gradientClip <= 0 { return "--grad-clip must be positive" }
+    if let jitter = colorJitter, min(jitter.brightness, jitter.contrast, jitter.saturation, jitter.hue) < 0 || jitter.hue > 0.5 {
+      return "colorJitter strengths must not be negative and its hue must be at most 0.5"
     }
     return nil
   }

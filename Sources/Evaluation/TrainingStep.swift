@@ -28,7 +28,7 @@ public struct TrainingStep: Sendable {
 
   /// Trains `network` on one batch (`images: [N, C, H, W]`) with drop path `dropPath`, whose
   /// masks come from `generator`.
-  /// - Throws: ``TrainingStepError`` if the loss or the gradient is not finite; the weights are
+  /// - Throws: ``NonFiniteError`` if the loss or the gradient is not finite; the weights are
   ///   then unchanged.
   public mutating func callAsFunction(
     _ network: EvaluationNetwork, images: Tensor, labels: [Int], dropPath: Float, generator: inout SeededGenerator
@@ -43,20 +43,13 @@ public struct TrainingStep: Sendable {
       auxiliaryLoss = auxiliary.scalar
       total = main + auxiliary * auxiliaryWeight
     }
-    let value = total.scalar
-    guard value.isFinite else { throw TrainingStepError("the training loss is \(value)") }
+    try NonFiniteError.check(total.scalar, "the training loss")
     let parameters = network.namedParameters(.weight)
     var g = gradients(of: total, wrt: parameters.map(\.parameter.value))
-    guard clipGradientNorm(&g, maxNorm: gradientClip).isFinite else { throw TrainingStepError("the gradient is not finite") }
+    guard clipGradientNorm(&g, maxNorm: gradientClip).isFinite else { throw NonFiniteError("the weight gradient") }
     optimizer.step(parameters, gradients: g)
     return Result(loss: main.scalar, auxiliaryLoss: auxiliaryLoss, correct: topKCorrect(logits: logits, labels: labels, ks: [1])[0])
   }
-}
-
-/// A failed training step, in one line.
-public struct TrainingStepError: Error, CustomStringConvertible, Equatable {
-  public let description: String
-  public init(_ description: String) { self.description = description }
 }
 
 /// Loss and top-1 / top-5 accuracy of a network on a whole split in evaluation mode (running
@@ -70,6 +63,8 @@ public struct SplitMetrics: Sendable, Equatable {
 
   /// Evaluates `network` on every batch of `sampler` (its order should be `.sequential` with
   /// the evaluation transform); the network is left in training mode.
+  /// - Throws: ``NonFiniteError`` if the loss is not finite (the accuracies of such a network
+  ///   mean nothing); the sampler's error if a batch does not load.
   public static func evaluate(_ network: EvaluationNetwork, on sampler: BatchSampler, backend: any Backend) throws -> SplitMetrics {
     network.eval()
     defer { network.train() }
@@ -86,6 +81,7 @@ public struct SplitMetrics: Sendable, Equatable {
         seen += batch.labels.count
       }
     }
+    try NonFiniteError.check(lossSum, "the evaluation loss")
     return SplitMetrics(loss: lossSum / Double(seen), top1: Double(top1) / Double(seen), top5: Double(top5) / Double(seen), count: seen)
   }
 }

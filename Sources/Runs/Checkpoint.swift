@@ -32,8 +32,13 @@ public struct Checkpoint<State: Codable> {
   }
 
   /// Writes the checkpoint to `url` atomically (usually ``RunDirectory/checkpointURL``).
-  /// - Throws: the encoder's error if `state` does not encode, ``AtomicFileError`` on I/O failure.
+  /// - Throws: ``CheckpointError`` without writing anything if a tensor holds a NaN or an
+  ///   infinity (so the previous, good checkpoint stays in place); the encoder's error if
+  ///   `state` does not encode, ``AtomicFileError`` on I/O failure.
   public func save(to url: URL) throws {
+    if let name = tensors.firstNonFiniteName {
+      throw CheckpointError(path: url.path, problem: .nonFiniteTensorNotSaved(name))
+    }
     let json = String(decoding: try JSONCoding.encoder().encode(state), as: UTF8.self)
     try Safetensors.write(
       tensors, metadata: [Self.stateKey: json, Self.formatKey: Self.formatVersion], to: url)
@@ -41,8 +46,8 @@ public struct Checkpoint<State: Codable> {
 
   /// Reads and validates the checkpoint at `url`, placing its tensors on `backend`.
   /// - Throws: ``SafetensorsError`` if the file is missing, truncated or corrupt;
-  ///   ``CheckpointError`` if it is valid safetensors but not a readable checkpoint. Both
-  ///   describe the problem in one line naming the file.
+  ///   ``CheckpointError`` if it is valid safetensors but not a readable checkpoint, or a
+  ///   tensor is not finite. Both describe the problem in one line naming the file.
   public static func load(from url: URL, on backend: any Backend) throws -> Checkpoint {
     let contents = try Safetensors.read(from: url)
     guard let json = contents.metadata[stateKey] else {
@@ -57,7 +62,11 @@ public struct Checkpoint<State: Codable> {
     } catch {
       throw CheckpointError(path: url.path, problem: .invalidState(error.description))
     }
-    return Checkpoint(tensors: contents.tensors(on: backend), state: state)
+    let tensors = contents.tensors(on: backend)
+    if let name = tensors.firstNonFiniteName {
+      throw CheckpointError(path: url.path, problem: .nonFiniteTensor(name))
+    }
+    return Checkpoint(tensors: tensors, state: state)
   }
 }
 
@@ -73,6 +82,11 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
     case unknownFormat(String)
     /// The state JSON does not decode as the expected type.
     case invalidState(String)
+    /// The named tensor of the file holds a NaN or an infinity.
+    case nonFiniteTensor(String)
+    /// The named tensor of a checkpoint being saved holds a NaN or an infinity; nothing was
+    /// written.
+    case nonFiniteTensorNotSaved(String)
   }
 
   /// The checkpoint file.
@@ -88,6 +102,10 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
       return oneLine("\(path): unknown checkpoint format \(format.debugDescription)")
     case .invalidState(let reason):
       return oneLine("\(path): checkpoint state does not decode: \(reason)")
+    case .nonFiniteTensor(let name):
+      return oneLine("\(path): tensor \(name) holds a NaN or an infinity")
+    case .nonFiniteTensorNotSaved(let name):
+      return oneLine("\(path): not saved, tensor \(name) holds a NaN or an infinity (the previous checkpoint is kept)")
     }
   }
 }

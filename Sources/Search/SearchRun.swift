@@ -349,13 +349,12 @@ public final class SearchRun {
             if let failure = trainLoader.failure ?? architectureLoader.failure { throw SearchRunError("\(failure)") }
             throw SearchRunError("the batch loader stopped early at epoch \(epoch) step \(index)")
           }
-          let result: SearchOptimization.StepResult
-          do {
-            result = try optimization.step(
+          let result = try directory.stoppingOnNonFinite(at: "epoch \(epoch) step \(index)") {
+            let result = try optimization.step(
               network: network, train: LabelledBatch(images: train.images, labels: train.labels),
               valid: LabelledBatch(images: valid.images, labels: valid.labels), updateArchitecture: updateArchitecture)
-          } catch let error as SearchError {
-            throw SearchRunError("epoch \(epoch) step \(index): \(error); the last good checkpoint is \(directory.checkpointURL.path)")
+            try NonFiniteError.check(checkpointTensors(), after: "the step")
+            return result
           }
           var fields: [String: JSONValue] = [:]
           if let a = result.architectureLoss { fields["architecture_loss"] = .double(Double(a)) }
@@ -365,7 +364,7 @@ public final class SearchRun {
           genotype = GenotypeDerivation.genotype(of: network)
           var summary = EpochSummary(fields: ["genotype": .string(genotype.description), "architecture": architectureJSON()])
           if settings.validates(epoch: epoch) {
-            let validation = try evaluateArchitectureSplit()
+            let validation = try directory.stoppingOnNonFinite(at: "epoch \(epoch) evaluation") { try evaluateArchitectureSplit() }
             summary.fields["valid_loss"] = .double(validation.loss)
             summary.fields["valid_accuracy"] = .double(validation.accuracy)
             summary.text = String(format: "  valid loss %.4f acc %.4f", validation.loss, validation.accuracy)
@@ -469,6 +468,7 @@ public final class SearchRun {
 
   /// Loss and accuracy over the whole architecture split in evaluation mode (running BN
   /// statistics), as the reference reports each epoch.
+  /// - Throws: ``NonFiniteError`` if the loss is not finite.
   private func evaluateArchitectureSplit() throws -> (loss: Double, accuracy: Double) {
     network.eval()
     defer { network.train() }
@@ -482,6 +482,7 @@ public final class SearchRun {
         seen += batch.labels.count
       }
     }
+    try NonFiniteError.check(lossSum, "the architecture-split loss")
     return (lossSum / Double(seen), Double(correct) / Double(seen))
   }
 
@@ -531,14 +532,19 @@ public final class SearchRun {
   private static let firstMomentPrefix = "optimizer.architecture.exp_avg."
   private static let secondMomentPrefix = "optimizer.architecture.exp_avg_sq."
 
-  private func saveCheckpoint() throws {
+  /// Every tensor of the run: weights, BN buffers, α/β and both optimisers' moments.
+  private func checkpointTensors() -> [String: Tensor] {
     var tensors = network.stateDict()
     for (name, t) in optimization.weights.momentumBuffers { tensors[Self.momentumPrefix + name] = t }
     for (name, t) in optimization.architecture.firstMoments { tensors[Self.firstMomentPrefix + name] = t }
     for (name, t) in optimization.architecture.secondMoments { tensors[Self.secondMomentPrefix + name] = t }
+    return tensors
+  }
+
+  private func saveCheckpoint() throws {
     state.architectureSteps = optimization.architecture.steps
     state.nextEvent = journal.nextEvent
-    try Checkpoint(tensors: tensors, state: state).save(to: directory.checkpointURL)
+    try Checkpoint(tensors: checkpointTensors(), state: state).save(to: directory.checkpointURL)
   }
 
   private func restore(_ checkpoint: Checkpoint<CheckpointState>) throws {

@@ -185,6 +185,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
 
   /// A one-line reason these settings cannot run, or nil.
   public func validationProblem() -> String? {
+    if let problem = realValueProblem() { return problem }
     if let problem = NetworkLimits.problem(channels: channels, layers: layers, minimumLayers: 3) { return problem }
     if !(2...Genotype.maximumNodes).contains(nodes) { return "--nodes must be in 2...\(Genotype.maximumNodes), got \(nodes)" }
     if let problem = CPUBackend.threadCountProblem(threads) { return problem }
@@ -221,6 +222,27 @@ public struct SearchSettings: Codable, Sendable, Equatable {
         return "--weight-fraction and --arch-fraction must be positive with a sum of at most 1"
       }
     }
+    return nil
+  }
+}
+
+extension SearchSettings {
+  /// Why a real-valued setting is unusable, or nil: every one must be finite (a NaN passes
+  /// any comparison written as a rejection, and `--learning-rate nan` parses), and the ones
+  /// with an obvious range in it. P-DARTS skip-dropout rates are checked with the stages.
+  func realValueProblem() -> String? {
+    let values: [(flag: String, value: Double?)] = [
+      ("--train-portion", trainPortion), ("--learning-rate", learningRate), ("--learning-rate-min", learningRateMin),
+      ("--momentum", momentum), ("--weight-decay", weightDecay), ("--grad-clip", gradientClip),
+      ("--arch-learning-rate", architectureLearningRate), ("--arch-weight-decay", architectureWeightDecay),
+      ("--arch-grad-clip", architectureGradientClip), ("--weight-fraction", weightFraction),
+      ("--arch-fraction", architectureFraction),
+    ]
+    if let bad = values.first(where: { !($0.value?.isFinite ?? true) }) { return "\(bad.flag) must be finite, got \(bad.value!)" }
+    if learningRateMin < 0 { return "--learning-rate-min must not be negative" }
+    if !(0..<1).contains(momentum) { return "--momentum must be in [0, 1)" }
+    if weightDecay < 0 || architectureWeightDecay < 0 { return "--weight-decay and --arch-weight-decay must not be negative" }
+    if gradientClip <= 0 { return "--grad-clip must be positive" }
     return nil
   }
 }

@@ -30,7 +30,9 @@ public struct SearchOptimization: Sendable {
   }
 
   /// One iteration on `network`: (optionally) an architecture step on `valid`, then a weight
-  /// step on `train`. Returns the weight-step loss; throws if a loss is not finite.
+  /// step on `train`. Returns the weight-step loss.
+  /// - Throws: ``NonFiniteError`` naming the loss or gradient that is not finite, before the
+  ///   update it would poison.
   public mutating func step(
     network: SearchNetwork, train: LabelledBatch, valid: LabelledBatch?, updateArchitecture: Bool
   ) throws -> StepResult {
@@ -42,6 +44,7 @@ public struct SearchOptimization: Sendable {
       var g: [Tensor]
       if architect.order == .first {
         let l = loss(valid)
+        try NonFiniteError.check(l.scalar, "the architecture loss")
         architectureLoss = l.scalar
         g = gradients(of: l, wrt: architectureParameters.map(\.parameter.value))
       } else {
@@ -57,7 +60,7 @@ public struct SearchOptimization: Sendable {
     let logits = network(train.images)
     let l = logits.crossEntropy(labels: train.labels)
     let value = l.scalar
-    guard value.isFinite else { throw SearchError.nonFiniteLoss(value) }
+    try NonFiniteError.check(value, "the training loss")
     var g = gradients(of: l, wrt: weightParameters.map(\.parameter.value))
     clipGradientNorm(&g, maxNorm: weightGradientClip)
     try Self.checkFinite(g, what: "weight gradient")
@@ -71,19 +74,6 @@ public struct SearchOptimization: Sendable {
   }
 
   private static func checkFinite(_ tensors: [Tensor], what: String) throws {
-    if !globalNorm(tensors).isFinite { throw SearchError.nonFiniteGradient(what) }
-  }
-}
-
-/// Failures of a search step.
-public enum SearchError: Error, CustomStringConvertible, Equatable {
-  case nonFiniteLoss(Float)
-  case nonFiniteGradient(String)
-
-  public var description: String {
-    switch self {
-    case .nonFiniteLoss(let v): return "the training loss is \(v)"
-    case .nonFiniteGradient(let what): return "the \(what) is not finite"
-    }
+    if !globalNorm(tensors).isFinite { throw NonFiniteError("the \(what)") }
   }
 }

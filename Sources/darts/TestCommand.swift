@@ -80,7 +80,10 @@ struct TestCommand: ParsableCommand {
       let sampler = BatchSampler(
         images: testSet, indices: 0..<min(limit ?? testSet.count, testSet.count), batchSize: batchSize,
         order: .sequential, seed: 0)
-      let metrics = try SplitMetrics.evaluate(network, on: sampler, backend: backend)
+      let metrics: SplitMetrics
+      do { metrics = try SplitMetrics.evaluate(network, on: sampler, backend: backend) } catch let error as NonFiniteError {
+        throw ValidationError("\(checkpoint): \(error)")
+      }
       emit(String(format: "test: loss %.4f  top-1 %.2f%%  top-5 %.2f%%  (%d images)", metrics.loss, 100 * metrics.top1, 100 * metrics.top5, metrics.count))
     }
   }

@@ -94,12 +94,15 @@ final class TrainCLITests: XCTestCase {
     let bytes = try Data(contentsOf: checkpoint)
     try bytes.prefix(bytes.count / 2).write(to: checkpoint)
     try failure(["train", "--resume", run.path], mentions: "checkpoint.safetensors")
-    // A diverging run stops at the step with a non-finite loss; its last checkpoint stays valid.
+    // A diverging run stops at the step with a non-finite loss; its last checkpoint stays a
+    // valid file, which `darts test` reads (its weights near 1e30 give a NaN test loss, which
+    // is reported as such, not as a result).
     let diverging = root.appendingPathComponent("diverging")
     try failure(tiny + ["--learning-rate", "1e30", "--grad-clip", "1e30", "--run-dir", diverging.path], mentions: "loss")
     let saved = diverging.appendingPathComponent("checkpoint.safetensors")
     if FileManager.default.fileExists(atPath: saved.path) {
-      XCTAssertEqual(try runDarts(["test", "--checkpoint", saved.path, "--limit", "16"]).status, 0)
+      let tested = try runDarts(["test", "--checkpoint", saved.path, "--limit", "16"])
+      XCTAssert(tested.status == 0 || tested.err.hasPrefix("error: \(saved.path): the evaluation loss is"), tested.err)
     }
   }
 

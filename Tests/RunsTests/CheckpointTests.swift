@@ -63,6 +63,51 @@ final class CheckpointTests: XCTestCase {
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run.url.path), ["checkpoint.safetensors"])
   }
 
+  /// A checkpoint holding a NaN or an infinity is never written (the previous one stays) and
+  /// never read.
+  func testNonFiniteTensorsAreNeitherSavedNorLoaded() throws {
+    let run = try RunDirectory.create(at: makeTemporaryDirectory(self))
+    let state = TrainingState(epoch: 1, step: 10, generator: SeededGenerator(seed: 1), optimizerSteps: [:], bestLoss: 0.5)
+    let good = Tensor(shape: [3], scalars: [1, 2, 3], on: backend)
+    try Checkpoint(tensors: ["w": good], state: state).save(to: run.checkpointURL)
+    let before = try Data(contentsOf: run.checkpointURL)
+    for bad in [Float.nan, .infinity, -.infinity] {
+      let poisoned = Tensor(shape: [3], scalars: [1, bad, 3], on: backend)
+      XCTAssertThrowsError(
+        try Checkpoint(tensors: ["w": good, "cells.1.bn.running_var": poisoned], state: state).save(to: run.checkpointURL)
+      ) { error in
+        assertOneLine(error, naming: run.checkpointURL.path)
+        XCTAssertEqual((error as? CheckpointError)?.problem, .nonFiniteTensorNotSaved("cells.1.bn.running_var"))
+      }
+      XCTAssertEqual(try Data(contentsOf: run.checkpointURL), before, "the previous checkpoint is kept")
+
+      // A file written by other means (an older version, an editor) is refused on load.
+      let json = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+      try Safetensors.write(
+        ["w": good, "alphas": poisoned],
+        metadata: [Checkpoint<TrainingState>.stateKey: json, Checkpoint<TrainingState>.formatKey: Checkpoint<TrainingState>.formatVersion],
+        to: run.checkpointURL)
+      XCTAssertThrowsError(try Checkpoint<TrainingState>.load(from: run.checkpointURL, on: backend)) { error in
+        assertOneLine(error, naming: run.checkpointURL.path)
+        XCTAssertEqual((error as? CheckpointError)?.problem, .nonFiniteTensor("alphas"))
+      }
+      try before.write(to: run.checkpointURL)
+    }
+  }
+
+  /// The checkpoint a stopped run names exists: otherwise it says there is none.
+  func testLastGoodCheckpointIsNamedOnlyWhenItExists() throws {
+    let run = try RunDirectory.create(at: makeTemporaryDirectory(self))
+    XCTAssertEqual(run.lastGoodCheckpoint, "no checkpoint was written yet")
+    XCTAssertThrowsError(try run.stoppingOnNonFinite(at: "epoch 0 step 0") { try NonFiniteError.check(Float.nan, "the training loss") }) { error in
+      XCTAssertEqual("\(error)", "epoch 0 step 0: the training loss is nan; no checkpoint was written yet")
+    }
+    let state = TrainingState(epoch: 0, step: 1, generator: SeededGenerator(seed: 1), optimizerSteps: [:], bestLoss: 0.5)
+    try Checkpoint(tensors: ["w": Tensor(shape: [1], scalars: [1], on: backend)], state: state).save(to: run.checkpointURL)
+    XCTAssertEqual(run.lastGoodCheckpoint, "the last good checkpoint is \(run.checkpointURL.path)")
+    XCTAssertEqual(try run.stoppingOnNonFinite(at: "epoch 0 step 1") { 7 }, 7)
+  }
+
   func testLoadReportsTruncatedAndForeignFilesInOneLine() throws {
     let run = try RunDirectory.create(at: makeTemporaryDirectory(self))
     let url = run.checkpointURL

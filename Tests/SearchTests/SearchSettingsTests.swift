@@ -62,4 +62,45 @@ final class SearchSettingsTests: XCTestCase {
     s.imageSize = 30
     XCTAssertNotNil(s.validationProblem())
   }
+
+  /// Every real-valued setting must be finite (`--learning-rate nan` parses as a Double) and
+  /// in its range; a NaN used to pass every check written as a rejection.
+  func testNonFiniteAndOutOfRangeRealSettingsAreRejected() {
+    XCTAssertNil(SearchSettings().validationProblem())
+    let fields: [(WritableKeyPath<SearchSettings, Double>, String)] = [
+      (\.trainPortion, "--train-portion"), (\.learningRate, "--learning-rate"), (\.learningRateMin, "--learning-rate-min"),
+      (\.momentum, "--momentum"), (\.weightDecay, "--weight-decay"), (\.gradientClip, "--grad-clip"),
+      (\.architectureLearningRate, "--arch-learning-rate"), (\.architectureWeightDecay, "--arch-weight-decay"),
+      (\.weightFraction, "--weight-fraction"), (\.architectureFraction, "--arch-fraction"),
+    ]
+    for (field, flag) in fields {
+      for bad in [Double.nan, .infinity, -.infinity] {
+        var s = SearchSettings()
+        s[keyPath: field] = bad
+        XCTAssertEqual(s.validationProblem(), "\(flag) must be finite, got \(bad)")
+      }
+    }
+    var s = SearchSettings()
+    s.architectureGradientClip = .nan
+    XCTAssertEqual(s.validationProblem(), "--arch-grad-clip must be finite, got nan")
+    s = SearchSettings.reference(for: .pDarts)
+    s.progressive?.skipDropout = [0, .nan, 0.7]
+    XCTAssertEqual(s.validationProblem(), "--skip-dropout rates must be in [0, 1)")
+    let ranges: [(WritableKeyPath<SearchSettings, Double>, Double, String)] = [
+      (\.learningRateMin, -1e-3, "--learning-rate-min must not be negative"), (\.momentum, 1, "--momentum must be in [0, 1)"),
+      (\.momentum, -0.1, "--momentum must be in [0, 1)"),
+      (\.weightDecay, -1e-4, "--weight-decay and --arch-weight-decay must not be negative"),
+      (\.architectureWeightDecay, -1e-4, "--weight-decay and --arch-weight-decay must not be negative"),
+      (\.gradientClip, 0, "--grad-clip must be positive"), (\.learningRate, 0, "learning rates must be positive"),
+    ]
+    for (field, value, problem) in ranges {
+      var s = SearchSettings()
+      s[keyPath: field] = value
+      XCTAssertEqual(s.validationProblem(), problem, "\(value)")
+    }
+    for method in SearchSettings.Method.allCases {
+      XCTAssertNil(SearchSettings.reference(for: method).validationProblem(), method.rawValue)
+      XCTAssertNil(SearchSettings.demo(for: method).validationProblem(), method.rawValue)
+    }
+  }
 }
