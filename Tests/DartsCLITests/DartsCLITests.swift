@@ -55,7 +55,7 @@ final class DartsCLITests: XCTestCase {
   func testBadOptionIsAOneLineErrorWithNonZeroExit() throws {
     let result = try run(["bench", "kernels", "--threads", "0"])
     XCTAssertNotEqual(result.status, 0)
-    XCTAssert(result.err.contains("--threads must be at least 1"), result.err)
+    XCTAssert(result.err.contains("--threads must be in 1...256, got 0"), result.err)
   }
 
   func testKernelBenchJSONLines() throws {
