@@ -113,6 +113,36 @@ final class DartsCLITests: XCTestCase {
       XCTAssert(result.err.contains(message), result.err)
     }
   }
+
+  /// The options `search` and `train` share are declared once, each with its command's wording:
+  /// both list every one of them, and both refuse a bad value of one with the same line.
+  func testSearchAndTrainShareTheirRunOptions() throws {
+    func help(_ command: String) throws -> String {
+      let result = try run([command, "--help"])
+      XCTAssertEqual(result.status, 0, result.err)
+      return result.out.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+    let (search, train) = (try help("search"), try help("train"))
+    for flag in [
+      "dataset", "data", "image-size", "limit", "train-portion", "batch-size", "epochs", "learning-rate", "learning-rate-min",
+      "warmup-epochs", "momentum", "weight-decay", "grad-clip", "crop-padding", "init-channels", "layers", "seed", "threads",
+      "max-steps-per-epoch", "checkpoint-every", "run-dir", "resume",
+    ] {
+      XCTAssert(search.contains("--\(flag) <\(flag)>"), flag)
+      XCTAssert(train.contains("--\(flag) <\(flag)>"), flag)
+    }
+    XCTAssert(search.contains("--flip/--no-flip Random horizontal flips."), search)
+    XCTAssert(train.contains("--flip/--no-flip Random horizontal flips."), train)
+    XCTAssert(search.contains("--batch-size <batch-size> Batch size of both splits."), search)
+    XCTAssert(train.contains("--batch-size <batch-size> Batch size."), train)
+    XCTAssert(search.contains("--run-dir <run-dir> Run directory (default: runs/search-<method>-<time>)."), search)
+    XCTAssert(train.contains("--run-dir <run-dir> Run directory (default: runs/train-<genotype>-<time>)."), train)
+    for command in ["search", "train"] {
+      let result = try run([command, "--batch-size", "-4"])
+      XCTAssertNotEqual(result.status, 0)
+      XCTAssert(result.err.contains("--batch-size must be positive"), result.err)
+    }
+  }
 }
 
 extension XCTestCase {
