@@ -75,4 +75,28 @@ final class SearchStrategyTests: XCTestCase {
     settings.progressive?.skipDropout = [0.1, 0.4, 0.7]
     XCTAssertTrue(settings.strategy.network(base, stages: stages).configuration.skipDropout)
   }
+
+  /// Each method's reference settings come from its strategy: DARTS the defaults (SPEC §2.2),
+  /// PC-DARTS `train_search.py` (§5.4), P-DARTS its README flags (§4.7).
+  func testEachStrategySetsItsMethodsReferenceSettings() {
+    XCTAssert(SearchSettings.Method.darts.strategy == DARTSStrategy.self)
+    XCTAssert(SearchSettings.Method.pcDarts.strategy == PCDARTSStrategy.self)
+    XCTAssert(SearchSettings.Method.pDarts.strategy == PDARTSStrategy.self)
+    var darts = SearchSettings()
+    darts.method = .darts
+    XCTAssertEqual(SearchSettings.reference(for: .darts), darts)
+    let pc = SearchSettings.reference(for: .pcDarts)
+    XCTAssertEqual(pc.method, .pcDarts)
+    XCTAssertEqual([pc.batchSize, pc.architectureWarmupEpochs, pc.partialChannels, pc.validationEpochs], [256, 15, 4, 1])
+    XCTAssertEqual([pc.learningRate, pc.learningRateMin, pc.architectureLearningRate], [0.1, 0, 6e-4])
+    XCTAssertTrue(pc.edgeNormalization)
+    let p = SearchSettings.reference(for: .pDarts)
+    XCTAssertEqual([p.batchSize, p.epochs, p.architectureWarmupEpochs, p.layers, p.validationEpochs], [96, 25, 10, 5, 5])
+    XCTAssertEqual([p.learningRateMin, p.architectureLearningRate], [0, 6e-4])
+    XCTAssertEqual(p.progressive, ProgressiveSettings())
+    let pcDemo = SearchSettings.demo(for: .pcDarts), pDemo = SearchSettings.demo(for: .pDarts)
+    XCTAssertEqual([pcDemo.batchSize, pDemo.layers, pDemo.epochs, pDemo.architectureWarmupEpochs], [64, 3, 4, 1])
+    XCTAssertEqual(pcDemo.learningRate, 0.1)
+    XCTAssertEqual(pDemo.progressive?.addLayers, [2, 4])
+  }
 }

@@ -14,6 +14,31 @@ import TensorCore
 /// network of stage `s > 0` is drawn from `(seed, stage)`.
 public struct PDARTSStrategy: SearchStrategy {
   public let settings: SearchSettings
+  public init(settings: SearchSettings) { self.settings = settings }
+
+  /// `train_search.py` with the README flags (SPEC §4.7): batch 96, 25 epochs per stage of
+  /// which 10 train the weights only, SGD cosine to 0, Adam 6e-4, 5 cells in the first stage,
+  /// the stages of ``ProgressiveSettings``, the architecture split evaluated in the last 5
+  /// epochs of a stage.
+  public static func reference(_ s: inout SearchSettings) {
+    s.batchSize = 96
+    s.epochs = 25
+    s.learningRateMin = 0
+    s.architectureLearningRate = 6e-4
+    s.architectureWarmupEpochs = 10
+    s.layers = 5
+    s.progressive = ProgressiveSettings()
+    s.validationEpochs = 5
+  }
+
+  /// Three short stages of 3, 5 and 7 cells (8, 5 and 3 operations per edge), 4 epochs each
+  /// with 1 of weights only.
+  public static func demo(_ s: inout SearchSettings) {
+    s.layers = 3
+    s.progressive?.addLayers = [2, 4]
+    s.epochs = 4
+    s.architectureWarmupEpochs = 1
+  }
 
   /// The stage schedule (validation rejects P-DARTS settings without one).
   private var stages: ProgressiveSettings { settings.progressive ?? ProgressiveSettings() }

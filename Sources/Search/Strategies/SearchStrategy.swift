@@ -6,8 +6,9 @@ import TensorCore
 /// What one search method decides in a ``SearchRun``: its stages and each stage's supernet, the
 /// operations carried from stage to stage, the skip-connect dropout of each epoch, which
 /// epochs train α and evaluate the architecture split, the α/β gradient clip and the final
-/// genotype. `SearchRun` drives its epoch loop through these answers only, so a new method is
-/// one new type (and its case in ``SearchSettings/Method``).
+/// genotype, and the method's reference and demo settings. `SearchRun` drives its epoch loop
+/// through these answers only, so a new method is one new type (and its case in
+/// ``SearchSettings/Method``).
 ///
 /// The defaults below are those of a single-stage method (DARTS): one stage with every
 /// operation of the settings' supernet, no skip dropout, the genotype of SPEC §2.8.
@@ -15,8 +16,17 @@ import TensorCore
 /// The stage state (``SearchRun/ProgressiveState``, the checkpoint's `progressive` field) is
 /// nil for single-stage methods; a multi-stage method creates it in ``initialStages(all:)``.
 public protocol SearchStrategy: Sendable {
-  /// The settings of the run (valid: ``SearchSettings/validationProblem()`` is nil).
+  /// The strategy of a run of `settings` (valid: ``SearchSettings/validationProblem()`` is nil).
+  init(settings: SearchSettings)
+
+  /// The settings of the run.
   var settings: SearchSettings { get }
+
+  /// Turns the DARTS defaults (`SearchSettings()`) into the method's reference settings.
+  static func reference(_ settings: inout SearchSettings)
+
+  /// Adjusts the demo settings (``SearchSettings/demo(for:)``) to the method.
+  static func demo(_ settings: inout SearchSettings)
 
   /// Number of stages; the loop runs `settings.epochs` epochs in each.
   var stageCount: Int { get }
@@ -80,6 +90,8 @@ public protocol SearchStrategy: Sendable {
 
 /// The single-stage answers (DARTS and PC-DARTS).
 extension SearchStrategy {
+  public static func reference(_ settings: inout SearchSettings) {}
+  public static func demo(_ settings: inout SearchSettings) {}
   public var stageCount: Int { 1 }
   public var architectureOrder: BatchSampler.Order { .freshRandom }
   public var architectureGradientClip: Float? { settings.architectureGradientClip.map(Float.init) }
@@ -106,12 +118,18 @@ extension SearchStrategy {
   public func architectureFields(_ stages: SearchRun.ProgressiveState?, on backend: CPUBackend) -> [String: JSONValue] { [:] }
 }
 
-extension SearchSettings {
-  /// The strategy of these settings' method.
-  public var strategy: any SearchStrategy {
-    switch method {
-    case .darts, .pcDarts: DARTSStrategy(settings: self)
-    case .pDarts: PDARTSStrategy(settings: self)
+extension SearchSettings.Method {
+  /// The strategy type of the method.
+  public var strategy: any SearchStrategy.Type {
+    switch self {
+    case .darts: DARTSStrategy.self
+    case .pcDarts: PCDARTSStrategy.self
+    case .pDarts: PDARTSStrategy.self
     }
   }
+}
+
+extension SearchSettings {
+  /// The strategy of these settings' method.
+  public var strategy: any SearchStrategy { method.strategy.init(settings: self) }
 }
