@@ -151,8 +151,8 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     epoch >= epochs - (validationEpochs ?? epochs)
   }
 
-  /// Number of stages (1 except for P-DARTS).
-  public var stageCount: Int { progressive?.stageCount ?? 1 }
+  /// Number of stages, as the method's strategy runs them (1 except for P-DARTS).
+  public var stageCount: Int { strategy.stageCount }
 
   /// A one-line reason these settings cannot run, or nil.
   public func validationProblem() -> String? {
