@@ -126,6 +126,26 @@ public enum NetworkWeights {
 
     /// Whether the file holds auxiliary-head weights.
     public var hasAuxiliaryHead: Bool { tensors.keys.contains { $0.hasPrefix("auxiliary_head.") } }
+
+    /// The macro structure the tensor names show: the ImageNet network's three-convolution
+    /// stem has `stem0.0.weight`, the CIFAR network's single convolution has not. A description
+    /// in the file wins.
+    public var stem: EvaluationNetwork.Stem {
+      description?.stem ?? (tensors["stem0.0.weight"] != nil ? .imageNet : .cifar)
+    }
+
+    /// The network of this file: the description it holds, else (a state_dict exported from
+    /// PyTorch) DARTS_V2 with the reference size of its stem (C = 36, L = 20 for CIFAR; C = 48,
+    /// L = 14 for ImageNet), an auxiliary head if the file has one, and the head's BN(768)
+    /// if `auxiliary_head.features.6.running_mean` is there. The caller names the images.
+    public func inferredDescription(classes: Int, inputChannels: Int, inputSize: Int) -> NetworkDescription {
+      if let description { return description }
+      let imageNet = stem == .imageNet
+      return NetworkDescription(
+        genotype: .dartsV2, channels: imageNet ? 48 : 36, layers: imageNet ? 14 : 20, classes: classes,
+        inputChannels: inputChannels, inputSize: inputSize, auxiliary: hasAuxiliaryHead, stem: stem,
+        auxiliaryFeatureNorm: tensors["auxiliary_head.features.6.running_mean"] != nil)
+    }
   }
 
   /// Reads a weights file: ours (`weights.safetensors`, `checkpoint.safetensors`) or one

@@ -13,14 +13,17 @@ import TensorCore
 /// buffers, α/β, both optimisers' state and the position, so a run resumed from any
 /// checkpoint continues bit-identically to an uninterrupted run with the same thread count.
 ///
-/// P-DARTS (SPEC §4) runs the same epoch loop once per stage: positions count epochs across
-/// stages (stage `s` owns epochs `s·E ..< (s+1)·E`), and between stages the operations are
-/// dropped and the network, α and optimisers are built afresh (`ProgressiveRules`). Skip
-/// dropout masks are seeded by `(seed, epoch, step)`, so they too survive a resume.
+/// What differs between methods is asked of the settings' ``SearchStrategy``: the loop runs
+/// once per stage of the strategy (positions count epochs across stages: stage `s` owns epochs
+/// `s·E ..< (s+1)·E`), and between stages the strategy carries the operations over while the
+/// network, α and optimisers are built afresh. Skip dropout masks are seeded by
+/// `(seed, epoch, step)`, so they too survive a resume.
 public final class SearchRun {
   public let settings: SearchSettings
   public let directory: RunDirectory
   public let backend: CPUBackend
+  /// What the method decides (stages, schedules, the final genotype).
+  let strategy: any SearchStrategy
   public private(set) var network: SearchNetwork
   public private(set) var optimization: SearchOptimization
   /// Image channels and classes of the dataset (for rebuilding the network at a stage).
@@ -51,63 +54,33 @@ public final class SearchRun {
     /// One line naming the first field that cannot belong to a run of `settings` with
     /// `stepsPerEpoch` steps and cells of `topology`, or nil: checked on load, before any of
     /// it is used.
-    func problem(stepsPerEpoch: Int, topology: CellTopology) -> String? {
-      let epochs = settings.epochs
-      if let problem = cursor.problem(totalEpochs: settings.stageCount * epochs, stepsPerEpoch: stepsPerEpoch) { return problem }
+    func problem(stepsPerEpoch: Int, topology: CellTopology, strategy: any SearchStrategy) -> String? {
+      if let problem = cursor.problem(totalEpochs: strategy.stageCount * settings.epochs, stepsPerEpoch: stepsPerEpoch) { return problem }
       if nextEvent < 0 { return "next_event is negative (\(nextEvent))" }
       if let (name, steps) = architectureSteps.first(where: { $0.value < 0 }) { return "Adam's step count of \(name) is negative (\(steps))" }
-      guard let stages = settings.progressive else {
-        return progressive == nil ? nil : "the checkpoint has P-DARTS stages but the run is not P-DARTS"
-      }
-      guard let progressive else { return "the checkpoint has no P-DARTS stage" }
-      let stage = progressive.stage
-      guard (0..<stages.stageCount).contains(stage) else { return "P-DARTS stage \(stage) is outside 0..<\(stages.stageCount)" }
-      let epochStage = position.epoch / epochs
-      guard stage == epochStage || (position.epoch % epochs == 0 && stage == epochStage - 1) else {
-        return "P-DARTS stage \(stage) does not own the resume position's epoch \(position.epoch)"
-      }
-      guard progressive.finished.count == stage else { return "P-DARTS stage \(stage) has \(progressive.finished.count) finished stages recorded" }
-      let operationCounts = [Primitive.searchSpace.count] + stages.operationsKept
-      func operationsProblem(_ operations: [[Primitive]], count: Int, _ cell: String) -> String? {
-        guard operations.count == topology.edgeCount,
-          operations.allSatisfy({ $0.count == count && Set($0).count == count })
-        else { return "the \(cell) cell's operations are not \(count) distinct primitives on each of \(topology.edgeCount) edges" }
-        return nil
-      }
-      for (index, finished) in progressive.finished.enumerated() {
-        let count = operationCounts[index]
-        if let problem = operationsProblem(finished.normalOperations, count: count, "normal")
-          ?? operationsProblem(finished.reduceOperations, count: count, "reduce") {
-          return "finished stage \(index): \(problem)"
-        }
-        guard finished.alphasNormal.count == topology.edgeCount * count, finished.alphasReduce.count == topology.edgeCount * count,
-          (finished.alphasNormal + finished.alphasReduce).allSatisfy(\.isFinite)
-        else { return "finished stage \(index): its α are not \(topology.edgeCount)×\(count) finite values" }
-      }
-      return operationsProblem(progressive.normalOperations, count: operationCounts[stage], "normal")
-        ?? operationsProblem(progressive.reduceOperations, count: operationCounts[stage], "reduce")
+      return strategy.stagesProblem(progressive, position: position, topology: topology)
     }
   }
 
   /// Where a P-DARTS run is among its stages.
-  struct ProgressiveState: Codable {
+  public struct ProgressiveState: Codable, Sendable {
     /// The running stage (0-based).
-    var stage: Int
+    public var stage: Int
     /// The operations of each edge in this stage (the reference's switches that are on).
-    var normalOperations: [[Primitive]]
-    var reduceOperations: [[Primitive]]
+    public var normalOperations: [[Primitive]]
+    public var reduceOperations: [[Primitive]]
     /// The stages finished so far.
-    var finished: [FinishedStage]
+    public var finished: [FinishedStage]
   }
 
   /// A finished P-DARTS stage: its network, operations and final α (raw, `[edges, ops]`).
-  struct FinishedStage: Codable {
-    var layers: Int
-    var channels: Int
-    var normalOperations: [[Primitive]]
-    var reduceOperations: [[Primitive]]
-    var alphasNormal: [Float]
-    var alphasReduce: [Float]
+  public struct FinishedStage: Codable, Sendable {
+    public var layers: Int
+    public var channels: Int
+    public var normalOperations: [[Primitive]]
+    public var reduceOperations: [[Primitive]]
+    public var alphasNormal: [Float]
+    public var alphasReduce: [Float]
   }
 
   /// The running stage (0 except for P-DARTS).
@@ -153,27 +126,20 @@ public final class SearchRun {
       }
       if let problem = Self.memoryProblem(settings, imageShape: weights.imageShape, classes: weights.classCount) { throw SearchRunError(problem) }
       train = BatchSampler(images: weights, indices: weightIndices, batchSize: settings.batchSize, order: .epochPermutation, seed: settings.seed, stream: 0)
-      // DARTS draws each α batch afresh; P-DARTS reads the α half as an iterator, restarted
-      // (reshuffled) when exhausted: one permutation per epoch for equal halves, more when the
-      // α half is the smaller (SPEC §2.1, `BatchSampler.sourcePosition`).
-      let progressive = settings.progressive != nil
-      self.architecture = BatchSampler(images: architecture, indices: architectureIndices, batchSize: settings.batchSize, order: progressive ? .epochPermutation : .freshRandom, seed: settings.seed, stream: 1)
+      // The strategy's order: DARTS draws each α batch afresh; P-DARTS reads the α half as an
+      // iterator, restarted (reshuffled) when exhausted: one permutation per epoch for equal
+      // halves, more when the α half is the smaller (SPEC §2.1, `BatchSampler.sourcePosition`).
+      self.architecture = BatchSampler(images: architecture, indices: architectureIndices, batchSize: settings.batchSize, order: settings.strategy.architectureOrder, seed: settings.seed, stream: 1)
       self.evaluation = BatchSampler(images: evaluation, indices: architectureIndices, batchSize: settings.batchSize, order: .sequential, seed: settings.seed, stream: 2)
     }
 
     /// Why the supernet of some stage cannot fit this machine at the settings' batch size
-    /// (``MemoryEstimate``; a later P-DARTS stage is counted with its cheapest operations), or nil.
+    /// (``MemoryEstimate``; as the strategy counts each stage), or nil.
     static func memoryProblem(_ settings: SearchSettings, imageShape: [Int], classes: Int) -> String? {
-      var configuration = settings.networkConfiguration(inputChannels: imageShape[0], classes: classes)
-      for stage in 0..<settings.stageCount {
-        if let stages = settings.progressive, stage > 0 {
-          configuration.layers = stages.layers(stage: stage, base: settings.layers)
-          configuration.channels = stages.channels(stage: stage, base: settings.channels)
-          let cheapest = Array(Primitive.searchSpace.sorted { $0.squaredChannelWeights < $1.squaredChannelWeights }.prefix(stages.operationsKept[stage - 1]))
-          configuration.normalOperations = configuration.normalOperations.map { _ in cheapest }
-          configuration.reduceOperations = configuration.normalOperations
-        }
-        let what = settings.stageCount > 1 ? "stage \(stage + 1)'s supernet with a batch of \(settings.batchSize)" : "the supernet with a batch of \(settings.batchSize)"
+      let strategy = settings.strategy
+      let base = settings.networkConfiguration(inputChannels: imageShape[0], classes: classes)
+      for (stage, configuration) in strategy.memoryConfigurations(base).enumerated() {
+        let what = "\(strategy.supernetName(stage: stage)) with a batch of \(settings.batchSize)"
         if let problem = configuration.memoryEstimate(inputSize: imageShape[1], batch: settings.batchSize).problem(what) {
           return problem + " (lower --batch-size, --init-channels or --layers)"
         }
@@ -187,16 +153,14 @@ public final class SearchRun {
     self.directory = directory
     self.output = output
     backend = CPUBackend(threads: settings.threads)
+    strategy = settings.strategy
     trainSampler = data.train
     architectureSampler = data.architecture
     evaluationSampler = data.evaluation
     inputChannels = data.train.images.imageShape[0]
     classes = data.train.images.classCount
 
-    let all = settings.networkConfiguration(inputChannels: inputChannels, classes: classes)
-    let progressive = settings.progressive.map { _ in
-      ProgressiveState(stage: 0, normalOperations: all.normalOperations, reduceOperations: all.reduceOperations, finished: [])
-    }
+    let progressive = strategy.initialStages(all: settings.networkConfiguration(inputChannels: inputChannels, classes: classes))
     state = CheckpointState(position: BatchPosition(epoch: 0, step: 0), completedSteps: 0, nextEvent: 0, architectureSteps: [:], epochLoss: 0, epochCorrect: 0, epochSeen: 0, settings: settings, progressive: progressive)
     var checkpoint: Checkpoint<CheckpointState>?
     if resuming {
@@ -206,14 +170,14 @@ public final class SearchRun {
       }
       // The whole state is checked before any of it shapes the network.
       let steps = min(data.train.batchesPerEpoch, settings.maxStepsPerEpoch ?? .max)
-      if let problem = loaded.state.problem(stepsPerEpoch: steps, topology: CellTopology(steps: settings.nodes)) {
+      if let problem = loaded.state.problem(stepsPerEpoch: steps, topology: CellTopology(steps: settings.nodes), strategy: strategy) {
         throw SearchRunError("\(directory.checkpointURL.path): \(problem)")
       }
       state.progressive = loaded.state.progressive
       checkpoint = loaded
     }
-    network = Self.makeNetwork(settings, inputChannels: inputChannels, classes: classes, progressive: state.progressive, backend: backend)
-    optimization = Self.makeOptimization(settings)
+    network = Self.makeNetwork(settings, strategy, inputChannels: inputChannels, classes: classes, progressive: state.progressive, backend: backend)
+    optimization = Self.makeOptimization(settings, strategy)
 
     if let checkpoint {
       journal = try RunJournal(directory: directory, resumingAt: checkpoint.state.nextEvent, output: output)
@@ -246,42 +210,28 @@ public final class SearchRun {
     return try SearchRun(settings: settings, data: try SearchData(settings), directory: directory, resuming: directory.hasCheckpoint, output: output)
   }
 
-  /// The supernet of the settings, or of the running P-DARTS stage: its cells, channels and
-  /// operations, skip dropout when the stage's rate is positive, weights and α initialised
-  /// from the seed (stage 0) or from `(seed, stage)`.
+  /// The supernet of the running stage (as the strategy builds it), its weights and α
+  /// initialised from the strategy's seed for the stage.
   private static func makeNetwork(
-    _ settings: SearchSettings, inputChannels: Int, classes: Int, progressive: ProgressiveState?, backend: CPUBackend
+    _ settings: SearchSettings, _ strategy: any SearchStrategy, inputChannels: Int, classes: Int, progressive: ProgressiveState?, backend: CPUBackend
   ) -> SearchNetwork {
-    var configuration = settings.networkConfiguration(inputChannels: inputChannels, classes: classes)
-    var seed = settings.seed
-    if let stages = settings.progressive, let progressive {
-      let stage = progressive.stage
-      configuration.layers = stages.layers(stage: stage, base: settings.layers)
-      configuration.channels = stages.channels(stage: stage, base: settings.channels)
-      configuration.normalOperations = progressive.normalOperations
-      configuration.reduceOperations = progressive.reduceOperations
-      configuration.skipDropout = stages.skipDropout[stage] > 0
-      if stage > 0 {
-        var generator = derivedGenerator(settings.seed, Self.stageStream, UInt64(stage))
-        seed = generator.next()
-      }
-    }
+    let (configuration, seed) = strategy.network(settings.networkConfiguration(inputChannels: inputChannels, classes: classes), stages: progressive)
     var factory = ParameterFactory(backend: backend, seed: seed)
     return SearchNetwork(configuration, using: &factory)
   }
 
-  /// Fresh optimisers (every run, and every P-DARTS stage).
-  private static func makeOptimization(_ settings: SearchSettings) -> SearchOptimization {
+  /// Fresh optimisers (every run, and every stage).
+  private static func makeOptimization(_ settings: SearchSettings, _ strategy: any SearchStrategy) -> SearchOptimization {
     SearchOptimization(
       weights: SGD(learningRate: Float(settings.learningRate), momentum: Float(settings.momentum), weightDecay: Float(settings.weightDecay)),
       architecture: Adam(learningRate: settings.architectureLearningRate, beta1: 0.5, beta2: 0.999, weightDecay: settings.architectureWeightDecay),
       architect: Architect(order: settings.order == 2 ? .second : .first),
       weightGradientClip: Float(settings.gradientClip),
-      architectureGradientClip: settings.architectureGradientClip.map(Float.init) ?? (settings.method == .pDarts ? 5 : nil))
+      architectureGradientClip: strategy.architectureGradientClip)
   }
 
   /// Random streams of a run besides the samplers' 0–2.
-  private static let stageStream: UInt64 = 3
+  static let stageStream: UInt64 = 3
   private static let dropoutStream: UInt64 = 4
 
   /// The skip-connect dropout layers of the network.
@@ -291,18 +241,18 @@ public final class SearchRun {
 
   /// Runs the remaining epochs (of every remaining stage); writes `genotype.json` and
   /// `architecture.json` at the end.
-  /// - Returns: the final genotype (P-DARTS: the skip-capped cell of SPEC §4.6).
+  /// - Returns: the strategy's final genotype (P-DARTS: the skip-capped cell of SPEC §4.6).
   @discardableResult
   public func run() throws -> Genotype {
     while true {
       try runStage()
-      guard stage + 1 < settings.stageCount else { break }
+      guard stage + 1 < strategy.stageCount else { break }
       try advanceStage()
     }
-    if settings.progressive != nil { return try finishProgressive() }
-    let genotype = GenotypeDerivation.genotype(of: network)
+    let (genotype, fields) = try strategy.finish(network, stages: &state.progressive, journal: journal)
     try directory.write(genotype, to: .genotype)
-    try directory.write(architectureJSON(), to: .architecture)
+    guard case .object(let architecture) = architectureJSON() else { return genotype }
+    try directory.write(JSONValue.object(architecture.merging(fields) { _, new in new }), to: .architecture)
     return genotype
   }
 
@@ -320,16 +270,15 @@ public final class SearchRun {
       architectureLoader.cancel()
     }
     let runner = EpochRunner(journal: journal, stepsPerEpoch: steps, checkpointEvery: settings.checkpointEvery)
-    let stageFields: [String: JSONValue] = settings.progressive == nil ? [:] : ["stage": .int(stage)]
-    let stageLabel = settings.progressive == nil ? "" : "stage \(stage + 1)/\(settings.stageCount) "
+    let stageFields = strategy.eventFields(stage: stage)
+    let stageLabel = strategy.progressLabel(stage: stage)
     for position in start.epoch..<endEpoch {
       let epoch = position - firstEpoch
       let lr = settings.learningRate(epoch: epoch)
       optimization.weights.learningRate = Float(lr)
-      let updateArchitecture = epoch >= settings.architectureWarmupEpochs
+      let updateArchitecture = strategy.updatesArchitecture(epoch: epoch)
       let dropout = skipDropouts
-      if let stages = settings.progressive, !dropout.isEmpty {
-        let rate = ProgressiveRules.skipDropoutRate(initial: stages.skipDropout[stage], epoch: epoch, epochs: settings.epochs, warmupEpochs: settings.architectureWarmupEpochs)
+      if let rate = strategy.skipDropoutRate(stage: stage, epoch: epoch) {
         for layer in dropout { layer.probability = Float(rate) }
       }
       var genotype = GenotypeDerivation.genotype(of: network)
@@ -363,7 +312,7 @@ public final class SearchRun {
         evaluate: {
           genotype = GenotypeDerivation.genotype(of: network)
           var summary = EpochSummary(fields: ["genotype": .string(genotype.description), "architecture": architectureJSON()])
-          if settings.validates(epoch: epoch) {
+          if strategy.validates(epoch: epoch) {
             let validation = try directory.stoppingOnNonFinite(at: "epoch \(epoch) evaluation") { try evaluateArchitectureSplit() }
             summary.fields["valid_loss"] = .double(validation.loss)
             summary.fields["valid_accuracy"] = .double(validation.accuracy)
@@ -381,88 +330,26 @@ public final class SearchRun {
     }
   }
 
-  // MARK: P-DARTS stages
+  // MARK: Stages
 
-  /// The softmax of an α parameter as rows (`[edge][k]`).
-  private static func softmaxRows(_ parameter: Parameter) -> [[Float]] {
-    let w = withoutGradients { parameter.value.softmax(alongAxis: -1) }
-    let columns = w.shape[1]
-    let values = w.scalars
-    return (0..<w.shape[0]).map { Array(values[($0 * columns)..<(($0 + 1) * columns)]) }
-  }
-
-  /// Records the running stage (its operations and final α) as finished, once.
-  private func recordStage() {
-    guard var progressive = state.progressive, progressive.finished.count == progressive.stage else { return }
-    progressive.finished.append(FinishedStage(
-      layers: network.configuration.layers, channels: network.configuration.channels,
-      normalOperations: progressive.normalOperations, reduceOperations: progressive.reduceOperations,
-      alphasNormal: network.alphasNormal.value.scalars, alphasReduce: network.alphasReduce.value.scalars))
-    state.progressive = progressive
-  }
-
-  /// Ends a P-DARTS stage (SPEC §4.2, §4.4): drops operations by the stage's α, then builds the
-  /// next stage's network, α and optimisers afresh and checkpoints.
+  /// Ends the running stage: the strategy carries its operations over, then the next stage's
+  /// network, α and optimisers are built afresh and checkpointed.
   private func advanceStage() throws {
-    guard let stages = settings.progressive, state.progressive != nil else { return }
-    recordStage()
-    var progressive = state.progressive!
-    let kept = stages.operationsKept[progressive.stage]
-    let count = progressive.normalOperations[0].count - kept
-    progressive.normalOperations = ProgressiveRules.drop(count, from: progressive.normalOperations, weights: Self.softmaxRows(network.alphasNormal), lastStage: false)
-    progressive.reduceOperations = ProgressiveRules.drop(count, from: progressive.reduceOperations, weights: Self.softmaxRows(network.alphasReduce), lastStage: false)
-    progressive.stage += 1
-    state.progressive = progressive
-    network = Self.makeNetwork(settings, inputChannels: inputChannels, classes: classes, progressive: progressive, backend: backend)
-    optimization = Self.makeOptimization(settings)
+    state.progressive = strategy.advance(state.progressive, from: network)
+    network = Self.makeNetwork(settings, strategy, inputChannels: inputChannels, classes: classes, progressive: state.progressive, backend: backend)
+    optimization = Self.makeOptimization(settings, strategy)
+    let configuration = network.configuration
     try journal.log([
-      "type": "stage_start", "stage": .int(progressive.stage), "layers": .int(network.configuration.layers),
-      "channels": .int(network.configuration.channels), "normal_operations": Self.names(progressive.normalOperations),
-      "reduce_operations": Self.names(progressive.reduceOperations),
+      "type": "stage_start", "stage": .int(stage), "layers": .int(configuration.layers),
+      "channels": .int(configuration.channels), "normal_operations": Self.names(configuration.normalOperations),
+      "reduce_operations": Self.names(configuration.reduceOperations),
     ])
-    journal.say("stage \(progressive.stage + 1)/\(settings.stageCount): \(network.configuration.layers) cells, \(kept) operations per edge")
+    journal.say("stage \(stage + 1)/\(strategy.stageCount): \(configuration.layers) cells, \(configuration.normalOperations[0].count) operations per edge")
     try saveCheckpoint()
   }
 
-  /// The end of a P-DARTS search (SPEC §4.5–4.6): one operation per edge, two edges per node,
-  /// then the skip-connect cap of the normal cell. Every cap level that changed the cell is
-  /// logged and printed; `genotype.json` receives the capped cell.
-  private func finishProgressive() throws -> Genotype {
-    recordStage()
-    let configuration = network.configuration
-    let topology = configuration.topology
-    let normalProbabilities = ProgressiveRules.finalProbabilities(operations: configuration.normalOperations, weights: Self.softmaxRows(network.alphasNormal))
-    let reduceProbabilities = ProgressiveRules.finalProbabilities(operations: configuration.reduceOperations, weights: Self.softmaxRows(network.alphasReduce))
-    let concat = Array(2..<(2 + topology.steps))
-    func genotype(normal: [Genotype.Edge]) -> Genotype {
-      let reduce = ProgressiveRules.selectEdges(operations: configuration.reduceOperations, probabilities: reduceProbabilities, topology: topology)
-      return Genotype(normal: normal, normalConcat: concat, reduce: ProgressiveRules.cell(reduce, topology: topology), reduceConcat: concat)
-    }
-    let uncapped = genotype(normal: ProgressiveRules.cell(
-      ProgressiveRules.selectEdges(operations: configuration.normalOperations, probabilities: normalProbabilities, topology: topology), topology: topology))
-    let levels = ProgressiveRules.capSkips(
-      operations: configuration.normalOperations, probabilities: normalProbabilities, topology: topology, limit: settings.progressive?.maxSkip ?? 2)
-    func skips(_ g: Genotype) -> Int { g.normal.filter { $0.operation == .skipConnect }.count }
-    try journal.log(["type": "genotype", "max_skip": .null, "normal_skip_connects": .int(skips(uncapped)), "genotype": .string(uncapped.description)])
-    journal.say("genotype without the skip cap (\(skips(uncapped)) skip-connects in the normal cell): \(uncapped)")
-    var final = uncapped
-    var levelsJSON: [JSONValue] = []
-    for level in levels {
-      final = genotype(normal: level.normal)
-      try journal.log(["type": "genotype", "max_skip": .int(level.maxSkip), "normal_skip_connects": .int(skips(final)), "genotype": .string(final.description)])
-      journal.say("genotype with at most \(level.maxSkip) skip-connects: \(final)")
-      levelsJSON.append(.object(["max_skip": .int(level.maxSkip), "genotype": .string(final.description)]))
-    }
-    try directory.write(final, to: .genotype)
-    guard case .object(var architecture) = architectureJSON() else { return final }
-    architecture["uncapped_genotype"] = .string(uncapped.description)
-    architecture["skip_cap_levels"] = .array(levelsJSON)
-    try directory.write(JSONValue.object(architecture), to: .architecture)
-    return final
-  }
-
   /// Operation names per edge, for events and `architecture.json`.
-  private static func names(_ operations: [[Primitive]]) -> JSONValue {
+  static func names(_ operations: [[Primitive]]) -> JSONValue {
     .array(operations.map { .array($0.map { .string($0.name) }) })
   }
 
@@ -506,25 +393,7 @@ public final class SearchRun {
     let configuration = network.configuration
     object["normal_operations"] = Self.names(configuration.normalOperations)
     object["reduce_operations"] = Self.names(configuration.reduceOperations)
-    if let progressive = state.progressive {
-      object["stage"] = .int(progressive.stage)
-      object["stages"] = .array(progressive.finished.map { finished in
-        func alphas(_ raw: [Float], _ operations: [[Primitive]]) -> JSONValue {
-          let columns = operations[0].count
-          let softmax = withoutGradients { Tensor(shape: [operations.count, columns], scalars: raw, on: backend).softmax(alongAxis: -1).scalars }
-          return .object([
-            "shape": .array([.int(operations.count), .int(columns)]), "raw": .array(raw.map { .double(Double($0)) }),
-            "softmax": .array(softmax.map { .double(Double($0)) }),
-          ])
-        }
-        return .object([
-          "layers": .int(finished.layers), "channels": .int(finished.channels),
-          "normal_operations": Self.names(finished.normalOperations), "reduce_operations": Self.names(finished.reduceOperations),
-          "alphas_normal": alphas(finished.alphasNormal, finished.normalOperations),
-          "alphas_reduce": alphas(finished.alphasReduce, finished.reduceOperations),
-        ])
-      })
-    }
+    object.merge(strategy.architectureFields(state.progressive, on: backend)) { _, new in new }
     return .object(object)
   }
 

@@ -75,32 +75,13 @@ public struct SearchSettings: Codable, Sendable, Equatable {
 
   public init() {}
 
-  /// The reference settings of a method: DARTS `cnn/train_search.py` (SPEC §2.2), PC-DARTS
-  /// `train_search.py` (SPEC §5.4: batch 256, SGD 0.1 → 0, Adam 6e-4, α/β frozen for 15
-  /// epochs, K = 4, edge normalisation).
+  /// The reference settings of a method, as its strategy sets them: DARTS
+  /// `cnn/train_search.py` (SPEC §2.2, these defaults), PC-DARTS and P-DARTS their
+  /// `train_search.py` (SPEC §5.4, §4.7).
   public static func reference(for method: Method) -> SearchSettings {
     var s = SearchSettings()
     s.method = method
-    if method == .pcDarts {
-      s.batchSize = 256
-      s.learningRate = 0.1
-      s.learningRateMin = 0
-      s.architectureLearningRate = 6e-4
-      s.architectureWarmupEpochs = 15
-      s.partialChannels = 4
-      s.edgeNormalization = true
-      s.validationEpochs = 1
-    }
-    if method == .pDarts {
-      s.batchSize = 96
-      s.epochs = 25
-      s.learningRateMin = 0
-      s.architectureLearningRate = 6e-4
-      s.architectureWarmupEpochs = 10
-      s.layers = 5
-      s.progressive = ProgressiveSettings()
-      s.validationEpochs = 5
-    }
+    method.strategy.reference(&s)
     return s
   }
 
@@ -153,17 +134,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     s.learningRate = 0.05
     s.cropPadding = 2
     s.validationEpochs = nil  // a short run: show the α-split accuracy after every epoch
-    if method == .pcDarts {
-      s.batchSize = 64  // PC-DARTS's memory saving buys a larger batch, as in the paper
-      s.learningRate = 0.1
-    }
-    if method == .pDarts {
-      // Three short stages of 3, 5 and 7 cells (8, 5 and 3 operations per edge).
-      s.layers = 3
-      s.progressive?.addLayers = [2, 4]
-      s.epochs = 4
-      s.architectureWarmupEpochs = 1
-    }
+    method.strategy.demo(&s)  // PC-DARTS: batch 64; P-DARTS: three short stages
     return s
   }
 
@@ -180,8 +151,8 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     epoch >= epochs - (validationEpochs ?? epochs)
   }
 
-  /// Number of stages (1 except for P-DARTS).
-  public var stageCount: Int { progressive?.stageCount ?? 1 }
+  /// Number of stages, as the method's strategy runs them (1 except for P-DARTS).
+  public var stageCount: Int { strategy.stageCount }
 
   /// A one-line reason these settings cannot run, or nil.
   public func validationProblem() -> String? {

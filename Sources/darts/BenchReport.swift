@@ -45,10 +45,11 @@ struct BenchReport {
     }
   }
 
-  /// Runs `darts_reference.py bench` with `reference` (`--what …` and its options) on the same
-  /// batch, threads and steps, reports it beside `ours` and prints the ratios.
-  func compare(ours: (medianMilliseconds: Double, peakBytes: Int), what: String, python: String, reference: [String]) throws {
-    let theirs = try runReference(python: python, arguments: reference)
+  /// Runs the reference script `script` (`darts_reference.py bench`) under `python` with
+  /// `reference` (`--what …` and its options) on the same batch, threads and steps, reports it
+  /// beside `ours` and prints the ratios.
+  func compare(ours: (medianMilliseconds: Double, peakBytes: Int), what: String, pytorch: (python: String, script: URL), reference: [String]) throws {
+    let theirs = try runReference(pytorch, arguments: reference)
     report(engine: "pytorch", what: what + " (best step)", ms: theirs.ms, peakBytes: theirs.peakBytes)
     if !json {
       emit(String(format: "speed-up %.2fx, peak memory ratio %.2f", theirs.ms / ours.medianMilliseconds, Double(ours.peakBytes) / Double(theirs.peakBytes)))
@@ -56,8 +57,8 @@ struct BenchReport {
   }
 
   /// Runs the PyTorch reference script and reads its JSON line.
-  func runReference(python: String, arguments: [String]) throws -> (ms: Double, peakBytes: Int) {
-    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Scripts/reference/darts_reference.py").standardized
+  func runReference(_ pytorch: (python: String, script: URL), arguments: [String]) throws -> (ms: Double, peakBytes: Int) {
+    let (python, script) = pytorch
     let process = Process()
     process.executableURL = URL(fileURLWithPath: python)
     process.arguments = [script.path, "bench"] + arguments + ["--batch", "\(batch)", "--threads", "\(threads)", "--steps", "\(steps)"]

@@ -19,7 +19,8 @@ extension BenchCommand {
         0.1/0.4/0.7; the peak figures of stages 2 and 3 include the stages before them (run \
         --stage N alone for one stage's own peak). With \
         --pytorch PYTHON, runs the same step in the PyTorch reference \
-        (Scripts/reference/darts_reference.py) right after, on the same threads, and prints the \
+        (--reference-script, default Scripts/reference/darts_reference.py under the current \
+        directory) right after, on the same threads, and prints the \
         ratio. With --beside-darts (pc-darts), times the DARTS step in the same process, steps \
         alternating, and prints the throughput and tensor-memory ratios.
         """)
@@ -42,8 +43,7 @@ extension BenchCommand {
     var channels = 16
     @Option(parsing: .unconditional, help: "Cells L.")
     var layers = 8
-    @Option(help: "A Python with torch installed: also time the PyTorch reference step.")
-    var pytorch: String?
+    @OptionGroup var reference: PyTorchReferenceOptions
     @Flag(help: "pc-darts: time the DARTS step too, alternating with this method's steps in one process, and print the ratios.")
     var besideDarts = false
     @Flag(help: "Print JSON lines.")
@@ -58,7 +58,7 @@ extension BenchCommand {
         ?? SearchNetworkConfiguration(channels: channels, layers: layers).memoryEstimate(inputSize: 32, batch: batch).problem("a batch of \(batch) on this supernet") {
         throw ValidationError(problem)
       }
-      if pytorch != nil && method == .darts && (channels != 16 || layers != 8) {
+      if reference.pytorch != nil && method == .darts && (channels != 16 || layers != 8) {
         throw ValidationError("--pytorch compares the reference setting only (--channels 16 --layers 8)")
       }
       if method != .darts && order != 1 { throw ValidationError("--order 2 is for --method darts only") }
@@ -66,9 +66,9 @@ extension BenchCommand {
         throw ValidationError("--channels and --layers are for --method darts (pc-darts and p-darts use their reference networks)")
       }
       if partialChannels < 1 || 16 % partialChannels != 0 { throw ValidationError("--partial-channels must divide 16") }
-      if pytorch != nil && method == .pcDarts && partialChannels != 4 { throw ValidationError("--pytorch compares K = 4 only") }
+      if reference.pytorch != nil && method == .pcDarts && partialChannels != 4 { throw ValidationError("--pytorch compares K = 4 only") }
       if let stage, method != .pDarts || !(1...3).contains(stage) { throw ValidationError("--stage is 1, 2 or 3 with --method p-darts") }
-      if besideDarts && (method != .pcDarts || pytorch != nil) { throw ValidationError("--beside-darts is for --method pc-darts, without --pytorch") }
+      if besideDarts && (method != .pcDarts || reference.pytorch != nil) { throw ValidationError("--beside-darts is for --method pc-darts, without --pytorch") }
     }
 
     /// The benchmarks to run: (label, Swift step, `darts_reference.py bench` arguments).
@@ -100,11 +100,12 @@ extension BenchCommand {
         output.reportSideBySide([("darts order 1", results[0]), (item.what, results[1])])
         return
       }
+      let pytorch = try reference.resolved()
       for item in cases() {
         let result = try item.benchmark.run()
         output.report(engine: "swift", what: item.what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes, parameters: result.parameters)
         if let pytorch {
-          try output.compare(ours: (result.medianMilliseconds, result.peakBytes), what: item.what, python: pytorch, reference: item.reference)
+          try output.compare(ours: (result.medianMilliseconds, result.peakBytes), what: item.what, pytorch: pytorch, reference: item.reference)
         }
       }
     }

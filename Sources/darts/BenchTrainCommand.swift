@@ -13,8 +13,8 @@ extension BenchCommand {
       discussion: """
         Runs the step on random 3x32x32 data and prints the median milliseconds, images per \
         second and process peak memory. With --pytorch PYTHON, runs the same step in the \
-        PyTorch reference (Scripts/reference/darts_reference.py bench --what train) right \
-        after, on the same threads, and prints the ratio.
+        PyTorch reference (--reference-script, default Scripts/reference/darts_reference.py \
+        under the current directory; bench --what train) right after, on the same threads, and prints the ratio.
         """)
 
     @Option(parsing: .unconditional, help: "Batch size.") var batch = 96
@@ -22,7 +22,7 @@ extension BenchCommand {
     @Option(parsing: .unconditional, help: "Timed steps (after one warm-up step); the median is reported.") var steps = 3
     @Option(parsing: .unconditional, help: "Initial channels C.") var channels = 36
     @Option(parsing: .unconditional, help: "Cells L.") var layers = 20
-    @Option(help: "A Python with torch installed: also time the PyTorch reference step.") var pytorch: String?
+    @OptionGroup var reference: PyTorchReferenceOptions
     @Flag(help: "Print JSON lines.") var json = false
 
     func validate() throws {
@@ -31,7 +31,7 @@ extension BenchCommand {
       }
       let network = NetworkDescription(genotype: .dartsV2, channels: channels, layers: layers, classes: 10, inputChannels: 3, inputSize: 32, auxiliary: true)
       if let problem = CPUBackend.threadCountProblem(threads) ?? network.problem(batch: batch, training: true) { throw ValidationError(problem) }
-      if pytorch != nil && (channels != 36 || layers != 20) {
+      if reference.pytorch != nil && (channels != 36 || layers != 20) {
         throw ValidationError("--pytorch compares the reference setting only (--channels 36 --layers 20)")
       }
     }
@@ -41,8 +41,8 @@ extension BenchCommand {
       let what = "train DARTS_V2 C=\(channels) L=\(layers)"
       let output = BenchReport(batch: batch, threads: threads, steps: steps, json: json)
       output.report(engine: "swift", what: what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes)
-      if let pytorch {
-        try output.compare(ours: (result.medianMilliseconds, result.peakBytes), what: what, python: pytorch, reference: ["--what", "train"])
+      if let pytorch = try reference.resolved() {
+        try output.compare(ours: (result.medianMilliseconds, result.peakBytes), what: what, pytorch: pytorch, reference: ["--what", "train"])
       }
     }
   }

@@ -35,27 +35,13 @@ struct SearchCommand: ParsableCommand {
   @Option(help: "Search method: darts, pc-darts or p-darts.") var method: SearchSettings.Method = .darts
   @Option(parsing: .unconditional, help: "Architecture gradient order: 1 or 2 (DARTS; P-DARTS is first order only).") var order: Int?
   @Flag(help: "The PC-DARTS ImageNet search setting (with --method pc-darts; default dataset image-folder).") var imagenet = false
-  @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist, image-folder.") var dataset: DatasetKind?
-  @Option(help: "Dataset directory (default: the dataset's usual location).") var data: String?
-  @Option(parsing: .unconditional, help: "Use only the first N training images.") var limit: Int?
-  @Option(parsing: .unconditional, help: "Fraction of the training images that train the weights (the rest train the architecture).") var trainPortion: Double?
+  @OptionGroup var options: RunOptions<SearchCommand>
   @Option(parsing: .unconditional, help: "Image folders: fraction of each class that trains the weights (default 0.1).") var weightFraction: Double?
   @Option(parsing: .unconditional, help: "Image folders: fraction of each class that trains the architecture (default 0.025).") var archFraction: Double?
-  @Option(parsing: .unconditional, help: "Image folders: side of the square crops (default 224).") var imageSize: Int?
-  @Option(parsing: .unconditional, help: "Batch size of both splits.") var batchSize: Int?
-  @Option(parsing: .unconditional, help: "Epochs (P-DARTS: per stage).") var epochs: Int?
-  @Option(parsing: .unconditional, help: "Initial SGD learning rate (cosine-annealed per epoch).") var learningRate: Double?
-  @Option(parsing: .unconditional, help: "Final SGD learning rate of the cosine schedule.") var learningRateMin: Double?
-  @Option(parsing: .unconditional, help: "Epochs of linear learning-rate warm-up lr·(e+1)/N, applied only with a batch size above 256 (as the reference).") var warmupEpochs: Int?
-  @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Double?
-  @Option(parsing: .unconditional, help: "SGD weight decay.") var weightDecay: Double?
-  @Option(parsing: .unconditional, help: "Global-norm clip of the weight gradients.") var gradClip: Double?
   @Option(parsing: .unconditional, help: "Adam learning rate of the architecture parameters.") var archLearningRate: Double?
   @Option(parsing: .unconditional, help: "Adam weight decay of the architecture parameters.") var archWeightDecay: Double?
   @Option(parsing: .unconditional, help: "Global-norm clip of the architecture gradients.") var archGradClip: Double?
   @Option(parsing: .unconditional, help: "Epochs before the architecture starts to learn (P-DARTS: in each stage).") var archWarmupEpochs: Int?
-  @Option(parsing: .unconditional, help: "Initial channels C.") var initChannels: Int?
-  @Option(parsing: .unconditional, help: "Cells L.") var layers: Int?
   @Option(parsing: .unconditional, help: "Intermediate nodes per cell.") var nodes: Int?
   @Option(parsing: .unconditional, help: "PC-DARTS partial channels K (1: every channel goes through the operations).") var partialChannels: Int?
   @Flag(inversion: .prefixedNo, help: "PC-DARTS edge normalisation (also on plain DARTS).") var edgeNorm: Bool?
@@ -64,51 +50,27 @@ struct SearchCommand: ParsableCommand {
   @Option(parsing: .upToNextOption, help: "P-DARTS: initial skip-connect dropout rate of each stage (paper CIFAR-10: 0.0 0.4 0.7; README command: 0.1 0.4 0.7; CIFAR-100: 0.1 0.2 0.3).") var skipDropout: [Double] = []
   @Option(parsing: .unconditional, help: "P-DARTS: most skip-connects in the final normal cell (M, default 2).") var maxSkip: Int?
   @Option(parsing: .unconditional, help: "Evaluate the architecture split only after the last N epochs (P-DARTS: of each stage; references: DARTS every epoch, PC-DARTS 1, its ImageNet search 3, P-DARTS 5).") var validateEpochs: Int?
-  @Option(parsing: .unconditional, help: "Zero padding of the random crop.") var cropPadding: Int?
-  @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var flip: Bool?
-  @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64?
-  @Option(parsing: .unconditional, help: "Threads.") var threads: Int?
-  @Option(parsing: .unconditional, help: "Stop each epoch after N steps (smoke runs).") var maxStepsPerEpoch: Int?
-  @Option(parsing: .unconditional, help: "Also checkpoint every N steps.") var checkpointEvery: Int?
-  @Option(help: "Run directory (default: runs/search-<method>-<time>).") var runDir: String?
-  @Option(help: "Continue the run in this directory from its last checkpoint.") var resume: String?
 
   /// The settings: the base of the dataset and method, then every option given.
   func settings() -> SearchSettings {
     var s: SearchSettings =
-      imagenet ? .imageNet() : (dataset ?? .demo) == .demo ? .demo(for: method) : .reference(for: method)
-    if let dataset { s.dataset = dataset }
-    s.dataDirectory = data
+      imagenet ? .imageNet() : (options.dataset ?? .demo) == .demo ? .demo(for: method) : .reference(for: method)
+    if let dataset = options.dataset { s.dataset = dataset }
+    options.apply(to: &s)
     if let v = order { s.order = v }
-    if let v = limit { s.limit = v }
-    if let v = trainPortion { s.trainPortion = v }
+    if let v = options.trainPortion { s.trainPortion = v }
     if let v = weightFraction { s.weightFraction = v }
     if let v = archFraction { s.architectureFraction = v }
-    if let v = imageSize { s.imageSize = v }
-    if let v = warmupEpochs { s.learningRateWarmupEpochs = v }
+    if let v = options.imageSize { s.imageSize = v }
+    if let v = options.warmupEpochs { s.learningRateWarmupEpochs = v }
     if let v = archGradClip { s.architectureGradientClip = v }
-    if let v = batchSize { s.batchSize = v }
-    if let v = epochs { s.epochs = v }
-    if let v = learningRate { s.learningRate = v }
-    if let v = learningRateMin { s.learningRateMin = v }
-    if let v = momentum { s.momentum = v }
-    if let v = weightDecay { s.weightDecay = v }
-    if let v = gradClip { s.gradientClip = v }
     if let v = archLearningRate { s.architectureLearningRate = v }
     if let v = archWeightDecay { s.architectureWeightDecay = v }
     if let v = archWarmupEpochs { s.architectureWarmupEpochs = v }
-    if let v = initChannels { s.channels = v }
-    if let v = layers { s.layers = v }
     if let v = nodes { s.nodes = v }
     if let v = partialChannels { s.partialChannels = v }
     if let v = edgeNorm { s.edgeNormalization = v }
     if let v = validateEpochs { s.validationEpochs = v }
-    if let v = cropPadding { s.cropPadding = v }
-    if let v = flip { s.flip = v }
-    if let v = seed { s.seed = v }
-    if let v = threads { s.threads = v }
-    if let v = maxStepsPerEpoch { s.maxStepsPerEpoch = v }
-    if let v = checkpointEvery { s.checkpointEvery = v }
     if !addLayers.isEmpty || !addWidth.isEmpty || !skipDropout.isEmpty || maxSkip != nil {
       var stages = s.progressive ?? ProgressiveSettings()  // rejected by validation unless p-darts
       if !addLayers.isEmpty { stages.addLayers = addLayers }
@@ -122,19 +84,19 @@ struct SearchCommand: ParsableCommand {
 
   func validate() throws {
     if imagenet && method != .pcDarts { throw ValidationError("--imagenet is the PC-DARTS ImageNet setting: add --method pc-darts") }
-    if resume == nil, let problem = settings().validationProblem() { throw ValidationError(problem) }
+    if options.resume == nil, let problem = settings().validationProblem() { throw ValidationError(problem) }
   }
 
   func run() throws {
     try reportingFailures {
       let run: SearchRun
-      if let resume {
+      if let resume = options.resume {
         run = try SearchRun.resume(URL(fileURLWithPath: resume))
         emit("resuming \(resume)")
       } else {
         let settings = settings()
         if let warning = CPUBackend.threadCountWarning(settings.threads) { warn(warning) }
-        let directory = runDir ?? "runs/search-\(settings.method.rawValue)-\(timestamp())"
+        let directory = options.runDir ?? "runs/search-\(settings.method.rawValue)-\(timestamp())"
         run = try SearchRun.start(settings, in: URL(fileURLWithPath: directory))
         emit("run directory: \(directory)")
       }
@@ -143,6 +105,18 @@ struct SearchCommand: ParsableCommand {
       emit("written: \(run.directory.url(of: .genotype).path)")
     }
   }
+}
+
+extension SearchCommand: RunOptionsHelp {
+  static let dataHelp = "Dataset directory (default: the dataset's usual location)."
+  static let trainPortionHelp = "Fraction of the training images that train the weights (the rest train the architecture)."
+  static let batchSizeHelp = "Batch size of both splits."
+  static let epochsHelp = "Epochs (P-DARTS: per stage)."
+  static let learningRateHelp = "Initial SGD learning rate (cosine-annealed per epoch)."
+  static let learningRateMinHelp = "Final SGD learning rate of the cosine schedule."
+  static let warmupEpochsHelp = "Epochs of linear learning-rate warm-up lr·(e+1)/N, applied only with a batch size above 256 (as the reference)."
+  static let gradClipHelp = "Global-norm clip of the weight gradients."
+  static let runDirHelp = "Run directory (default: runs/search-<method>-<time>)."
 }
 
 /// A sortable local time stamp for directory names.

@@ -45,9 +45,7 @@ struct TestCommand: ParsableCommand {
       // A file in a training run directory: test on that run's dataset unless told otherwise.
       let config = url.deletingLastPathComponent().appendingPathComponent("config.json")
       let run = try? JSONDecoder().decode(TrainSettings.self, from: Data(contentsOf: config))
-      // A file without a description (exported from PyTorch) names its macro structure.
-      let stem: EvaluationNetwork.Stem = file.tensors["stem0.0.weight"] != nil ? .imageNet : .cifar
-      let dataset = dataset ?? run?.dataset ?? (file.description?.stem ?? stem == .imageNet ? .imageFolder : .demo)
+      let dataset = dataset ?? run?.dataset ?? (file.stem == .imageNet ? .imageFolder : .demo)
       let directory = (data ?? (dataset == run?.dataset ? run?.dataDirectory : nil)).map { URL(fileURLWithPath: $0) }
       let testSet: any LabelledImages
       if dataset == .imageFolder {
@@ -60,10 +58,7 @@ struct TestCommand: ParsableCommand {
         testSet = AugmentedDataset(try dataset.load(.test, from: directory), augmentation: .evaluation)
       }
       let (channels, size) = (testSet.imageShape[0], testSet.imageShape[1])
-      var description = file.description ?? NetworkDescription(
-        genotype: .dartsV2, channels: stem == .imageNet ? 48 : 36, layers: stem == .imageNet ? 14 : 20,
-        classes: testSet.classCount, inputChannels: channels, inputSize: size, auxiliary: file.hasAuxiliaryHead,
-        stem: stem, auxiliaryFeatureNorm: file.tensors["auxiliary_head.features.6.running_mean"] != nil)
+      var description = file.inferredDescription(classes: testSet.classCount, inputChannels: channels, inputSize: size)
       if let genotype { description.genotype = try GenotypeCommand.load(genotype) }
       if let initChannels { description.channels = initChannels }
       if let layers { description.layers = layers }

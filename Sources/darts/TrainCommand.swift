@@ -31,41 +31,19 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Recipe: demo, darts, pdarts, pcdarts, darts-imagenet, pdarts-imagenet, pcdarts-imagenet (default: demo without --dataset, else darts).") var preset: TrainSettings.Preset?
   @Flag(help: "The ImageNet recipe of the preset's method (--preset pdarts --imagenet is pdarts-imagenet; alone: darts-imagenet).") var imagenet = false
   @Option(help: "A built-in genotype name (darts genotype list) or a genotype JSON file.") var genotype: String?
-  @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist, image-folder.") var dataset: DatasetKind?
-  @Option(help: "Dataset directory (default: the dataset's usual location; image folders: DIR/train and DIR/val or DIR/test, one sub-folder per class).") var data: String?
-  @Option(parsing: .unconditional, help: "Image folders: side of the square crops (default 224).") var imageSize: Int?
+  @OptionGroup var options: RunOptions<TrainCommand>
   @Flag(inversion: .prefixedNo, help: "Image folders: ColorJitter(0.4, 0.4, 0.4, 0.2) on training images (default: with the ImageNet presets).") var colorJitter: Bool?
-  @Option(parsing: .unconditional, help: "Use only the first N training images.") var limit: Int?
   @Option(parsing: .unconditional, help: "Test on only the first N test images.") var testLimit: Int?
-  @Option(parsing: .unconditional, help: "Train on this fraction of the training images and report the rest as a validation split.") var trainPortion: Double?
-  @Option(parsing: .unconditional, help: "Batch size.") var batchSize: Int?
-  @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int?
-  @Option(parsing: .unconditional, help: "Initial SGD learning rate.") var learningRate: Double?
   @Option(help: "Schedule: cosine, step (x gamma per epoch), linear (P-DARTS/PC-DARTS ImageNet).") var schedule: LearningRatePlan.Schedule?
-  @Option(parsing: .unconditional, help: "Final learning rate of the cosine schedule.") var learningRateMin: Double?
   @Option(parsing: .unconditional, help: "Factor per epoch of the step schedule.") var stepGamma: Double?
-  @Option(parsing: .unconditional, help: "Linear warm-up epochs at the start.") var warmupEpochs: Int?
   @Option(help: "Warm-up scales the schedule (P-DARTS) or the initial rate (PC-DARTS): schedule, initial.") var warmup: LearningRatePlan.Warmup?
-  @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Double?
-  @Option(parsing: .unconditional, help: "SGD weight decay.") var weightDecay: Double?
-  @Option(parsing: .unconditional, help: "Global-norm gradient clip.") var gradClip: Double?
   @Option(parsing: .unconditional, help: "Maximum drop-path probability (ramps linearly from 0 over the epochs).") var dropPath: Double?
   @Option(parsing: .unconditional, help: "Weight of the auxiliary loss (0: no auxiliary head).") var auxiliaryWeight: Double?
   @Option(parsing: .unconditional, help: "Label smoothing of the training loss.") var labelSmoothing: Double?
   @Option(parsing: .unconditional, help: "Cutout square side (0: none).") var cutout: Int?
-  @Option(parsing: .unconditional, help: "Zero padding of the random crop.") var cropPadding: Int?
-  @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var flip: Bool?
-  @Option(parsing: .unconditional, help: "Initial channels C.") var initChannels: Int?
-  @Option(parsing: .unconditional, help: "Cells L.") var layers: Int?
   @Option(help: "Network: cifar (NetworkCIFAR) or imagenet (NetworkImageNet, three stride-2 stem convolutions).") var network: EvaluationNetwork.Stem?
   @Flag(name: .customLong("auxiliary-bn768"), inversion: .prefixedNo, help: "The auxiliary head's BN(768) (default: with, except the DARTS and PC-DARTS ImageNet recipes).") var auxiliaryBN768: Bool?
-  @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64?
-  @Option(parsing: .unconditional, help: "Threads.") var threads: Int?
-  @Option(parsing: .unconditional, help: "Stop each epoch after N steps (smoke runs).") var maxStepsPerEpoch: Int?
-  @Option(parsing: .unconditional, help: "Also checkpoint every N steps.") var checkpointEvery: Int?
   @Option(help: "Start from these weights: a weights.safetensors or checkpoint of ours, or a state_dict exported from the PyTorch reference network.") var initFrom: String?
-  @Option(help: "Run directory (default: runs/train-<genotype>-<time>).") var runDir: String?
-  @Option(help: "Continue the run in this directory from its last checkpoint.") var resume: String?
 
   /// The settings: the preset, then every option given.
   func settings() throws -> TrainSettings {
@@ -74,49 +52,33 @@ struct TrainCommand: ParsableCommand {
       s.genotype = try GenotypeCommand.load(genotype)
       s.genotypeSource = genotype
     }
-    if let dataset {
+    if let dataset = options.dataset {
       s.dataset = dataset
       // Augmentations of the other kind of dataset do not apply (an option given still errs).
       if dataset == .imageFolder { (s.cutout, s.cropPadding) = (0, 0) } else { s.colorJitter = nil }
     }
-    if let v = imageSize { s.imageSize = v }
+    if let v = options.imageSize { s.imageSize = v }
     if let v = colorJitter { s.colorJitter = v ? .imageNet : nil }
     if let v = network { s.stem = v }
     if let v = auxiliaryBN768 { s.auxiliaryFeatureNorm = v }
-    s.dataDirectory = data
-    if let v = limit { s.limit = v }
+    options.apply(to: &s)
     if let v = testLimit { s.testLimit = v }
-    if let v = trainPortion { s.trainPortion = v }
-    if let v = batchSize { s.batchSize = v }
-    if let v = epochs { s.epochs = v }
-    if let v = learningRate { s.learningRate = v }
+    if let v = options.trainPortion { s.trainPortion = v }
     if let v = schedule { s.schedule = v }
-    if let v = learningRateMin { s.learningRateMin = v }
     if let v = stepGamma { s.stepGamma = v }
-    if let v = warmupEpochs { s.warmupEpochs = v }
+    if let v = options.warmupEpochs { s.warmupEpochs = v }
     if let v = warmup { s.warmup = v }
-    if let v = momentum { s.momentum = v }
-    if let v = weightDecay { s.weightDecay = v }
-    if let v = gradClip { s.gradientClip = v }
     if let v = dropPath { s.dropPath = v }
     if let v = auxiliaryWeight { s.auxiliaryWeight = v }
     if let v = labelSmoothing { s.labelSmoothing = v }
     if let v = cutout { s.cutout = v }
-    if let v = cropPadding { s.cropPadding = v }
-    if let v = flip { s.flip = v }
-    if let v = initChannels { s.channels = v }
-    if let v = layers { s.layers = v }
-    if let v = seed { s.seed = v }
-    if let v = threads { s.threads = v }
-    if let v = maxStepsPerEpoch { s.maxStepsPerEpoch = v }
-    if let v = checkpointEvery { s.checkpointEvery = v }
     s.initFrom = initFrom
     return s
   }
 
   /// `--preset`, turned into its ImageNet recipe by `--imagenet`.
   func chosenPreset() throws -> TrainSettings.Preset {
-    let chosen = preset ?? (imagenet ? .darts : dataset == nil ? .demo : .darts)
+    let chosen = preset ?? (imagenet ? .darts : options.dataset == nil ? .demo : .darts)
     guard imagenet else { return chosen }
     switch chosen {
     case .darts, .dartsImageNet: return .dartsImageNet
@@ -129,7 +91,7 @@ struct TrainCommand: ParsableCommand {
   func run() throws {
     try reportingFailures {
       let run: TrainRun
-      if let resume {
+      if let resume = options.resume {
         run = try TrainRun.resume(URL(fileURLWithPath: resume))
         emit("resuming \(resume)")
       } else {
@@ -137,7 +99,7 @@ struct TrainCommand: ParsableCommand {
         if let problem = settings.validationProblem() { throw ValidationError(problem) }
         if let warning = CPUBackend.threadCountWarning(settings.threads) { warn(warning) }
         let name = settings.genotypeSource.hasSuffix(".json") ? "genotype" : settings.genotypeSource
-        let directory = runDir ?? "runs/train-\(name)-\(timestamp())"
+        let directory = options.runDir ?? "runs/train-\(name)-\(timestamp())"
         run = try TrainRun.start(settings, in: URL(fileURLWithPath: directory))
         emit("run directory: \(directory)")
         emit(String(format: "param size = %.6fMB", Double(run.network.referenceParameterCount) / 1e6))
@@ -147,4 +109,16 @@ struct TrainCommand: ParsableCommand {
       emit("written: \(run.directory.weightsURL.path)")
     }
   }
+}
+
+extension TrainCommand: RunOptionsHelp {
+  static let dataHelp = "Dataset directory (default: the dataset's usual location; image folders: DIR/train and DIR/val or DIR/test, one sub-folder per class)."
+  static let trainPortionHelp = "Train on this fraction of the training images and report the rest as a validation split."
+  static let batchSizeHelp = "Batch size."
+  static let epochsHelp = "Epochs."
+  static let learningRateHelp = "Initial SGD learning rate."
+  static let learningRateMinHelp = "Final learning rate of the cosine schedule."
+  static let warmupEpochsHelp = "Linear warm-up epochs at the start."
+  static let gradClipHelp = "Global-norm gradient clip."
+  static let runDirHelp = "Run directory (default: runs/train-<genotype>-<time>)."
 }

@@ -113,6 +113,73 @@ final class DartsCLITests: XCTestCase {
       XCTAssert(result.err.contains(message), result.err)
     }
   }
+
+  /// `bench … --pytorch` runs the reference script named by `--reference-script` (else
+  /// Scripts/reference/darts_reference.py under the current directory), never one found by the
+  /// binary's own source path; a missing script is one line naming the option, before any step.
+  func testBenchRunsTheReferenceScriptItIsGiven() throws {
+    let directory = try temporaryDirectory()
+    let stub = directory.appendingPathComponent("stub_reference.sh")
+    try #"echo '{"min_ms": 7.5, "peak_rss_bytes": 1000}'"#.write(to: stub, atomically: true, encoding: .utf8)
+    let bench = ["bench", "search", "--method", "pc-darts", "--batch", "2", "--steps", "1", "--threads", "2", "--json"]
+    let result = try run(bench + ["--pytorch", "/bin/sh", "--reference-script", stub.path])
+    XCTAssertEqual(result.status, 0, result.err)
+    let objects = try result.out.split(separator: "\n").map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+    let pytorch = try XCTUnwrap(objects.first { $0["engine"] as? String == "pytorch" }, result.out)
+    XCTAssertEqual(pytorch["median_ms"] as? Double, 7.5)
+    XCTAssertEqual(pytorch["peak_bytes"] as? Int, 1000)
+
+    let missing = directory.appendingPathComponent("none.py").path
+    for command in [["bench", "train", "--steps", "1"], bench] {
+      let refused = try run(command + ["--pytorch", "/bin/sh", "--reference-script", missing])
+      XCTAssertNotEqual(refused.status, 0)
+      XCTAssert(refused.err.contains("--reference-script \(missing): no such file"), refused.err)
+      XCTAssertEqual(refused.out, "", "refused before timing anything")
+    }
+    // Elsewhere than a checkout, without the option: told to pass it.
+    let process = Process()
+    process.executableURL = try dartsExecutable
+    process.arguments = bench + ["--pytorch", "/bin/sh"]
+    process.currentDirectoryURL = directory
+    let err = Pipe()
+    (process.standardOutput, process.standardError) = (FileHandle.nullDevice, err)
+    try process.run()
+    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    XCTAssertNotEqual(process.terminationStatus, 0)
+    XCTAssert(message.contains("no PyTorch reference script at Scripts/reference/darts_reference.py"), message)
+    XCTAssert(message.contains("pass --reference-script PATH"), message)
+  }
+
+  /// The options `search` and `train` share are declared once, each with its command's wording:
+  /// both list every one of them, and both refuse a bad value of one with the same line.
+  func testSearchAndTrainShareTheirRunOptions() throws {
+    func help(_ command: String) throws -> String {
+      let result = try run([command, "--help"])
+      XCTAssertEqual(result.status, 0, result.err)
+      return result.out.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+    let (search, train) = (try help("search"), try help("train"))
+    for flag in [
+      "dataset", "data", "image-size", "limit", "train-portion", "batch-size", "epochs", "learning-rate", "learning-rate-min",
+      "warmup-epochs", "momentum", "weight-decay", "grad-clip", "crop-padding", "init-channels", "layers", "seed", "threads",
+      "max-steps-per-epoch", "checkpoint-every", "run-dir", "resume",
+    ] {
+      XCTAssert(search.contains("--\(flag) <\(flag)>"), flag)
+      XCTAssert(train.contains("--\(flag) <\(flag)>"), flag)
+    }
+    XCTAssert(search.contains("--flip/--no-flip Random horizontal flips."), search)
+    XCTAssert(train.contains("--flip/--no-flip Random horizontal flips."), train)
+    XCTAssert(search.contains("--batch-size <batch-size> Batch size of both splits."), search)
+    XCTAssert(train.contains("--batch-size <batch-size> Batch size."), train)
+    XCTAssert(search.contains("--run-dir <run-dir> Run directory (default: runs/search-<method>-<time>)."), search)
+    XCTAssert(train.contains("--run-dir <run-dir> Run directory (default: runs/train-<genotype>-<time>)."), train)
+    for command in ["search", "train"] {
+      let result = try run([command, "--batch-size", "-4"])
+      XCTAssertNotEqual(result.status, 0)
+      XCTAssert(result.err.contains("--batch-size must be positive"), result.err)
+    }
+  }
 }
 
 extension XCTestCase {

@@ -62,6 +62,35 @@ final class NetworkWeightsTests: XCTestCase {
     XCTAssertGreaterThan(expected.map(abs).max()!, 0.01, "the fixture's logits are not trivial")
   }
 
+  /// A file without a description (a PyTorch export) names its network by its tensors: the
+  /// ImageNet stem by `stem0.0.weight` (then C = 48, L = 14), else the CIFAR network (C = 36,
+  /// L = 20); an auxiliary head and its BN(768) by their weights. A description in the file wins.
+  func testTensorNamesTellTheNetworkOfAnExport() throws {
+    let imageNet = try NetworkWeights.read(from: fixture("reference_imagenet_weights", "safetensors"))
+    XCTAssertEqual(imageNet.stem, .imageNet)
+    XCTAssertEqual(
+      imageNet.inferredDescription(classes: 3, inputChannels: 3, inputSize: 224),
+      NetworkDescription(genotype: .dartsV2, channels: 48, layers: 14, classes: 3, inputChannels: 3, inputSize: 224, auxiliary: false, stem: .imageNet, auxiliaryFeatureNorm: false))
+    let cifar = try NetworkWeights.read(from: fixture("reference_weights", "safetensors"))
+    XCTAssertEqual(cifar.stem, .cifar)
+    XCTAssertEqual(
+      cifar.inferredDescription(classes: 10, inputChannels: 3, inputSize: 32),
+      NetworkDescription(genotype: .dartsV2, channels: 36, layers: 20, classes: 10, inputChannels: 3, inputSize: 32, auxiliary: false, stem: .cifar, auxiliaryFeatureNorm: false))
+
+    let export = temporaryFile("auxiliary.safetensors")
+    try Safetensors.write(network(auxiliary: true).stateDict(), to: export)
+    let auxiliary = try NetworkWeights.read(from: export)
+    XCTAssertNil(auxiliary.description)
+    XCTAssertEqual(
+      auxiliary.inferredDescription(classes: 10, inputChannels: 3, inputSize: 32),
+      NetworkDescription(genotype: .dartsV2, channels: 36, layers: 20, classes: 10, inputChannels: 3, inputSize: 32, auxiliary: true, stem: .cifar, auxiliaryFeatureNorm: true))
+
+    let ours = temporaryFile("weights.safetensors")
+    let described = NetworkDescription(genotype: .dartsV2, channels: 8, layers: 5, classes: 10, inputChannels: 3, inputSize: 32, auxiliary: true)
+    try NetworkWeights.write(network(auxiliary: true), description: described, to: ours)
+    XCTAssertEqual(try NetworkWeights.read(from: ours).inferredDescription(classes: 3, inputChannels: 1, inputSize: 28), described)
+  }
+
   /// Descriptions written before the ImageNet network was selectable read as the CIFAR network
   /// with BN(768); new ones keep the stem and the flag.
   func testNetworkDescriptionsReadOldAndNewFiles() throws {
