@@ -25,6 +25,8 @@ declare -A max_len=(
   [FuzzSafetensors]=65536 [FuzzConfig]=16384 [FuzzGenotype]=16384
   [FuzzIDX]=1048576 [FuzzCIFAR]=16384 [FuzzImage]=1048576
 )
+# Dictionaries (Fuzz/Dictionaries/) of the targets whose format has keywords.
+declare -A dictionary=([FuzzSafetensors]=safetensors.dict [FuzzConfig]=json.dict [FuzzGenotype]=json.dict)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(FuzzSafetensors FuzzConfig FuzzGenotype FuzzIDX FuzzCIFAR FuzzImage)
 for target in "${targets[@]}"; do
@@ -55,8 +57,10 @@ for target in "${targets[@]}"; do
   mkdir -p "$corpus" "$artifacts"
   cp Fuzz/Corpus/"$target"/* "$corpus"/
   log="$work/$target.log"
+  options=()
+  [ -z "${dictionary[$target]:-}" ] || options+=(-dict="Fuzz/Dictionaries/${dictionary[$target]}")
   status=0
-  "$bin/$target" "$corpus" -max_total_time="$seconds" -max_len="${max_len[$target]}" \
+  "$bin/$target" "$corpus" "${options[@]}" -max_total_time="$seconds" -max_len="${max_len[$target]}" \
     -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" >"$log" 2>&1 || status=$?
   runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -n 1)
