@@ -28,6 +28,10 @@ let package = Package(
     .library(name: "NN", targets: ["NN"]),
     .library(name: "Datasets", targets: ["Datasets"]),
     .library(name: "Runs", targets: ["Runs"]),
+    .library(name: "SearchSpace", targets: ["SearchSpace"]),
+    .library(name: "Search", targets: ["Search"]),
+    .library(name: "Evaluation", targets: ["Evaluation"]),
+    .library(name: "_TestSupport", targets: ["_TestSupport"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.0.0")

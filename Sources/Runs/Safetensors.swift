@@ -106,6 +106,12 @@ public enum Safetensors {
         entries[name] = SafetensorsEntry(dtype: entry.dtype, shape: entry.shape, scalars: entry.dtype.floats(from: bytes))
       }
     }
+    // A batch counter is written back as I64: it must be a number that can be.
+    for (name, entry) in entries where name.hasSuffix(integerSuffix) {
+      if let value = entry.scalars.first(where: { Int64(exactly: $0.rounded()) == nil }) {
+        throw fail(.invalidCounter(tensor: name, value: value))
+      }
+    }
     return SafetensorsContents(entries: entries, metadata: header.metadata)
   }
 
@@ -299,6 +305,9 @@ public struct SafetensorsError: Error, CustomStringConvertible, Equatable, Senda
     case invalidOffsets(tensor: String, begin: Int, end: Int, detail: String)
     /// A tensor's byte count disagrees with its shape and dtype.
     case sizeMismatch(tensor: String, shape: [Int], dtype: String, bytes: Int)
+    /// A ``Safetensors/integerSuffix`` tensor holds a value that is not finite or, rounded,
+    /// outside `Int64` (it could not be written back as `I64`).
+    case invalidCounter(tensor: String, value: Float)
   }
 
   /// The file (or other source) that failed.
@@ -325,6 +334,8 @@ public struct SafetensorsError: Error, CustomStringConvertible, Equatable, Senda
       detail = "tensor \(tensor.debugDescription) has data_offsets [\(begin), \(end)] out of range: \(reason)"
     case .sizeMismatch(let tensor, let shape, let dtype, let bytes):
       detail = "tensor \(tensor.debugDescription) of shape \(shape) and dtype \(dtype) cannot occupy \(bytes) bytes"
+    case .invalidCounter(let tensor, let value):
+      detail = "batch counter \(tensor.debugDescription) holds \(value), not a whole number within Int64"
     }
     return oneLine("\(path): not a valid safetensors file: \(detail)")
   }

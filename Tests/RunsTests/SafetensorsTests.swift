@@ -172,6 +172,25 @@ final class SafetensorsTests: XCTestCase {
       // The element count of [2³², 2³², 2³²] overflows Int: a size mismatch, not a trap.
       ("shape-overflow", safetensorsFile(header: #"{"a": {"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296], "data_offsets": [0, 8]}}"#, data: f32x2),
        { $0 == .sizeMismatch(tensor: "a", shape: [1 << 32, 1 << 32, 1 << 32], dtype: "F32", bytes: 8) }),
+      ("element-count-overflow-before-zero", safetensorsFile(
+        header: #"{"a": {"dtype": "F32", "shape": [281474976710655, 281474976710655, 0], "data_offsets": [0, 0]}}"#),
+       { $0 == .sizeMismatch(tensor: "a", shape: [(1 << 48) - 1, (1 << 48) - 1, 0], dtype: "F32", bytes: 0) }),
+      ("byte-count-overflow", safetensorsFile(
+        header: #"{"a": {"dtype": "F64", "shape": [4294967296, 536870912], "data_offsets": [0, 8]}}"#, data: f32x2),
+       { $0 == .sizeMismatch(tensor: "a", shape: [1 << 32, 1 << 29], dtype: "F64", bytes: 8) }),
+      // Batch counters that the writer could not store as I64 again (it trapped re-saving them).
+      ("counter-nan", safetensorsFile(
+        header: #"{"bn.num_batches_tracked": {"dtype": "F32", "shape": [], "data_offsets": [0, 4]}}"#, data: rawBytes([Float.nan])),
+       { if case .invalidCounter(tensor: "bn.num_batches_tracked", let value) = $0 { value.isNaN } else { false } }),
+      ("counter-infinite", safetensorsFile(
+        header: #"{"bn.num_batches_tracked": {"dtype": "BF16", "shape": [], "data_offsets": [0, 2]}}"#, data: [0x80, 0xFF]),
+       { $0 == .invalidCounter(tensor: "bn.num_batches_tracked", value: -.infinity) }),
+      ("counter-above-int64", safetensorsFile(
+        header: #"{"bn.num_batches_tracked": {"dtype": "I64", "shape": [], "data_offsets": [0, 8]}}"#, data: rawBytes([Int64.max])),
+       { $0 == .invalidCounter(tensor: "bn.num_batches_tracked", value: 0x1p63) }),
+      ("counter-below-int64", safetensorsFile(
+        header: #"{"bn.num_batches_tracked": {"dtype": "F64", "shape": [2], "data_offsets": [0, 16]}}"#, data: rawBytes([3, -1e19])),
+       { $0 == .invalidCounter(tensor: "bn.num_batches_tracked", value: -1e19) }),
     ]
     for (name, bytes, expected) in cases {
       let url = directory.appendingPathComponent("\(name).safetensors")
@@ -190,6 +209,24 @@ final class SafetensorsTests: XCTestCase {
     let url = try makeTemporaryDirectory(self)
     XCTAssertThrowsError(try Safetensors.read(from: url)) { error in
       XCTAssertEqual("\(error)", "\(url.path): is a directory, not a file")
+    }
+  }
+
+  func testEveryBatchCounterThatDecodesEncodesAgain() throws {
+    let counters: [(dtype: String, bytes: [UInt8], value: Float)] = [
+      ("I64", rawBytes([Int64(1) << 62]), 0x1p62),
+      ("I64", rawBytes([Int64.min]), -0x1p63),
+      ("F32", rawBytes([Float(2.5)]), 2.5),
+      ("F16", [0x00, 0x7B], 57344),
+    ]
+    for (dtype, bytes, value) in counters {
+      let file = safetensorsFile(
+        header: #"{"bn.num_batches_tracked": {"dtype": "\#(dtype)", "shape": [], "data_offsets": [0, \#(bytes.count)]}}"#, data: bytes)
+      let contents = try Safetensors.decode(file, source: dtype)
+      XCTAssertEqual(contents.entries["bn.num_batches_tracked"]?.scalars, [value], dtype)
+      let again = try Safetensors.decode(Safetensors.encode(contents.tensors(on: backend)), source: "re-encoded \(dtype)")
+      XCTAssertEqual(again.entries["bn.num_batches_tracked"]?.scalars, [value.rounded()], dtype)
+      XCTAssertEqual(again.entries["bn.num_batches_tracked"]?.dtype, .i64, dtype)
     }
   }
 
