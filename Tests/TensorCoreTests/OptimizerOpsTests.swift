@@ -75,6 +75,21 @@ final class OptimizerOpsTests: XCTestCase {
     XCTAssertEqual(initial.scalars, before, "the tensor sharing the initial storage is unchanged (copy-on-write)")
   }
 
+  func testRunningAverageStepMatchesPlainLoop() {
+    var generator = SeededGenerator(seed: 6)
+    let (momentum, unbias): (Float, Float) = (0.1, 64.0 / 63.0)
+    var r = randomScalars(&generator)
+    let initial = Tensor(shape: [count], scalars: r, on: backend)
+    var running = initial
+    for _ in 0..<2 {
+      let batch = randomScalars(&generator)
+      for i in 0..<count { r[i] = (1 - momentum) * r[i] + momentum * batch[i] * unbias }
+      Tensor.runningAverageStep(&running, toward: Tensor(shape: [count], scalars: batch, on: backend), momentum: momentum, scale: unbias)
+      assertClose(running.scalars, r, "running statistics")
+    }
+    XCTAssertNotEqual(initial.scalars, running.scalars, "the tensor sharing the initial storage is unchanged (copy-on-write)")
+  }
+
   func testDotAndSumOfSquaresMatchDoubleLoop() {
     var generator = SeededGenerator(seed: 5)
     let a = (0..<1001).map { _ in generator.nextUniform() * 2 - 1 }
