@@ -56,7 +56,7 @@ let package = Package(
     .executableTarget(
       name: "darts",
       dependencies: [
-        "CPUKernels", "TensorCore", "NN", "Datasets", "SearchSpace", "Search", "Evaluation", "Benchmarks",
+        "TensorCore", "NN", "Datasets", "SearchSpace", "Search", "Evaluation", "Benchmarks",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: releaseFlags),

@@ -200,7 +200,7 @@ public enum Safetensors {
       if dtype(forName: name) == .i64 {
         tensor.scalars.map { Int64($0.rounded()).littleEndian }.withUnsafeBytes { emit($0) }
       } else {
-        emit(UnsafeRawBufferPointer(start: tensor.storage.pointer, count: tensor.count * 4))
+        tensor.withHostBytes { emit($0) }
       }
     }
   }

@@ -53,6 +53,15 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
   /// The elements in row-major order.
   public var scalars: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
 
+  /// Calls `body` with the elements as host bytes: `count` float32 values in row-major order,
+  /// in the machine's byte order (little-endian on every supported platform), valid only
+  /// during the call. This is the copy-out for writing tensors to files: the CPU backend
+  /// lends its storage without a copy; a device backend implements it as one device-to-host
+  /// transfer into a host buffer.
+  public func withHostBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    try body(UnsafeRawBufferPointer(start: storage.pointer, count: count * MemoryLayout<Float>.stride))
+  }
+
   /// The single element of a one-element tensor.
   public var scalar: Float {
     precondition(count == 1, "scalar of a tensor with \(count) elements")
@@ -109,6 +118,18 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
   /// An uninitialised tensor (every element must be written before it is read).
   static func uninitialized(_ shape: [Int], on backend: any Backend) -> Tensor {
     Tensor(shape: shape, storage: backend.allocate(shape.reduce(1, *)), backend: backend)
+  }
+
+  /// The backend shared by the operands of one operation: every operation with more than one
+  /// tensor operand gets it here. Operands on different backends are a programming error (the
+  /// program chooses one backend per run; no input can cause it), so this stops with a message
+  /// naming both backends instead of letting a kernel read memory it cannot address.
+  static func sharedBackend(of operands: [Tensor]) -> any Backend {
+    let backend = operands[0].backend
+    for other in operands.dropFirst() where other.backend !== backend {
+      preconditionFailure("tensors on different backends meeting in one operation: \(backend.name) and \(other.backend.name) (create every tensor of a computation on one backend)")
+    }
+    return backend
   }
 
   // MARK: Gradient bookkeeping

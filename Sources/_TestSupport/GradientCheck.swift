@@ -1,4 +1,3 @@
-import CPUKernels
 import TensorCore
 import XCTest
 
@@ -22,10 +21,7 @@ public func checkGradients(
   let analytic = gradients(of: (output * weights).sum(), wrt: leaves)
 
   func loss(_ values: [Tensor]) -> Double {
-    withoutGradients {
-      let out = function(values)
-      return Elementwise.dot(out.storage.pointer, weights.storage.pointer, count: out.count, pool: backend.pool)
-    }
+    withoutGradients { Tensor.dot(function(values), weights) }
   }
 
   for (k, input) in inputs.enumerated() {

@@ -42,15 +42,9 @@ public final class BatchNorm2d: Module, Layer {
       let n = Float(input.count / input.shape[1])
       let m = momentum
       let unbias = n / Swift.max(n - 1, 1)
-      let batchMean = mean.scalars
-      runningMean.update { p, count in
-        for c in 0..<count { p[c] = (1 - m) * p[c] + m * batchMean[c] }
-      }
-      let batchVariance = variance.scalars
-      runningVariance.update { p, count in
-        for c in 0..<count { p[c] = (1 - m) * p[c] + m * batchVariance[c] * unbias }
-      }
-      batchesTracked.update { p, _ in p[0] += 1 }
+      Tensor.runningAverageStep(&runningMean.value, toward: mean, momentum: m)
+      Tensor.runningAverageStep(&runningVariance.value, toward: variance, momentum: m, scale: unbias)
+      batchesTracked.assign(batchesTracked.value + 1)
       return output
     }
     // Evaluation: a per-channel affine map with the running statistics.

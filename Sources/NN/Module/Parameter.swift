@@ -29,9 +29,4 @@ public final class Parameter: @unchecked Sendable {
     precondition(newValue.shape == value.shape, "assigning \(newValue.shape) to a parameter of shape \(value.shape)")
     value = kind == .buffer ? newValue.detached() : newValue.requiringGradient()
   }
-
-  /// Updates the value in place (copy-on-write), as an optimiser step does.
-  public func update(_ body: (UnsafeMutablePointer<Float>, Int) -> Void) {
-    value.updateInPlace(body)
-  }
 }

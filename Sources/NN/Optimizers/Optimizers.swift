@@ -1,5 +1,4 @@
 import Foundation
-import CPUKernels
 import TensorCore
 
 /// SGD with momentum and coupled weight decay, exactly PyTorch's `torch.optim.SGD`
@@ -27,14 +26,9 @@ public struct SGD: Sendable {
     for ((name, parameter), gradient) in zip(parameters, gradients) {
       let first = momentumBuffers[name] == nil
       var buffer = momentumBuffers.removeValue(forKey: name) ?? Tensor.zeros(gradient.shape, on: gradient.backend)
-      let (lr, mu, wd) = (learningRate, momentum, weightDecay)
-      buffer.updateInPlace { bufferPointer, count in
-        parameter.update { weight, _ in
-          OptimizerKernels.sgdStep(
-            weight: weight, gradient: gradient.storage.pointer, momentumBuffer: bufferPointer,
-            count: count, learningRate: lr, momentum: mu, weightDecay: wd, firstStep: first)
-        }
-      }
+      Tensor.sgdMomentumStep(
+        weight: &parameter.value, gradient: gradient, momentumBuffer: &buffer,
+        learningRate: learningRate, momentum: momentum, weightDecay: weightDecay, firstStep: first)
       momentumBuffers[name] = buffer
     }
   }
@@ -69,18 +63,9 @@ public struct Adam: Sendable {
       var m = firstMoments.removeValue(forKey: name) ?? Tensor.zeros(gradient.shape, on: gradient.backend)
       var v = secondMoments.removeValue(forKey: name) ?? Tensor.zeros(gradient.shape, on: gradient.backend)
       let t = (steps[name] ?? 0) + 1
-      let settings = self
-      m.updateInPlace { mPointer, count in
-        v.updateInPlace { vPointer, _ in
-          parameter.update { weight, _ in
-            OptimizerKernels.adamStep(
-              weight: weight, gradient: gradient.storage.pointer, firstMoment: mPointer,
-              secondMoment: vPointer, count: count, step: t, learningRate: settings.learningRate,
-              beta1: settings.beta1, beta2: settings.beta2, epsilon: settings.epsilon,
-              weightDecay: settings.weightDecay)
-          }
-        }
-      }
+      Tensor.adamStep(
+        weight: &parameter.value, gradient: gradient, firstMoment: &m, secondMoment: &v, step: t,
+        learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay)
       firstMoments[name] = m
       secondMoments[name] = v
       steps[name] = t
@@ -103,11 +88,7 @@ public func clipGradientNorm(_ gradients: inout [Tensor], maxNorm: Float) -> Flo
 
 /// `√(Σ_i ‖t_i‖²)` over all tensors, accumulated in Double.
 public func globalNorm(_ tensors: [Tensor]) -> Float {
-  var total = 0.0
-  for t in tensors {
-    total += Elementwise.dot(t.storage.pointer, t.storage.pointer, count: t.count, pool: t.backend.pool)
-  }
-  return Float(total.squareRoot())
+  Float(tensors.reduce(0.0) { $0 + $1.sumOfSquares }.squareRoot())
 }
 
 /// Cosine annealing per epoch (Loshchilov & Hutter, SGDR 2017) in its closed form

@@ -27,6 +27,7 @@ extension Tensor {
     precondition(g.outHeight > 0 && g.outWidth > 0, "conv2d: \(g) has an empty output")
     let fused = rectifyingInput && Convolution.fusesRectification(g)
     let recomputed = rectifyingInput && !fused
+    let backend = Tensor.sharedBackend(of: [self, weight])
     let out = Tensor.uninitialized([g.batch, g.outChannels, g.outHeight, g.outWidth], on: backend)
     let pool = backend.pool
     if recomputed {
@@ -120,6 +121,7 @@ extension Tensor {
   public func batchNormalized(gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-5) -> (output: Tensor, mean: Tensor, variance: Tensor) {
     precondition(rank == 4, "batch norm needs NCHW, got \(shape)")
     let (n, c, spatial) = (shape[0], shape[1], shape[2] * shape[3])
+    let backend = Tensor.sharedBackend(of: [self] + [gamma, beta].compactMap { $0 })
     let pool = backend.pool
     let mean = Tensor.uninitialized([c], on: backend)
     let variance = Tensor.uninitialized([c], on: backend)
@@ -177,6 +179,7 @@ extension Tensor {
   public func scaledPerChannel(scale: Tensor, shift: Tensor) -> Tensor {
     precondition(rank == 4 && scale.shape == [shape[1]] && shift.shape == [shape[1]], "per-channel affine of \(shape) needs [\(shape[1])] scale and shift")
     let (n, c, spatial) = (shape[0], shape[1], shape[2] * shape[3])
+    let backend = Tensor.sharedBackend(of: [self, scale, shift])
     let out = Tensor.uninitialized(shape, on: backend)
     BatchNormKernels.channelAffine(input: storage.pointer, scale: scale.storage.pointer, shift: shift.storage.pointer, output: out.storage.pointer, batch: n, channels: c, spatial: spatial, pool: backend.pool)
     return Tensor.recorded(out, name: "scaledPerChannel", inputs: [self, scale, shift]) { g, needed in
@@ -203,8 +206,9 @@ extension Tensor {
     let (m, k) = transposeA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
     let (k2, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
     precondition(k == k2, "matmul inner dimensions differ: \(a.shape) and \(b.shape)")
-    let out = Tensor.uninitialized([m, n], on: a.backend)
-    GEMM.multiply(m: m, n: n, k: k, a: a.storage.pointer, lda: a.shape[1], transposeA: transposeA, b: b.storage.pointer, ldb: b.shape[1], transposeB: transposeB, c: out.storage.pointer, ldc: n, accumulate: false, pool: a.backend.pool)
+    let backend = sharedBackend(of: [a, b])
+    let out = Tensor.uninitialized([m, n], on: backend)
+    GEMM.multiply(m: m, n: n, k: k, a: a.storage.pointer, lda: a.shape[1], transposeA: transposeA, b: b.storage.pointer, ldb: b.shape[1], transposeB: transposeB, c: out.storage.pointer, ldc: n, accumulate: false, pool: backend.pool)
     return recorded(out, name: "matmul", inputs: [a, b]) { g, needed in
       // dA = g·op(B)ᵀ (stored transposed when transposeA); dB = op(A)ᵀ·g (likewise).
       let da: Tensor? = needed[0]

@@ -72,8 +72,9 @@ extension Tensor {
 
   private static func binary(_ operation: StridedLoops.BinaryOperation, _ a: Tensor, _ b: Tensor) -> Tensor {
     let shape = broadcastShape(a.shape, b.shape)
-    let out = Tensor.uninitialized(shape, on: a.backend)
-    let pool = a.backend.pool
+    let backend = sharedBackend(of: [a, b])
+    let out = Tensor.uninitialized(shape, on: backend)
+    let pool = backend.pool
     let (pa, pb, po) = (a.storage.pointer, b.storage.pointer, out.storage.pointer)
     if a.shape == b.shape {
       switch operation {

@@ -111,7 +111,8 @@ extension Tensor {
     let first = tensors[0]
     var newShape = first.shape
     newShape[axis] = tensors.map { $0.shape[axis] }.reduce(0, +)
-    let out = Tensor.uninitialized(newShape, on: first.backend)
+    let backend = sharedBackend(of: tensors)
+    let out = Tensor.uninitialized(newShape, on: backend)
     let outStrides = StridedLoops.contiguousStrides(newShape)
     var start = 0
     var starts: [Int] = []
@@ -123,7 +124,7 @@ extension Tensor {
       StridedLoops.copy(
         shape: t.shape, source: t.storage.pointer, sourceStrides: StridedLoops.contiguousStrides(t.shape),
         destination: out.storage.pointer + start * outStrides[axis], destinationStrides: outStrides,
-        accumulate: false, pool: first.backend.pool)
+        accumulate: false, pool: backend.pool)
       start += t.shape[axis]
     }
     let extents = tensors.map { $0.shape[axis] }

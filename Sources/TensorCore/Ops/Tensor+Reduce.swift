@@ -24,6 +24,20 @@ extension Tensor {
   /// The mean of all elements, as a scalar tensor.
   public func mean() -> Tensor { sum() * (1 / Float(count)) }
 
+  /// `Σ_i a[i]·b[i]` over the row-major elements of two tensors of the same shape, returned as
+  /// Double: float32 products and partial sums over blocks of at most 4096 elements, the blocks
+  /// summed in Double (PyTorch: `torch.dot(a.flatten(), b.flatten())`, which sums in float32
+  /// throughout). Not recorded for gradients; used for norms and checks, not in the graph.
+  public static func dot(_ a: Tensor, _ b: Tensor) -> Double {
+    precondition(a.shape == b.shape, "dot of tensors of shapes \(a.shape) and \(b.shape)")
+    let backend = sharedBackend(of: [a, b])
+    return Elementwise.dot(a.storage.pointer, b.storage.pointer, count: a.count, pool: backend.pool)
+  }
+
+  /// `Σ_i x[i]²` over all elements, summed as `Tensor.dot(self, self)` (the square of the L2
+  /// norm, PyTorch's `x.pow(2).sum()`). Not recorded for gradients.
+  public var sumOfSquares: Double { Tensor.dot(self, self) }
+
   /// Sums the axes along which `self` is a broadcast of `target` (the reverse of
   /// broadcasting). Returns `self` unchanged when the shapes already agree.
   public func summed(toShape target: [Int]) -> Tensor {

@@ -31,7 +31,7 @@ extension Tensor {
       "weighted sum of \(tensors.count) + \(bypass.count) tensors with \(weights.count) weights")
     let shape = tensors[0].shape
     precondition(tensors.allSatisfy { $0.shape == shape }, "weighted sum of tensors of different shapes")
-    let backend = tensors[0].backend
+    let backend = sharedBackend(of: tensors + [weights] + bypass.map(\.tensor))
     let parts = WeightedJoinLayout(tensorCount: tensors.count, shape: shape, bypass: bypass.map { ($0.tensor.shape, $0.channels) }, groups: groups)
     let inputs = tensors + bypass.map(\.tensor)
     let w = weights.scalars
@@ -156,7 +156,7 @@ extension Tensor {
     precondition(!contributions.isEmpty, "no gradient contributions to accumulate")
     let first = contributions[0]
     let shape = first.embedding?.shape ?? first.shape
-    let backend = first.backend
+    let backend = sharedBackend(of: contributions)
     if contributions.allSatisfy({ $0.embedding == nil }) {
       if contributions.count == 1 { return first }
       let out = Tensor.uninitialized(shape, on: backend)
