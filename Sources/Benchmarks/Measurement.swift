@@ -44,7 +44,7 @@ public func medianMilliseconds(budget: Double = 0.25, minimumRuns: Int = 5, warm
 /// Times `steps` calls of `step` (after the caller's warm-up) and returns the median
 /// milliseconds and the process's peak resident memory; the tensor allocator's own peaks
 /// (reset first) go to standard error. A step's error stops the measurement and is rethrown.
-func measureSteps(_ steps: Int, backend: CPUBackend, _ step: () throws -> Void) throws -> (medianMilliseconds: Double, peakBytes: Int, peakTensorBytes: Int) {
+func measureSteps(_ steps: Int, backend: any Backend, _ step: () throws -> Void) throws -> (medianMilliseconds: Double, peakBytes: Int, peakTensorBytes: Int) {
   backend.memory.resetPeaks()
   var times: [Double] = []
   for _ in 0..<steps {

@@ -13,6 +13,8 @@ public struct SearchStepBenchmark {
   public var order: Architect.Order
   public var batch: Int
   public var threads: Int
+  /// The backend the steps run on.
+  public var backend: BackendKind = .cpu
   public var steps: Int
   public var learningRate: Float = 0.025
   public var architectureLearningRate = 3e-4
@@ -99,8 +101,8 @@ public struct SearchStepBenchmark {
   }
 
   /// The network and optimisers built and one step taken (the warm-up): `step` runs the next.
-  private func prepare() throws -> (backend: CPUBackend, step: () throws -> Void, parameters: Int) {
-    let backend = CPUBackend(threads: threads)
+  private func prepare() throws -> (backend: any Backend, step: () throws -> Void, parameters: Int) {
+    let backend = backend.make(threads: threads)
     var factory = ParameterFactory(backend: backend, seed: 2)
     let network = SearchNetwork(configuration, using: &factory)
     for module in network.modules() { (module as? Dropout)?.probability = skipDropoutRate }

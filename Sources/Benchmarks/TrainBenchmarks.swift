@@ -15,6 +15,8 @@ public struct TrainStepBenchmark {
   public var layers: Int
   public var batch: Int
   public var threads: Int
+  /// The backend the steps run on.
+  public var backend: BackendKind = .cpu
   public var steps: Int
   public var dropPath: Float
 
@@ -31,7 +33,7 @@ public struct TrainStepBenchmark {
   /// Median milliseconds per step (after one warm-up step) and the process's peak resident
   /// memory (the tensor allocator's own figures go to standard error).
   public func run() throws -> (medianMilliseconds: Double, peakBytes: Int, peakTensorBytes: Int) {
-    let backend = CPUBackend(threads: threads)
+    let backend = backend.make(threads: threads)
     var factory = ParameterFactory(backend: backend, seed: 0)
     let network = NetworkDescription(
       genotype: genotype, channels: channels, layers: layers, classes: 10, inputChannels: 3, inputSize: 32, auxiliary: true

@@ -17,7 +17,8 @@ import TensorCore
 public final class TrainRun {
   public let settings: TrainSettings
   public let directory: RunDirectory
-  public let backend: CPUBackend
+  /// Where the run's tensors live and its kernels run (`--backend`).
+  public let backend: any Backend
   public let network: EvaluationNetwork
   public let networkDescription: NetworkDescription
   public private(set) var step: TrainingStep
@@ -91,12 +92,12 @@ public final class TrainRun {
     }
   }
 
-  private init(settings: TrainSettings, data: TrainData, directory: RunDirectory, resuming: Bool, output: @escaping (String) -> Void) throws {
+  private init(settings: TrainSettings, data: TrainData, directory: RunDirectory, resuming: Bool, backend kind: BackendKind, output: @escaping (String) -> Void) throws {
     self.settings = settings
     self.directory = directory
     self.data = data
     networkDescription = data.network
-    backend = CPUBackend(threads: settings.threads)
+    backend = kind.make(threads: settings.threads)
     var factory = ParameterFactory(backend: backend, seed: settings.seed)
     network = networkDescription.build(using: &factory)
     step = TrainingStep(
@@ -121,19 +122,27 @@ public final class TrainRun {
     }
   }
 
-  /// Starts a new run in a new (or empty) directory.
-  public static func start(_ settings: TrainSettings, in url: URL, output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput) throws -> TrainRun {
+  /// Starts a new run in a new (or empty) directory, computing on a backend of `backend`'s
+  /// kind.
+  public static func start(
+    _ settings: TrainSettings, in url: URL, backend: BackendKind = .cpu,
+    output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput
+  ) throws -> TrainRun {
     let data = try TrainData(settings)  // before the directory exists: bad data leaves nothing behind
     if let initFrom = settings.initFrom {  // likewise bad initial weights
-      var factory = ParameterFactory(backend: CPUBackend(threads: 1), seed: settings.seed)
+      var factory = ParameterFactory(backend: backend.make(threads: 1), seed: settings.seed)
       try NetworkWeights.load(try NetworkWeights.read(from: URL(fileURLWithPath: initFrom)), into: data.network.build(using: &factory))
     }
-    return try TrainRun(settings: settings, data: data, directory: try RunDirectory.create(at: url), resuming: false, output: output)
+    return try TrainRun(settings: settings, data: data, directory: try RunDirectory.create(at: url), resuming: false, backend: backend, output: output)
   }
 
   /// Re-opens the run in `url` at its last checkpoint, with the settings in its `config.json`.
-  /// A run that died before its first checkpoint starts again from its `config.json`.
-  public static func resume(_ url: URL, output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput) throws -> TrainRun {
+  /// A run that died before its first checkpoint starts again from its `config.json`. The
+  /// backend is not part of a run's settings: a run may resume on another one.
+  public static func resume(
+    _ url: URL, backend: BackendKind = .cpu,
+    output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput
+  ) throws -> TrainRun {
     let directory = try RunDirectory.resume(at: url)
     let keys = directory.configKeys
     if keys.contains("method") && !keys.contains("genotype") {
@@ -144,7 +153,7 @@ public final class TrainRun {
     if !directory.hasCheckpoint {
       output("\(directory.url.path) has no checkpoint (the run stopped before its first one): starting it again from config.json\n")
     }
-    return try TrainRun(settings: settings, data: try TrainData(settings), directory: directory, resuming: directory.hasCheckpoint, output: output)
+    return try TrainRun(settings: settings, data: try TrainData(settings), directory: directory, resuming: directory.hasCheckpoint, backend: backend, output: output)
   }
 
   // MARK: The loop

@@ -21,7 +21,8 @@ import TensorCore
 public final class SearchRun {
   public let settings: SearchSettings
   public let directory: RunDirectory
-  public let backend: CPUBackend
+  /// Where the run's tensors live and its kernels run (`--backend`).
+  public let backend: any Backend
   /// What the method decides (stages, schedules, the final genotype).
   let strategy: any SearchStrategy
   public private(set) var network: SearchNetwork
@@ -148,11 +149,11 @@ public final class SearchRun {
     }
   }
 
-  private init(settings: SearchSettings, data: SearchData, directory: RunDirectory, resuming: Bool, output: @escaping (String) -> Void) throws {
+  private init(settings: SearchSettings, data: SearchData, directory: RunDirectory, resuming: Bool, backend kind: BackendKind, output: @escaping (String) -> Void) throws {
     self.settings = settings
     self.directory = directory
     self.output = output
-    backend = CPUBackend(threads: settings.threads)
+    backend = kind.make(threads: settings.threads)
     strategy = settings.strategy
     trainSampler = data.train
     architectureSampler = data.architecture
@@ -188,15 +189,23 @@ public final class SearchRun {
     }
   }
 
-  /// Starts a new run in a new (or empty) directory.
-  public static func start(_ settings: SearchSettings, in url: URL, output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput) throws -> SearchRun {
+  /// Starts a new run in a new (or empty) directory, computing on a backend of `backend`'s
+  /// kind.
+  public static func start(
+    _ settings: SearchSettings, in url: URL, backend: BackendKind = .cpu,
+    output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput
+  ) throws -> SearchRun {
     let data = try SearchData(settings)  // before the directory exists: bad data leaves nothing behind
-    return try SearchRun(settings: settings, data: data, directory: try RunDirectory.create(at: url), resuming: false, output: output)
+    return try SearchRun(settings: settings, data: data, directory: try RunDirectory.create(at: url), resuming: false, backend: backend, output: output)
   }
 
   /// Re-opens the run in `url` at its last checkpoint, with the settings in its `config.json`.
-  /// A run that died before its first checkpoint starts again from its `config.json`.
-  public static func resume(_ url: URL, output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput) throws -> SearchRun {
+  /// A run that died before its first checkpoint starts again from its `config.json`. The
+  /// backend is not part of a run's settings: a run may resume on another one.
+  public static func resume(
+    _ url: URL, backend: BackendKind = .cpu,
+    output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput
+  ) throws -> SearchRun {
     let directory = try RunDirectory.resume(at: url)
     let keys = directory.configKeys
     if keys.contains("genotype") && !keys.contains("method") {
@@ -207,13 +216,13 @@ public final class SearchRun {
     if !directory.hasCheckpoint {
       output("\(directory.url.path) has no checkpoint (the run stopped before its first one): starting it again from config.json\n")
     }
-    return try SearchRun(settings: settings, data: try SearchData(settings), directory: directory, resuming: directory.hasCheckpoint, output: output)
+    return try SearchRun(settings: settings, data: try SearchData(settings), directory: directory, resuming: directory.hasCheckpoint, backend: backend, output: output)
   }
 
   /// The supernet of the running stage (as the strategy builds it), its weights and α
   /// initialised from the strategy's seed for the stage.
   private static func makeNetwork(
-    _ settings: SearchSettings, _ strategy: any SearchStrategy, inputChannels: Int, classes: Int, progressive: ProgressiveState?, backend: CPUBackend
+    _ settings: SearchSettings, _ strategy: any SearchStrategy, inputChannels: Int, classes: Int, progressive: ProgressiveState?, backend: any Backend
   ) -> SearchNetwork {
     let (configuration, seed) = strategy.network(settings.networkConfiguration(inputChannels: inputChannels, classes: classes), stages: progressive)
     var factory = ParameterFactory(backend: backend, seed: seed)

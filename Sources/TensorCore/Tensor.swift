@@ -1,5 +1,3 @@
-import CPUKernels
-
 /// A dense, row-major float32 tensor (NCHW for images) with value semantics.
 ///
 /// A tensor is an immutable view of a backend storage plus, when it takes part in automatic
@@ -51,21 +49,21 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
   public var requiresGradient: Bool { node != nil }
 
   /// The elements in row-major order.
-  public var scalars: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
+  public var scalars: [Float] { backend.withHostElements(of: storage, count: count) { Array($0) } }
 
   /// Calls `body` with the elements as host bytes: `count` float32 values in row-major order,
   /// in the machine's byte order (little-endian on every supported platform), valid only
-  /// during the call. This is the copy-out for writing tensors to files: the CPU backend
-  /// lends its storage without a copy; a device backend implements it as one device-to-host
-  /// transfer into a host buffer.
+  /// during the call. This is the copy-out for writing tensors to files: the host backends
+  /// lend their storage without a copy; a device backend implements it as one device-to-host
+  /// transfer into a host buffer (`Backend.withHostElements`).
   public func withHostBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-    try body(UnsafeRawBufferPointer(start: storage.pointer, count: count * MemoryLayout<Float>.stride))
+    try backend.withHostElements(of: storage, count: count) { try body(UnsafeRawBufferPointer($0)) }
   }
 
   /// The single element of a one-element tensor.
   public var scalar: Float {
     precondition(count == 1, "scalar of a tensor with \(count) elements")
-    return storage.pointer[0]
+    return backend.withHostElements(of: storage, count: 1) { $0[0] }
   }
 
   public var description: String {
@@ -79,16 +77,14 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
   public init(shape: [Int], scalars: [Float], on backend: any Backend) {
     precondition(shape.reduce(1, *) == scalars.count, "shape \(shape) needs \(shape.reduce(1, *)) values, got \(scalars.count)")
     let storage = backend.allocate(scalars.count)
-    scalars.withUnsafeBufferPointer {
-      storage.pointer.update(from: $0.baseAddress!, count: scalars.count)
-    }
+    scalars.withUnsafeBufferPointer { backend.upload($0, to: storage) }
     self.init(shape: shape, storage: storage, backend: backend)
   }
 
   /// A tensor of `shape` filled with `value`.
   public init(repeating value: Float, shape: [Int], on backend: any Backend) {
     let storage = backend.allocate(shape.reduce(1, *))
-    Elementwise.fill(storage.pointer, value: value, count: shape.reduce(1, *), pool: backend.pool)
+    backend.fill(BufferPosition(storage), value: value, count: shape.reduce(1, *))
     self.init(shape: shape, storage: storage, backend: backend)
   }
 
@@ -147,20 +143,21 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
   /// A copy in fresh storage (no graph history).
   public func copied() -> Tensor {
     let out = Tensor.uninitialized(shape, on: backend)
-    Elementwise.copy(storage.pointer, out.storage.pointer, count: count, pool: backend.pool)
+    backend.copy(storage, to: out.storage, count: count)
     return out
   }
 
-  /// Applies `update` to this tensor's elements in place, copying the storage first if any
-  /// other tensor shares it (copy-on-write). Used by optimisers and running statistics; the
-  /// graph history is dropped (a leaf that required a gradient stays a fresh leaf).
-  public mutating func updateInPlace(_ update: (UnsafeMutablePointer<Float>, Int) -> Void) {
+  /// Calls `update` with this tensor's storage for an in-place primitive (an optimiser or
+  /// running-statistics update), after copying the storage if any other tensor shares it
+  /// (copy-on-write). The graph history is dropped (a leaf that required a gradient stays a
+  /// fresh leaf).
+  mutating func updateInPlace(_ update: (TensorStorage) -> Void) {
     let wasLeaf = node != nil
     node = nil
     if !isKnownUniquelyReferenced(&storage) {
       storage = copied().storage
     }
-    update(storage.pointer, count)
+    update(storage)
     if wasLeaf { node = GradientNode(leafShape: shape) }
   }
 }

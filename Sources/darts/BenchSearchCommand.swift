@@ -44,6 +44,7 @@ extension BenchCommand {
     @Option(parsing: .unconditional, help: "Cells L.")
     var layers = 8
     @OptionGroup var reference: PyTorchReferenceOptions
+    @OptionGroup var backendOption: BackendOption
     @Flag(help: "pc-darts: time the DARTS step too, alternating with this method's steps in one process, and print the ratios.")
     var besideDarts = false
     @Flag(help: "Print JSON lines.")
@@ -73,6 +74,15 @@ extension BenchCommand {
 
     /// The benchmarks to run: (label, Swift step, `darts_reference.py bench` arguments).
     func cases() -> [(what: String, benchmark: SearchStepBenchmark, reference: [String])] {
+      methodCases().map { item in
+        var benchmark = item.benchmark
+        benchmark.backend = backendOption.backend
+        return (item.what, benchmark, item.reference)
+      }
+    }
+
+    /// The benchmarks of the method (`cases` sets their backend).
+    private func methodCases() -> [(what: String, benchmark: SearchStepBenchmark, reference: [String])] {
       switch method {
       case .darts:
         let b = SearchStepBenchmark(
@@ -94,7 +104,8 @@ extension BenchCommand {
     func run() throws {
       let output = BenchReport(batch: batch, threads: threads, steps: steps, json: json)
       if besideDarts {
-        let darts = SearchStepBenchmark(configuration: SearchNetworkConfiguration(), order: .first, batch: batch, threads: threads, steps: steps)
+        var darts = SearchStepBenchmark(configuration: SearchNetworkConfiguration(), order: .first, batch: batch, threads: threads, steps: steps)
+        darts.backend = backendOption.backend
         let item = cases()[0]
         let results = try SearchStepBenchmark.sideBySide(darts, item.benchmark)
         output.reportSideBySide([("darts order 1", results[0]), (item.what, results[1])])
@@ -103,7 +114,7 @@ extension BenchCommand {
       let pytorch = try reference.resolved()
       for item in cases() {
         let result = try item.benchmark.run()
-        output.report(engine: "swift", what: item.what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes, parameters: result.parameters)
+        output.report(engine: backendOption.engineName, what: item.what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes, parameters: result.parameters)
         if let pytorch {
           try output.compare(ours: (result.medianMilliseconds, result.peakBytes), what: item.what, pytorch: pytorch, reference: item.reference)
         }

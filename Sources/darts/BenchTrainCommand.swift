@@ -23,6 +23,7 @@ extension BenchCommand {
     @Option(parsing: .unconditional, help: "Initial channels C.") var channels = 36
     @Option(parsing: .unconditional, help: "Cells L.") var layers = 20
     @OptionGroup var reference: PyTorchReferenceOptions
+    @OptionGroup var backendOption: BackendOption
     @Flag(help: "Print JSON lines.") var json = false
 
     func validate() throws {
@@ -37,10 +38,12 @@ extension BenchCommand {
     }
 
     func run() throws {
-      let result = try TrainStepBenchmark(channels: channels, layers: layers, batch: batch, threads: threads, steps: steps).run()
+      var benchmark = TrainStepBenchmark(channels: channels, layers: layers, batch: batch, threads: threads, steps: steps)
+      benchmark.backend = backendOption.backend
+      let result = try benchmark.run()
       let what = "train DARTS_V2 C=\(channels) L=\(layers)"
       let output = BenchReport(batch: batch, threads: threads, steps: steps, json: json)
-      output.report(engine: "swift", what: what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes)
+      output.report(engine: backendOption.engineName, what: what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes)
       if let pytorch = try reference.resolved() {
         try output.compare(ours: (result.medianMilliseconds, result.peakBytes), what: what, pytorch: pytorch, reference: ["--what", "train"])
       }

@@ -62,6 +62,7 @@ struct GenotypeCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Cells L (default 20, 14 with --imagenet).") var layers: Int?
     @Option(parsing: .unconditional, help: "Initial channels C (default 36, 48 with --imagenet).") var initChannels: Int?
     @Option(parsing: .unconditional, help: "Input image channels (default 3, or the dataset's).") var inputChannels: Int?
+    @OptionGroup var backendOption: BackendOption
 
     func validate() throws {
       for (name, value) in [("--classes", classes), ("--layers", layers), ("--init-channels", initChannels), ("--input-channels", inputChannels)] {
@@ -80,7 +81,7 @@ struct GenotypeCommand: ParsableCommand {
           inputChannels: inputChannels ?? dataset?.imageChannels ?? 3, inputSize: imagenet ? 224 : 32, auxiliary: false,
           stem: imagenet ? .imageNet : .cifar)
         if let problem = description.problem(batch: 0, training: false) { throw ValidationError(problem) }
-        var factory = ParameterFactory(backend: CPUBackend(threads: 1), seed: 0)
+        var factory = ParameterFactory(backend: backendOption.backend.make(threads: 1), seed: 0)
         let count = description.build(using: &factory).referenceParameterCount
         emit(String(format: "param size = %.6fMB", Double(count) / 1e6))
         emit("\(count)")

@@ -18,8 +18,8 @@ protocol RunOptionsHelp {
 }
 
 /// The options `darts search` and `darts train` share: the data, the SGD optimiser and its
-/// schedule, the network size, the seed and threads, the checkpoint cadence, the run directory
-/// and resuming. Each command applies them to its settings (``apply(to:)``) and reads the few
+/// schedule, the network size, the seed, threads and backend, the checkpoint cadence, the run
+/// directory and resuming. Each command applies them to its settings (``apply(to:)``) and reads the few
 /// whose setting differs (image size, train portion, warm-up) itself.
 struct RunOptions<Help: RunOptionsHelp>: ParsableArguments {
   @Option(help: "Dataset: demo, cifar10, cifar100, mnist, fashion-mnist, image-folder.") var dataset: DatasetKind?
@@ -41,6 +41,7 @@ struct RunOptions<Help: RunOptionsHelp>: ParsableArguments {
   @Option(parsing: .unconditional, help: "Cells L.") var layers: Int?
   @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64?
   @Option(parsing: .unconditional, help: "Threads.") var threads: Int?
+  @OptionGroup var backendOption: BackendOption
   @Option(parsing: .unconditional, help: "Stop each epoch after N steps (smoke runs).") var maxStepsPerEpoch: Int?
   @Option(parsing: .unconditional, help: "Also checkpoint every N steps.") var checkpointEvery: Int?
   @Option(help: ArgumentHelp(Help.runDirHelp)) var runDir: String?

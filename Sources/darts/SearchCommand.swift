@@ -91,13 +91,13 @@ struct SearchCommand: ParsableCommand {
     try reportingFailures {
       let run: SearchRun
       if let resume = options.resume {
-        run = try SearchRun.resume(URL(fileURLWithPath: resume))
+        run = try SearchRun.resume(URL(fileURLWithPath: resume), backend: options.backendOption.backend)
         emit("resuming \(resume)")
       } else {
         let settings = settings()
         if let warning = CPUBackend.threadCountWarning(settings.threads) { warn(warning) }
         let directory = options.runDir ?? "runs/search-\(settings.method.rawValue)-\(timestamp())"
-        run = try SearchRun.start(settings, in: URL(fileURLWithPath: directory))
+        run = try SearchRun.start(settings, in: URL(fileURLWithPath: directory), backend: options.backendOption.backend)
         emit("run directory: \(directory)")
       }
       let genotype = try run.run()

@@ -29,6 +29,7 @@ struct TestCommand: ParsableCommand {
   @Option(parsing: .unconditional, help: "Test on only the first N test images.") var limit: Int?
   @Option(parsing: .unconditional, help: "Batch size.") var batchSize = 100
   @Option(parsing: .unconditional, help: "Threads.") var threads = 2
+  @OptionGroup var backendOption: BackendOption
 
   func validate() throws {
     guard batchSize >= 1, limit.map({ $0 >= 1 }) ?? true else {
@@ -68,7 +69,7 @@ struct TestCommand: ParsableCommand {
       var evaluated = description  // the test forward: at the test images' size, no auxiliary head
       (evaluated.inputSize, evaluated.auxiliary) = (size, false)
       if let problem = evaluated.problem(batch: batchSize, training: false) { throw ValidationError("\(checkpoint): \(problem)") }
-      let backend = CPUBackend(threads: threads)
+      let backend = backendOption.backend.make(threads: threads)
       var factory = ParameterFactory(backend: backend, seed: 0)
       let network = description.build(using: &factory)
       try NetworkWeights.load(file, into: network)

@@ -92,7 +92,7 @@ struct TrainCommand: ParsableCommand {
     try reportingFailures {
       let run: TrainRun
       if let resume = options.resume {
-        run = try TrainRun.resume(URL(fileURLWithPath: resume))
+        run = try TrainRun.resume(URL(fileURLWithPath: resume), backend: options.backendOption.backend)
         emit("resuming \(resume)")
       } else {
         let settings = try settings()
@@ -100,7 +100,7 @@ struct TrainCommand: ParsableCommand {
         if let warning = CPUBackend.threadCountWarning(settings.threads) { warn(warning) }
         let name = settings.genotypeSource.hasSuffix(".json") ? "genotype" : settings.genotypeSource
         let directory = options.runDir ?? "runs/train-\(name)-\(timestamp())"
-        run = try TrainRun.start(settings, in: URL(fileURLWithPath: directory))
+        run = try TrainRun.start(settings, in: URL(fileURLWithPath: directory), backend: options.backendOption.backend)
         emit("run directory: \(directory)")
         emit(String(format: "param size = %.6fMB", Double(run.network.referenceParameterCount) / 1e6))
       }

@@ -164,7 +164,7 @@ public struct PDARTSStrategy: SearchStrategy {
   }
 
   /// The running stage and every finished one (cells, channels, operations, raw α and softmax).
-  public func architectureFields(_ progressive: SearchRun.ProgressiveState?, on backend: CPUBackend) -> [String: JSONValue] {
+  public func architectureFields(_ progressive: SearchRun.ProgressiveState?, on backend: any Backend) -> [String: JSONValue] {
     guard let progressive else { return [:] }
     return [
       "stage": .int(progressive.stage),

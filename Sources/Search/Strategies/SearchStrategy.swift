@@ -85,7 +85,7 @@ public protocol SearchStrategy: Sendable {
 
   /// Fields of `architecture.json` that describe the stage state (for example finished
   /// stages), computed on `backend`.
-  func architectureFields(_ stages: SearchRun.ProgressiveState?, on backend: CPUBackend) -> [String: JSONValue]
+  func architectureFields(_ stages: SearchRun.ProgressiveState?, on backend: any Backend) -> [String: JSONValue]
 }
 
 /// The single-stage answers (DARTS and PC-DARTS).
@@ -115,7 +115,7 @@ extension SearchStrategy {
   ) throws -> (genotype: Genotype, architectureFields: [String: JSONValue]) {
     (GenotypeDerivation.genotype(of: network), [:])
   }
-  public func architectureFields(_ stages: SearchRun.ProgressiveState?, on backend: CPUBackend) -> [String: JSONValue] { [:] }
+  public func architectureFields(_ stages: SearchRun.ProgressiveState?, on backend: any Backend) -> [String: JSONValue] { [:] }
 }
 
 extension SearchSettings.Method {

@@ -1,5 +1,3 @@
-import CPUKernels
-
 extension Tensor {
   /// 2-D cross-correlation of an NCHW input with an OIHW weight, no bias (PyTorch `conv2d`).
   ///
@@ -8,10 +6,9 @@ extension Tensor {
   ///   - stride, padding, dilation: `(height, width)` pairs; zero padding.
   ///   - groups: channel groups (`inChannels` for a depthwise convolution).
   ///   - rectifyingInput: convolve `relu(self)` without keeping `relu(self)` for the backward
-  ///     pass. Depthwise kernels apply the ReLU as they read (the ReLU → depthwise pair that
-  ///     opens every DARTS separable and dilated convolution); other convolutions rectify into
-  ///     a temporary that is dropped after the forward pass and recomputed for the weight
-  ///     gradient (the cells' ReLU → 1×1 preprocessing), which saves one activation tensor.
+  ///     pass (the ReLU → convolution pairs of every DARTS operation and cell preprocessing),
+  ///     which saves one activation tensor; the backend fuses the ReLU into the kernel or
+  ///     recomputes it (`ConvolutionPrimitives`).
   /// - Returns: `[N, outChannels, outH, outW]` with `out = (in + 2p − d(k−1) − 1)/s + 1`.
   public func conv2d(
     weight: Tensor, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
@@ -25,51 +22,25 @@ extension Tensor {
       strideHeight: stride.0, strideWidth: stride.1, padHeight: padding.0, padWidth: padding.1,
       dilationHeight: dilation.0, dilationWidth: dilation.1, groups: groups)
     precondition(g.outHeight > 0 && g.outWidth > 0, "conv2d: \(g) has an empty output")
-    let fused = rectifyingInput && Convolution.fusesRectification(g)
-    let recomputed = rectifyingInput && !fused
     let backend = Tensor.sharedBackend(of: [self, weight])
     let out = Tensor.uninitialized([g.batch, g.outChannels, g.outHeight, g.outWidth], on: backend)
-    let pool = backend.pool
-    if recomputed {
-      withRectifiedCopy { Convolution.forward(g, input: $0, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool) }
-    } else {
-      Convolution.forward(g, input: storage.pointer, weight: weight.storage.pointer, output: out.storage.pointer, pool: pool, rectifiedInput: fused)
-    }
+    backend.convolutionForward(g, input: storage, weight: weight.storage, output: out.storage, rectifyingInput: rectifyingInput)
     return Tensor.recorded(out, name: "conv2d", inputs: [self, weight]) { gradOut, needed in
       var dx: Tensor?
       var dw: Tensor?
       if needed[0] {
-        let t = Tensor.uninitialized(self.shape, on: self.backend)
-        if fused && g.isDepthwise {
-          DepthwiseConvolution.backwardInput(g, gradOutput: gradOut.storage.pointer, weight: weight.storage.pointer, gradInput: t.storage.pointer, pool: pool, rectifiedInput: self.storage.pointer)
-        } else {
-          Convolution.backwardInput(g, gradOutput: gradOut.storage.pointer, weight: weight.storage.pointer, gradInput: t.storage.pointer, pool: pool)
-          if rectifyingInput {
-            Elementwise.reluBackward(input: self.storage.pointer, gradOutput: t.storage.pointer, gradInput: t.storage.pointer, count: t.count, pool: pool)
-          }
-        }
+        let t = Tensor.uninitialized(self.shape, on: backend)
+        backend.convolutionBackwardInput(
+          g, gradOutput: gradOut.storage, weight: weight.storage, gradInput: t.storage,
+          rectifiedInput: rectifyingInput ? self.storage : nil)
         dx = t
       }
       if needed[1] {
-        let t = Tensor.uninitialized(weight.shape, on: self.backend)
-        if recomputed {
-          self.withRectifiedCopy { Convolution.backwardWeight(g, input: $0, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool) }
-        } else {
-          Convolution.backwardWeight(g, input: self.storage.pointer, gradOutput: gradOut.storage.pointer, gradWeight: t.storage.pointer, pool: pool, rectifiedInput: fused)
-        }
+        let t = Tensor.uninitialized(weight.shape, on: backend)
+        backend.convolutionBackwardWeight(g, input: self.storage, gradOutput: gradOut.storage, gradWeight: t.storage, rectifyingInput: rectifyingInput)
         dw = t
       }
       return [dx, dw]
-    }
-  }
-
-  /// Calls `body` with `relu(self)` in the worker pool's scratch memory (valid during the
-  /// call; not a tensor, so it never fragments the tensor allocator).
-  private func withRectifiedCopy(_ body: (UnsafePointer<Float>) -> Void) {
-    let pool = backend.pool
-    pool.withScratch(count: count) { scratch in
-      Elementwise.relu(storage.pointer, scratch, count: count, pool: pool)
-      body(scratch)
     }
   }
 
@@ -84,10 +55,10 @@ extension Tensor {
   public func maxPool2d(kernel: Int, stride: Int, padding: Int = 0) -> Tensor {
     let g = poolGeometry(kernel: kernel, stride: stride, padding: padding)
     let out = Tensor.uninitialized([shape[0], shape[1], g.outHeight, g.outWidth], on: backend)
-    Pooling.maxForward(g, input: storage.pointer, output: out.storage.pointer, pool: backend.pool)
+    backend.maxPoolForward(g, input: storage, output: out.storage)
     return Tensor.recorded(out, name: "maxPool2d", inputs: [self]) { gradOut, _ in
       let dx = Tensor.uninitialized(self.shape, on: self.backend)
-      Pooling.maxBackward(g, input: self.storage.pointer, gradOutput: gradOut.storage.pointer, gradInput: dx.storage.pointer, pool: self.backend.pool)
+      self.backend.maxPoolBackward(g, input: self.storage, gradOutput: gradOut.storage, gradInput: dx.storage)
       return [dx]
     }
   }
@@ -97,11 +68,11 @@ extension Tensor {
   public func avgPool2d(kernel: Int, stride: Int, padding: Int = 0, countIncludePad: Bool = true) -> Tensor {
     let g = poolGeometry(kernel: kernel, stride: stride, padding: padding)
     let out = Tensor.uninitialized([shape[0], shape[1], g.outHeight, g.outWidth], on: backend)
-    Pooling.averageForward(g, countIncludePad: countIncludePad, input: storage.pointer, output: out.storage.pointer, pool: backend.pool)
+    backend.averagePoolForward(g, countIncludePad: countIncludePad, input: storage, output: out.storage)
     let inputShape = shape
     return Tensor.recorded(out, name: "avgPool2d", inputs: [self]) { gradOut, _ in
       let dx = Tensor.uninitialized(inputShape, on: gradOut.backend)
-      Pooling.averageBackward(g, countIncludePad: countIncludePad, gradOutput: gradOut.storage.pointer, gradInput: dx.storage.pointer, pool: gradOut.backend.pool)
+      gradOut.backend.averagePoolBackward(g, countIncludePad: countIncludePad, gradOutput: gradOut.storage, gradInput: dx.storage)
       return [dx]
     }
   }
@@ -122,22 +93,17 @@ extension Tensor {
     precondition(rank == 4, "batch norm needs NCHW, got \(shape)")
     let (n, c, spatial) = (shape[0], shape[1], shape[2] * shape[3])
     let backend = Tensor.sharedBackend(of: [self] + [gamma, beta].compactMap { $0 })
-    let pool = backend.pool
     let mean = Tensor.uninitialized([c], on: backend)
     let variance = Tensor.uninitialized([c], on: backend)
-    BatchNormKernels.statistics(input: storage.pointer, batch: n, channels: c, spatial: spatial, mean: mean.storage.pointer, variance: variance.storage.pointer, pool: pool)
+    backend.batchNormStatistics(input: storage, batch: n, channels: c, spatial: spatial, mean: mean.storage, variance: variance.storage)
     let invStd = Tensor.uninitialized([c], on: backend)
     let scale = Tensor.uninitialized([c], on: backend)
     let shift = Tensor.uninitialized([c], on: backend)
-    for k in 0..<c {
-      let inv = 1 / (variance.storage.pointer[k] + epsilon).squareRoot()
-      invStd.storage.pointer[k] = inv
-      let s = (gamma?.storage.pointer[k] ?? 1) * inv
-      scale.storage.pointer[k] = s
-      shift.storage.pointer[k] = (beta?.storage.pointer[k] ?? 0) - mean.storage.pointer[k] * s
-    }
+    backend.batchNormCoefficients(
+      mean: mean.storage, variance: variance.storage, gamma: gamma?.storage, beta: beta?.storage, epsilon: epsilon,
+      channels: c, invStd: invStd.storage, scale: scale.storage, shift: shift.storage)
     let out = Tensor.uninitialized(shape, on: backend)
-    BatchNormKernels.channelAffine(input: storage.pointer, scale: scale.storage.pointer, shift: shift.storage.pointer, output: out.storage.pointer, batch: n, channels: c, spatial: spatial, pool: pool)
+    backend.channelAffine(input: storage, scale: scale.storage, shift: shift.storage, output: out.storage, batch: n, channels: c, spatial: spatial)
     var inputs = [self]
     if let gamma { inputs.append(gamma) }
     if let beta { inputs.append(beta) }
@@ -154,17 +120,15 @@ extension Tensor {
         // x̂ = y: mean 0 and inverse deviation 1 in x̂'s own terms; the true 1/σ scales dx.
         let zeros = Tensor.zeros([c], on: saved.backend)
         let ones = Tensor(repeating: 1, shape: [c], on: saved.backend)
-        BatchNormKernels.backward(
-          gradOutput: gradOut.storage.pointer, input: saved.storage.pointer, mean: zeros.storage.pointer,
-          invStd: ones.storage.pointer, gamma: invStd.storage.pointer, gradInput: dx.storage.pointer,
-          gradGamma: dGamma.storage.pointer, gradBeta: dBeta.storage.pointer, batch: n, channels: c,
-          spatial: spatial, pool: saved.backend.pool)
+        backend.batchNormBackward(
+          gradOutput: gradOut.storage, input: saved.storage, mean: zeros.storage, invStd: ones.storage,
+          gamma: invStd.storage, gradInput: dx.storage, gradGamma: dGamma.storage, gradBeta: dBeta.storage,
+          batch: n, channels: c, spatial: spatial)
       } else {
-        BatchNormKernels.backward(
-          gradOutput: gradOut.storage.pointer, input: saved.storage.pointer, mean: mean.storage.pointer,
-          invStd: invStd.storage.pointer, gamma: gamma?.storage.pointer, gradInput: dx.storage.pointer,
-          gradGamma: dGamma.storage.pointer, gradBeta: dBeta.storage.pointer, batch: n, channels: c,
-          spatial: spatial, pool: saved.backend.pool)
+        backend.batchNormBackward(
+          gradOutput: gradOut.storage, input: saved.storage, mean: mean.storage, invStd: invStd.storage,
+          gamma: gamma?.storage, gradInput: dx.storage, gradGamma: dGamma.storage, gradBeta: dBeta.storage,
+          batch: n, channels: c, spatial: spatial)
       }
       var grads: [Tensor?] = [needed[0] ? dx : nil]
       if gamma != nil { grads.append(dGamma) }
@@ -181,13 +145,13 @@ extension Tensor {
     let (n, c, spatial) = (shape[0], shape[1], shape[2] * shape[3])
     let backend = Tensor.sharedBackend(of: [self, scale, shift])
     let out = Tensor.uninitialized(shape, on: backend)
-    BatchNormKernels.channelAffine(input: storage.pointer, scale: scale.storage.pointer, shift: shift.storage.pointer, output: out.storage.pointer, batch: n, channels: c, spatial: spatial, pool: backend.pool)
+    backend.channelAffine(input: storage, scale: scale.storage, shift: shift.storage, output: out.storage, batch: n, channels: c, spatial: spatial)
     return Tensor.recorded(out, name: "scaledPerChannel", inputs: [self, scale, shift]) { g, needed in
       var dx: Tensor?
       if needed[0] {
         let t = Tensor.uninitialized(self.shape, on: self.backend)
         let zeros = Tensor.zeros([c], on: self.backend)
-        BatchNormKernels.channelAffine(input: g.storage.pointer, scale: scale.storage.pointer, shift: zeros.storage.pointer, output: t.storage.pointer, batch: n, channels: c, spatial: spatial, pool: self.backend.pool)
+        backend.channelAffine(input: g.storage, scale: scale.storage, shift: zeros.storage, output: t.storage, batch: n, channels: c, spatial: spatial)
         dx = t
       }
       let perChannel = [1, c, 1, 1]
@@ -208,7 +172,7 @@ extension Tensor {
     precondition(k == k2, "matmul inner dimensions differ: \(a.shape) and \(b.shape)")
     let backend = sharedBackend(of: [a, b])
     let out = Tensor.uninitialized([m, n], on: backend)
-    GEMM.multiply(m: m, n: n, k: k, a: a.storage.pointer, lda: a.shape[1], transposeA: transposeA, b: b.storage.pointer, ldb: b.shape[1], transposeB: transposeB, c: out.storage.pointer, ldc: n, accumulate: false, pool: backend.pool)
+    backend.matrixMultiply(m: m, n: n, k: k, a: a.storage, lda: a.shape[1], transposeA: transposeA, b: b.storage, ldb: b.shape[1], transposeB: transposeB, c: out.storage, ldc: n)
     return recorded(out, name: "matmul", inputs: [a, b]) { g, needed in
       // dA = g·op(B)ᵀ (stored transposed when transposeA); dB = op(A)ᵀ·g (likewise).
       let da: Tensor? = needed[0]

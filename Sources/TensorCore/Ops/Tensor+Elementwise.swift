@@ -1,5 +1,3 @@
-import CPUKernels
-
 /// Broadcasting follows NumPy/PyTorch: shapes are aligned at the last axis and an axis of
 /// extent 1 (or a missing axis) stretches to the other operand's extent.
 public func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int] {
@@ -15,7 +13,7 @@ public func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int] {
 /// Element strides that read a contiguous tensor of `shape` as if it had `target` shape
 /// (0 on broadcast axes).
 func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
-  let own = StridedLoops.contiguousStrides(shape)
+  let own = contiguousStrides(shape)
   let offset = target.count - shape.count
   return (0..<target.count).map { i in
     let k = i - offset
@@ -64,29 +62,22 @@ extension Tensor {
   /// of a mixed-op branch) is a single dot product, without a temporary.
   private static func productGradient(_ g: Tensor, other: Tensor, shape: [Int]) -> Tensor {
     if shape.reduce(1, *) == 1 && other.shape == g.shape {
-      let value = Elementwise.dot(g.storage.pointer, other.storage.pointer, count: g.count, pool: g.backend.pool)
+      let value = g.backend.dot(g.storage, other.storage, count: g.count)
       return Tensor(shape: shape, scalars: [Float(value)], on: g.backend)
     }
     return (g * other).summed(toShape: shape)
   }
 
-  private static func binary(_ operation: StridedLoops.BinaryOperation, _ a: Tensor, _ b: Tensor) -> Tensor {
+  private static func binary(_ operation: BinaryOperation, _ a: Tensor, _ b: Tensor) -> Tensor {
     let shape = broadcastShape(a.shape, b.shape)
     let backend = sharedBackend(of: [a, b])
     let out = Tensor.uninitialized(shape, on: backend)
-    let pool = backend.pool
-    let (pa, pb, po) = (a.storage.pointer, b.storage.pointer, out.storage.pointer)
     if a.shape == b.shape {
-      switch operation {
-      case .add: Elementwise.add(pa, pb, po, count: out.count, pool: pool)
-      case .subtract: Elementwise.subtract(pa, pb, po, count: out.count, pool: pool)
-      case .multiply: Elementwise.multiply(pa, pb, po, count: out.count, pool: pool)
-      case .divide: Elementwise.divide(pa, pb, po, count: out.count, pool: pool)
-      }
+      backend.binary(operation, a.storage, b.storage, out: out.storage, count: out.count)
     } else {
-      StridedLoops.binary(
-        operation, shape: shape, a: pa, aStrides: broadcastStrides(a.shape, to: shape),
-        b: pb, bStrides: broadcastStrides(b.shape, to: shape), out: po, pool: pool)
+      backend.stridedBinary(
+        operation, shape: shape, a: a.storage, aStrides: broadcastStrides(a.shape, to: shape),
+        b: b.storage, bStrides: broadcastStrides(b.shape, to: shape), out: out.storage)
     }
     return out
   }
@@ -96,7 +87,7 @@ extension Tensor {
   /// `x · s + t` for constants `s`, `t`.
   public func affine(scale: Float, shift: Float = 0) -> Tensor {
     let out = Tensor.uninitialized(shape, on: backend)
-    Elementwise.affine(storage.pointer, scale: scale, shift: shift, out.storage.pointer, count: count, pool: backend.pool)
+    backend.affine(storage, scale: scale, shift: shift, out: out.storage, count: count)
     return Tensor.recorded(out, name: "affine", inputs: [self]) { g, _ in [g.affine(scale: scale)] }
   }
 
@@ -111,12 +102,10 @@ extension Tensor {
   /// `max(x, 0)`; the gradient at exactly 0 is 0, as in PyTorch.
   public func relu() -> Tensor {
     let out = Tensor.uninitialized(shape, on: backend)
-    Elementwise.relu(storage.pointer, out.storage.pointer, count: count, pool: backend.pool)
+    backend.relu(storage, out: out.storage, count: count)
     return Tensor.recorded(out, name: "relu", inputs: [self]) { g, _ in
       let dx = Tensor.uninitialized(self.shape, on: self.backend)
-      Elementwise.reluBackward(
-        input: self.storage.pointer, gradOutput: g.storage.pointer, gradInput: dx.storage.pointer,
-        count: self.count, pool: self.backend.pool)
+      self.backend.reluBackward(input: self.storage, gradOutput: g.storage, gradInput: dx.storage, count: self.count)
       return [dx]
     }
   }
@@ -124,7 +113,7 @@ extension Tensor {
   /// `eˣ`.
   public func exp() -> Tensor {
     let out = Tensor.uninitialized(shape, on: backend)
-    Elementwise.exp(storage.pointer, out.storage.pointer, count: count, pool: backend.pool)
+    backend.exp(storage, out: out.storage, count: count)
     let saved = out
     return Tensor.recorded(out, name: "exp", inputs: [self]) { g, _ in [g * saved] }
   }
@@ -132,7 +121,7 @@ extension Tensor {
   /// Natural logarithm.
   public func log() -> Tensor {
     let out = Tensor.uninitialized(shape, on: backend)
-    Elementwise.log(storage.pointer, out.storage.pointer, count: count, pool: backend.pool)
+    backend.log(storage, out: out.storage, count: count)
     return Tensor.recorded(out, name: "log", inputs: [self]) { g, _ in [g / self] }
   }
 }

@@ -1,8 +1,6 @@
-import CPUKernels
-
 extension Tensor {
   /// Whether every element is finite (no NaN, no ±∞).
-  public var isFinite: Bool { Elementwise.allFinite(storage.pointer, count: count) }
+  public var isFinite: Bool { backend.allFinite(storage, count: count) }
 }
 
 extension Dictionary where Key == String, Value == Tensor {

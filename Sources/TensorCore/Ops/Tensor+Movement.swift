@@ -1,5 +1,3 @@
-import CPUKernels
-
 extension Tensor {
   /// The same elements with another shape of equal element count (no copy). One extent may
   /// be -1 and is then inferred.
@@ -21,10 +19,9 @@ extension Tensor {
     if shape == target { return self }
     precondition(broadcastShape(shape, target) == target, "cannot broadcast \(shape) to \(target)")
     let out = Tensor.uninitialized(target, on: backend)
-    StridedLoops.copy(
-      shape: target, source: storage.pointer, sourceStrides: broadcastStrides(shape, to: target),
-      destination: out.storage.pointer, destinationStrides: StridedLoops.contiguousStrides(target),
-      accumulate: false, pool: backend.pool)
+    backend.stridedCopy(
+      shape: target, source: BufferPosition(storage), sourceStrides: broadcastStrides(shape, to: target),
+      destination: BufferPosition(out.storage), destinationStrides: contiguousStrides(target), accumulate: false)
     let inputShape = shape
     return Tensor.recorded(out, name: "broadcast", inputs: [self]) { g, _ in [g.summed(toShape: inputShape)] }
   }
@@ -33,12 +30,11 @@ extension Tensor {
   public func permuted(_ axes: [Int]) -> Tensor {
     precondition(axes.sorted() == Array(0..<rank), "\(axes) is not a permutation of \(rank) axes")
     let newShape = axes.map { shape[$0] }
-    let strides = StridedLoops.contiguousStrides(shape)
+    let strides = contiguousStrides(shape)
     let out = Tensor.uninitialized(newShape, on: backend)
-    StridedLoops.copy(
-      shape: newShape, source: storage.pointer, sourceStrides: axes.map { strides[$0] },
-      destination: out.storage.pointer, destinationStrides: StridedLoops.contiguousStrides(newShape),
-      accumulate: false, pool: backend.pool)
+    backend.stridedCopy(
+      shape: newShape, source: BufferPosition(storage), sourceStrides: axes.map { strides[$0] },
+      destination: BufferPosition(out.storage), destinationStrides: contiguousStrides(newShape), accumulate: false)
     var inverse = [Int](repeating: 0, count: rank)
     for (i, a) in axes.enumerated() { inverse[a] = i }
     return Tensor.recorded(out, name: "permute", inputs: [self]) { g, _ in [g.permuted(inverse)] }
@@ -52,23 +48,21 @@ extension Tensor {
       precondition(0 <= lower[i] && lower[i] <= upper[i] && upper[i] <= shape[i], "slice \(lower)..<\(upper) out of \(shape)")
     }
     let newShape = (0..<rank).map { upper[$0] - lower[$0] }
-    let strides = StridedLoops.contiguousStrides(shape)
+    let strides = contiguousStrides(shape)
     let offset = zip(lower, strides).map(*).reduce(0, +)
     let out = Tensor.uninitialized(newShape, on: backend)
-    StridedLoops.copy(
-      shape: newShape, source: storage.pointer + offset, sourceStrides: strides,
-      destination: out.storage.pointer, destinationStrides: StridedLoops.contiguousStrides(newShape),
-      accumulate: false, pool: backend.pool)
+    backend.stridedCopy(
+      shape: newShape, source: BufferPosition(storage, offset: offset), sourceStrides: strides,
+      destination: BufferPosition(out.storage), destinationStrides: contiguousStrides(newShape), accumulate: false)
     let inputShape = shape
     let box = (lower: lower, upper: upper)
     let channelBox = rank >= 2 && (0..<rank).allSatisfy { $0 == 1 || newShape[$0] == shape[$0] }
     return Tensor.recorded(out, name: "slice", inputs: [self]) { g, _ in
       if channelBox { return [g.embedded(inChannels: box.lower[1]..<box.upper[1], of: inputShape)] }
       let dx = Tensor.zerosOutside(lower: box.lower, upper: box.upper, of: inputShape, on: g.backend)
-      StridedLoops.copy(
-        shape: newShape, source: g.storage.pointer, sourceStrides: StridedLoops.contiguousStrides(newShape),
-        destination: dx.storage.pointer + offset, destinationStrides: strides, accumulate: false,
-        pool: g.backend.pool)
+      g.backend.stridedCopy(
+        shape: newShape, source: BufferPosition(g.storage), sourceStrides: contiguousStrides(newShape),
+        destination: BufferPosition(dx.storage, offset: offset), destinationStrides: strides, accumulate: false)
       return [dx]
     }
   }
@@ -79,19 +73,18 @@ extension Tensor {
   /// (a channel slice of NCHW: the other channels of each image); otherwise all are zeroed.
   static func zerosOutside(lower: [Int], upper: [Int], of shape: [Int], on backend: any Backend) -> Tensor {
     let result = Tensor.uninitialized(shape, on: backend)
-    let pointer = result.storage.pointer
     guard let axis = shape.indices.first(where: { lower[$0] != 0 || upper[$0] != shape[$0] }) else { return result }
     let tailFull = shape.indices.allSatisfy { $0 <= axis || (lower[$0] == 0 && upper[$0] == shape[$0]) }
     guard tailFull else {
-      Elementwise.fill(pointer, value: 0, count: result.count, pool: backend.pool)
+      backend.fill(BufferPosition(result.storage), value: 0, count: result.count)
       return result
     }
     let inner = shape[(axis + 1)...].reduce(1, *)
     let block = shape[axis] * inner
     for outer in 0..<shape[..<axis].reduce(1, *) {
-      let start = pointer + outer * block
-      Elementwise.fill(start, value: 0, count: lower[axis] * inner, pool: backend.pool)
-      Elementwise.fill(start + upper[axis] * inner, value: 0, count: (shape[axis] - upper[axis]) * inner, pool: backend.pool)
+      let start = outer * block
+      backend.fill(BufferPosition(result.storage, offset: start), value: 0, count: lower[axis] * inner)
+      backend.fill(BufferPosition(result.storage, offset: start + upper[axis] * inner), value: 0, count: (shape[axis] - upper[axis]) * inner)
     }
     return result
   }
@@ -113,7 +106,7 @@ extension Tensor {
     newShape[axis] = tensors.map { $0.shape[axis] }.reduce(0, +)
     let backend = sharedBackend(of: tensors)
     let out = Tensor.uninitialized(newShape, on: backend)
-    let outStrides = StridedLoops.contiguousStrides(newShape)
+    let outStrides = contiguousStrides(newShape)
     var start = 0
     var starts: [Int] = []
     for t in tensors {
@@ -121,10 +114,10 @@ extension Tensor {
       expected[axis] = t.shape[axis]
       precondition(t.shape == expected, "concatenating \(t.shape) with \(first.shape) along axis \(axis)")
       starts.append(start)
-      StridedLoops.copy(
-        shape: t.shape, source: t.storage.pointer, sourceStrides: StridedLoops.contiguousStrides(t.shape),
-        destination: out.storage.pointer + start * outStrides[axis], destinationStrides: outStrides,
-        accumulate: false, pool: backend.pool)
+      backend.stridedCopy(
+        shape: t.shape, source: BufferPosition(t.storage), sourceStrides: contiguousStrides(t.shape),
+        destination: BufferPosition(out.storage, offset: start * outStrides[axis]), destinationStrides: outStrides,
+        accumulate: false)
       start += t.shape[axis]
     }
     let extents = tensors.map { $0.shape[axis] }

@@ -1,5 +1,3 @@
-import CPUKernels
-
 /// Fused optimiser updates: one pass over a parameter, its gradient and its optimiser state,
 /// in place (copy-on-write: storage shared with another tensor is copied first). The updated
 /// tensors drop their graph history; a parameter that was a gradient leaf stays a fresh leaf.
@@ -18,11 +16,12 @@ extension Tensor {
     weight: inout Tensor, gradient: Tensor, momentumBuffer: inout Tensor,
     learningRate: Float, momentum: Float, weightDecay: Float, firstStep: Bool
   ) {
-    checkOptimizerOperands(weight: weight, gradient: gradient, state: [momentumBuffer])
-    momentumBuffer.updateInPlace { buffer, count in
-      weight.updateInPlace { w, _ in
-        OptimizerKernels.sgdStep(
-          weight: w, gradient: gradient.storage.pointer, momentumBuffer: buffer, count: count,
+    let backend = checkOptimizerOperands(weight: weight, gradient: gradient, state: [momentumBuffer])
+    let count = weight.count
+    momentumBuffer.updateInPlace { buffer in
+      weight.updateInPlace { w in
+        backend.sgdStep(
+          weight: w, gradient: gradient.storage, momentumBuffer: buffer, count: count,
           learningRate: learningRate, momentum: momentum, weightDecay: weightDecay, firstStep: firstStep)
       }
     }
@@ -42,12 +41,13 @@ extension Tensor {
     step t: Int, learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double
   ) {
     precondition(t >= 1, "Adam step \(t) must be at least 1")
-    checkOptimizerOperands(weight: weight, gradient: gradient, state: [firstMoment, secondMoment])
-    firstMoment.updateInPlace { m, count in
-      secondMoment.updateInPlace { v, _ in
-        weight.updateInPlace { w, _ in
-          OptimizerKernels.adamStep(
-            weight: w, gradient: gradient.storage.pointer, firstMoment: m, secondMoment: v,
+    let backend = checkOptimizerOperands(weight: weight, gradient: gradient, state: [firstMoment, secondMoment])
+    let count = weight.count
+    firstMoment.updateInPlace { m in
+      secondMoment.updateInPlace { v in
+        weight.updateInPlace { w in
+          backend.adamStep(
+            weight: w, gradient: gradient.storage, firstMoment: m, secondMoment: v,
             count: count, step: t, learningRate: learningRate, beta1: beta1, beta2: beta2,
             epsilon: epsilon, weightDecay: weightDecay)
         }
@@ -55,10 +55,11 @@ extension Tensor {
     }
   }
 
-  private static func checkOptimizerOperands(weight: Tensor, gradient: Tensor, state: [Tensor]) {
+  /// The operands' common backend, after checking their shapes.
+  private static func checkOptimizerOperands(weight: Tensor, gradient: Tensor, state: [Tensor]) -> any Backend {
     for other in [gradient] + state {
       precondition(other.shape == weight.shape, "optimiser operand of shape \(other.shape) for a parameter of shape \(weight.shape)")
     }
-    _ = sharedBackend(of: [weight, gradient] + state)
+    return sharedBackend(of: [weight, gradient] + state)
   }
 }

@@ -1,5 +1,3 @@
-import CPUKernels
-
 extension Tensor {
   /// The sum over `axes` (negative axes count from the end). Reduced axes are kept with
   /// extent 1 when `keepingDimensions`, removed otherwise.
@@ -31,7 +29,7 @@ extension Tensor {
   public static func dot(_ a: Tensor, _ b: Tensor) -> Double {
     precondition(a.shape == b.shape, "dot of tensors of shapes \(a.shape) and \(b.shape)")
     let backend = sharedBackend(of: [a, b])
-    return Elementwise.dot(a.storage.pointer, b.storage.pointer, count: a.count, pool: backend.pool)
+    return backend.dot(a.storage, b.storage, count: a.count)
   }
 
   /// `Σ_i x[i]²` over all elements, summed as `Tensor.dot(self, self)` (the square of the L2
@@ -42,15 +40,15 @@ extension Tensor {
   /// broadcasting). Returns `self` unchanged when the shapes already agree.
   public func summed(toShape target: [Int]) -> Tensor {
     if shape == target { return self }
-    let out = Tensor.uninitialized(target, on: backend)
+    let out: Tensor
     if target.reduce(1, *) == 1 {
-      out.storage.pointer[0] = Float(Elementwise.sum(storage.pointer, count: count, pool: backend.pool))
+      out = Tensor(shape: target, scalars: [Float(backend.sum(storage, count: count))], on: backend)
     } else {
-      Elementwise.fill(out.storage.pointer, value: 0, count: out.count, pool: backend.pool)
-      StridedLoops.copy(
-        shape: shape, source: storage.pointer, sourceStrides: StridedLoops.contiguousStrides(shape),
-        destination: out.storage.pointer, destinationStrides: broadcastStrides(target, to: shape),
-        accumulate: true, pool: backend.pool)
+      out = Tensor.zeros(target, on: backend)
+      backend.stridedCopy(
+        shape: shape, source: BufferPosition(storage), sourceStrides: contiguousStrides(shape),
+        destination: BufferPosition(out.storage), destinationStrides: broadcastStrides(target, to: shape),
+        accumulate: true)
     }
     let inputShape = shape
     return Tensor.recorded(out, name: "sumToShape", inputs: [self]) { g, _ in
@@ -64,11 +62,7 @@ extension Tensor {
     let length = shape.last ?? 1
     let rows = count / max(length, 1)
     let out = Tensor.uninitialized(Array(shape.dropLast()) + [1], on: backend)
-    for r in 0..<rows {
-      var best = -Float.infinity
-      for i in 0..<length { best = Swift.max(best, storage.pointer[r * length + i]) }
-      out.storage.pointer[r] = best
-    }
+    backend.rowMaximum(storage, rows: rows, length: length, out: out.storage)
     return out
   }
 }

@@ -6,10 +6,8 @@ extension Tensor {
   /// batch norm) and backend; `running` drops its graph history.
   public static func runningAverageStep(_ running: inout Tensor, toward batch: Tensor, momentum: Float, scale: Float = 1) {
     precondition(batch.shape == running.shape, "running statistics of shape \(running.shape) updated with \(batch.shape)")
-    _ = sharedBackend(of: [running, batch])
-    let values = batch.storage.pointer
-    running.updateInPlace { r, count in
-      for i in 0..<count { r[i] = (1 - momentum) * r[i] + momentum * values[i] * scale }
-    }
+    let backend = sharedBackend(of: [running, batch])
+    let count = running.count
+    running.updateInPlace { backend.runningAverage($0, toward: batch.storage, count: count, momentum: momentum, scale: scale) }
   }
 }

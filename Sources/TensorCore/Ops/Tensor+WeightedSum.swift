@@ -1,5 +1,3 @@
-import CPUKernels
-
 extension Tensor {
   /// A weighted sum of equally shaped tensors, optionally joined along channels with a
   /// weighted sum of bypassed channels and channel-shuffled, in one pass with no temporaries:
@@ -37,13 +35,11 @@ extension Tensor {
     let w = weights.scalars
     let out = Tensor.uninitialized(parts.outputShape, on: backend)
     for part in parts.parts {
-      StridedLoops.weightedSum(
-        shape: part.shape, sources: part.inputs.map { UnsafePointer(inputs[$0].storage.pointer) + parts.offsets[$0] },
+      backend.stridedWeightedSum(
+        shape: part.shape, sources: part.inputs.map { BufferPosition(inputs[$0].storage, offset: parts.offsets[$0]) },
         sourceStrides: part.inputs.map { parts.strides[$0] }, weights: part.inputs.map { w[$0] },
-        destination: out.storage.pointer + part.outputOffset, destinationStrides: part.outputStrides,
-        pool: backend.pool)
+        destination: BufferPosition(out.storage, offset: part.outputOffset), destinationStrides: part.outputStrides)
     }
-    let bypassChannels = bypass.map(\.channels)
     return recorded(out, name: "weightedSum", inputs: inputs + [weights]) { g, needed in
       // A bypass that is a channel range of its tensor gets a gradient of just those channels,
       // embedded (the rest of that tensor's gradient is zero, and is never formed).
@@ -58,13 +54,13 @@ extension Tensor {
       let needWeights = needed[inputs.count]
       var dots = [Double](repeating: 0, count: inputs.count)
       for part in parts.parts {
-        let partDots = StridedLoops.weightedSumBackward(
-          shape: part.shape, gradient: UnsafePointer(g.storage.pointer) + part.outputOffset,
+        let partDots = g.backend.stridedWeightedSumBackward(
+          shape: part.shape, gradient: BufferPosition(g.storage, offset: part.outputOffset),
           gradientStrides: part.outputStrides,
-          sources: part.inputs.map { UnsafePointer(inputs[$0].storage.pointer) + parts.offsets[$0] },
+          sources: part.inputs.map { BufferPosition(inputs[$0].storage, offset: parts.offsets[$0]) },
           sourceStrides: part.inputs.map { parts.strides[$0] }, weights: part.inputs.map { w[$0] },
-          gradInputs: part.inputs.map { grads[$0]?.storage.pointer }, gradInputStrides: part.inputs.map { parts.gradientStrides[$0] },
-          needWeightGradient: needWeights, pool: g.backend.pool)
+          gradInputs: part.inputs.map { grads[$0]?.storage }, gradInputStrides: part.inputs.map { parts.gradientStrides[$0] },
+          needWeightGradient: needWeights)
         for (slot, i) in part.inputs.enumerated() { dots[i] = partDots[slot] }
       }
       grads.append(needWeights ? Tensor(shape: weights.shape, scalars: dots.map { Float($0) }, on: g.backend) : nil)
@@ -160,9 +156,9 @@ extension Tensor {
     if contributions.allSatisfy({ $0.embedding == nil }) {
       if contributions.count == 1 { return first }
       let out = Tensor.uninitialized(shape, on: backend)
-      Elementwise.weightedSum(
-        contributions.map { UnsafePointer($0.storage.pointer) }, weights: Array(repeating: 1, count: contributions.count),
-        out.storage.pointer, count: out.count, pool: backend.pool)
+      backend.weightedSum(
+        contributions.map(\.storage), weights: Array(repeating: 1, count: contributions.count),
+        out: out.storage, count: out.count)
       return out
     }
     // Channel segments between the embedding boundaries, each summed from the contributions
@@ -174,19 +170,19 @@ extension Tensor {
     let out = Tensor.uninitialized(shape, on: backend)
     for (lower, upper) in zip(cuts, cuts.dropFirst()) where lower < upper {
       let covering = contributions.indices.filter { ranges[$0].lowerBound <= lower && upper <= ranges[$0].upperBound }
-      let destination = out.storage.pointer + lower * plane
+      let destination = lower * plane
       guard !covering.isEmpty else {
         for image in 0..<n {
-          Elementwise.fill(destination + image * c * plane, value: 0, count: (upper - lower) * plane, pool: backend.pool)
+          backend.fill(BufferPosition(out.storage, offset: destination + image * c * plane), value: 0, count: (upper - lower) * plane)
         }
         continue
       }
-      StridedLoops.weightedSum(
+      backend.stridedWeightedSum(
         shape: [n, 1, 1, (upper - lower) * plane],
-        sources: covering.map { UnsafePointer(contributions[$0].storage.pointer) + (lower - ranges[$0].lowerBound) * plane },
+        sources: covering.map { BufferPosition(contributions[$0].storage, offset: (lower - ranges[$0].lowerBound) * plane) },
         sourceStrides: covering.map { [contributions[$0].shape[1] * plane, 0, 0, 1] },
         weights: Array(repeating: 1, count: covering.count),
-        destination: destination, destinationStrides: [c * plane, 0, 0, 1], pool: backend.pool)
+        destination: BufferPosition(out.storage, offset: destination), destinationStrides: [c * plane, 0, 0, 1])
     }
     return out
   }

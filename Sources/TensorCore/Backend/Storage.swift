@@ -1,12 +1,13 @@
-import CPUKernels
 import Foundation
 
-/// A contiguous float buffer owned by a backend. Tensors never write into a storage that
-/// another tensor can see: operations allocate fresh storages, and the only in-place updates
-/// (optimisers) go through `Tensor.updateInPlace`, which copies first if the storage is shared.
+/// A contiguous float buffer owned by a backend: an opaque handle outside TensorCore, which
+/// passes it to its backend's primitives. Tensors never write into a storage that another
+/// tensor can see: operations allocate fresh storages, and the only in-place updates
+/// (optimisers, running statistics) copy first if the storage is shared.
 public final class TensorStorage: @unchecked Sendable {
-  /// The first element. Valid for `count` floats, 64-byte aligned.
-  public let pointer: UnsafeMutablePointer<Float>
+  /// The first element, in host memory. Valid for `count` floats, 64-byte aligned. Read only
+  /// by the host backends' primitives.
+  let pointer: UnsafeMutablePointer<Float>
   public let count: Int
   private let cache: BufferCache
 
@@ -25,7 +26,7 @@ public final class TensorStorage: @unchecked Sendable {
 /// no fresh pages (first touch of a page costs ~1.8 µs per 4 KiB here). Thread-safe. Counts
 /// bytes held from the system, live and at peak, for the memory figures of benchmarks and run
 /// logs.
-public final class BufferCache: @unchecked Sendable {
+public final class BufferCache: MemoryAccounting, @unchecked Sendable {
   /// Requests of at least this many bytes go to the arena.
   static let arenaThreshold = 256 << 10
 
