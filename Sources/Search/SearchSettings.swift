@@ -6,13 +6,7 @@ import TensorCore
 /// Every setting of a search run (written to `config.json`, so a run can be repeated). The
 /// defaults are the DARTS reference (`cnn/train_search.py`, SPEC §2.2).
 public struct SearchSettings: Codable, Sendable, Equatable {
-  /// The search algorithm.
-  public enum Method: String, Codable, Sendable, CaseIterable {
-    case darts
-    case pcDarts = "pc-darts"
-    case pDarts = "p-darts"
-  }
-
+  /// The search method (its strategy's name in `config.json`).
   public var method: Method = .darts
   /// Architecture gradient order (1: DARTS-V1, 2: DARTS-V2).
   public var order: Int = 1
@@ -85,27 +79,6 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     return s
   }
 
-  /// The PC-DARTS ImageNet search (`train_search_imagenet.py`, SPEC §5.5) on an image folder:
-  /// K = 2, the ImageNet stem, C = 16, 8 cells, 50 epochs with α/β frozen for 35, batch 1024,
-  /// SGD lr 0.5 cosine to 0 with 5 warm-up epochs (batch > 256 only), momentum 0.9, weight
-  /// decay 3e-4 (the script's default; the paper says 3e-5), Adam 6e-3 with α/β gradients
-  /// clipped to norm 5, per-class split 10 % / 2.5 %, 224×224 crops.
-  public static func imageNet() -> SearchSettings {
-    var s = SearchSettings.reference(for: .pcDarts)
-    s.dataset = .imageFolder
-    s.stem = .imageNet
-    s.partialChannels = 2
-    s.architectureWarmupEpochs = 35
-    s.batchSize = 1024
-    s.learningRate = 0.5
-    s.learningRateMin = 0
-    s.learningRateWarmupEpochs = 5
-    s.architectureLearningRate = 6e-3
-    s.architectureGradientClip = 5
-    s.validationEpochs = 3
-    return s
-  }
-
   /// The weight learning rate of epoch `epoch`: the cosine schedule (SPEC §2.7), replaced by
   /// the linear warm-up `learningRate·(e+1)/W` in the first `learningRateWarmupEpochs` epochs
   /// when `batchSize > 256` (SPEC §5.5).
@@ -161,13 +134,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     if !(2...Genotype.maximumNodes).contains(nodes) { return "--nodes must be in 2...\(Genotype.maximumNodes), got \(nodes)" }
     if let problem = CPUBackend.threadCountProblem(threads) { return problem }
     if order != 1 && order != 2 { return "--order must be 1 or 2" }
-    if method == .pDarts {
-      if order != 1 { return "--method p-darts is first order only (--order 1)" }
-      guard let progressive else { return "--method p-darts needs its stage settings" }
-      if let problem = progressive.validationProblem(layers: layers) { return problem }
-    } else if progressive != nil {
-      return "stage settings (--add-layers, --add-width, --skip-dropout, --max-skip) are for --method p-darts only"
-    }
+    if let problem = method.strategy.settingsProblem(self) { return problem }
     if batchSize < 1 { return "--batch-size must be positive" }
     if epochs < 1 { return "--epochs must be positive" }
     if let n = validationEpochs, n < 0 { return "--validate-epochs must be at least 0" }

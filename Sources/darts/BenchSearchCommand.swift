@@ -25,7 +25,7 @@ extension BenchCommand {
         alternating, and prints the throughput and tensor-memory ratios.
         """)
 
-    @Option(help: "Search method: darts, pc-darts or p-darts.")
+    @Option(help: "Search method: \(SearchMethodBenchmark.all.map(\.method.rawValue).listed()).")
     var method: SearchSettings.Method = .darts
     @Option(parsing: .unconditional, help: "Architecture gradient order: 1 (first order) or 2 (second order, darts only).")
     var order = 1
@@ -59,56 +59,34 @@ extension BenchCommand {
         ?? SearchNetworkConfiguration(channels: channels, layers: layers).memoryEstimate(inputSize: 32, batch: batch).problem("a batch of \(batch) on this supernet") {
         throw ValidationError(problem)
       }
-      if reference.pytorch != nil && method == .darts && (channels != 16 || layers != 8) {
-        throw ValidationError("--pytorch compares the reference setting only (--channels 16 --layers 8)")
+      guard let benchmark = SearchMethodBenchmark.of(method) else {
+        throw ValidationError("--method \(method) has no search benchmark (\(SearchMethodBenchmark.all.map(\.method.rawValue).listed()))")
       }
-      if method != .darts && order != 1 { throw ValidationError("--order 2 is for --method darts only") }
-      if method != .darts && (channels != 16 || layers != 8) {
-        throw ValidationError("--channels and --layers are for --method darts (pc-darts and p-darts use their reference networks)")
-      }
-      if partialChannels < 1 || 16 % partialChannels != 0 { throw ValidationError("--partial-channels must divide 16") }
-      if reference.pytorch != nil && method == .pcDarts && partialChannels != 4 { throw ValidationError("--pytorch compares K = 4 only") }
-      if let stage, method != .pDarts || !(1...3).contains(stage) { throw ValidationError("--stage is 1, 2 or 3 with --method p-darts") }
-      if besideDarts && (method != .pcDarts || reference.pytorch != nil) { throw ValidationError("--beside-darts is for --method pc-darts, without --pytorch") }
+      if let problem = benchmark.problem(options, pytorch: reference.pytorch != nil, besideDarts: besideDarts) { throw ValidationError(problem) }
     }
 
-    /// The benchmarks to run: (label, Swift step, `darts_reference.py bench` arguments).
-    func cases() -> [(what: String, benchmark: SearchStepBenchmark, reference: [String])] {
-      methodCases().map { item in
-        var benchmark = item.benchmark
-        benchmark.backend = backendOption.backend
-        return (item.what, benchmark, item.reference)
-      }
+    /// The options that choose and size the steps.
+    var options: SearchMethodBenchmark.Options {
+      .init(order: order, partialChannels: partialChannels, stage: stage, batch: batch, threads: threads, steps: steps, channels: channels, layers: layers)
     }
 
-    /// The benchmarks of the method (`cases` sets their backend).
-    private func methodCases() -> [(what: String, benchmark: SearchStepBenchmark, reference: [String])] {
-      switch method {
-      case .darts:
-        let b = SearchStepBenchmark(
-          configuration: SearchNetworkConfiguration(channels: channels, layers: layers), order: order == 1 ? .first : .second,
-          batch: batch, threads: threads, steps: steps)
-        return [("darts order \(order)", b, ["--what", order == 1 ? "search1" : "search2"])]
-      case .pcDarts:
-        return [("pc-darts K=\(partialChannels)", .partialChannel(partialChannels: partialChannels, batch: batch, threads: threads, steps: steps), ["--what", "pcdarts"])]
-      case .pDarts:
-        return (stage.map { [$0] } ?? [1, 2, 3]).map { s in
-          let cells = [5, 11, 17][s - 1]
-          let ops = [8, 5, 3][s - 1]
-          return ("p-darts stage \(s) (\(cells) cells, \(ops) ops)", .progressiveStage(s, batch: batch, threads: threads, steps: steps),
-                  ["--what", "pdarts-stage\(s)", "--switches", "cyclic"])
-        }
-      }
+    /// The benchmarks to run (the method's, validated).
+    func cases() -> [SearchMethodBenchmark.Case] { (SearchMethodBenchmark.of(method)?.cases(options) ?? []).map(onBackend) }
+
+    /// `item` with its step run on the `--backend` backend.
+    private func onBackend(_ item: SearchMethodBenchmark.Case) -> SearchMethodBenchmark.Case {
+      var benchmark = item.benchmark
+      benchmark.backend = backendOption.backend
+      return (item.what, benchmark, item.reference)
     }
 
     func run() throws {
       let output = BenchReport(batch: batch, threads: threads, steps: steps, json: json)
       if besideDarts {
-        var darts = SearchStepBenchmark(configuration: SearchNetworkConfiguration(), order: .first, batch: batch, threads: threads, steps: steps)
-        darts.backend = backendOption.backend
-        let item = cases()[0]
-        let results = try SearchStepBenchmark.sideBySide(darts, item.benchmark)
-        output.reportSideBySide([("darts order 1", results[0]), (item.what, results[1])])
+        // The methods that take --beside-darts run first order on the reference network, as DARTS does here.
+        let (darts, item) = (onBackend(SearchMethodBenchmark.darts.cases(options)[0]), cases()[0])
+        let results = try SearchStepBenchmark.sideBySide(darts.benchmark, item.benchmark)
+        output.reportSideBySide([(darts.what, results[0]), (item.what, results[1])])
         return
       }
       let pytorch = try reference.resolved()

@@ -10,7 +10,7 @@ extension SearchSettings.Method: ExpressibleByArgument {}
 struct SearchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "search",
-    abstract: "Search a cell with DARTS (first or second order), PC-DARTS or P-DARTS.",
+    abstract: "Search a cell with \(SearchSettings.Method.allCases.map(\.displayName).listed()).",
     discussion: """
       With no options, runs a short real search on the Fashion-MNIST images shipped with the \
       package (about seven minutes on two cores; P-DARTS: three stages of 3, 5 and 7 cells, \
@@ -32,7 +32,7 @@ struct SearchCommand: ParsableCommand {
       continues a stopped run exactly where its last checkpoint left it.
       """)
 
-  @Option(help: "Search method: darts, pc-darts or p-darts.") var method: SearchSettings.Method = .darts
+  @Option(help: "Search method: \(SearchSettings.Method.allCases.map(\.rawValue).listed()).") var method: SearchSettings.Method = .darts
   @Option(parsing: .unconditional, help: "Architecture gradient order: 1 or 2 (DARTS; P-DARTS is first order only).") var order: Int?
   @Flag(help: "The PC-DARTS ImageNet search setting (with --method pc-darts; default dataset image-folder).") var imagenet = false
   @OptionGroup var options: RunOptions<SearchCommand>

@@ -151,9 +151,16 @@ final class ProgressiveRulesTests: XCTestCase {
     s.progressive?.skipDropout = [0.1, 0.4, 0.7]
     s.progressive?.addLayers = [6, 12, 18]
     XCTAssertNotNil(s.validationProblem())
+    s.progressive = nil
+    XCTAssertEqual(s.validationProblem(), "--method p-darts needs its stage settings")
+    // The method's own rules are its strategy's.
+    XCTAssertEqual(PDARTSStrategy.settingsProblem(s), "--method p-darts needs its stage settings")
     var darts = SearchSettings.reference(for: .darts)
+    XCTAssertNil(DARTSStrategy.settingsProblem(darts))
     darts.progressive = ProgressiveSettings()
-    XCTAssertNotNil(darts.validationProblem(), "stage settings are for p-darts only")
+    let stagesOnly = "stage settings (--add-layers, --add-width, --skip-dropout, --max-skip) are for --method p-darts only"
+    XCTAssertEqual(darts.validationProblem(), stagesOnly)
+    XCTAssertEqual(DARTSStrategy.settingsProblem(darts), stagesOnly)
   }
 
   func testValidationEpochsFollowEachReference() {

@@ -1,4 +1,5 @@
 import Datasets
+import Foundation
 import Runs
 import Search
 import SearchSpace
@@ -98,5 +99,40 @@ final class SearchStrategyTests: XCTestCase {
     XCTAssertEqual([pcDemo.batchSize, pDemo.layers, pDemo.epochs, pDemo.architectureWarmupEpochs], [64, 3, 4, 1])
     XCTAssertEqual(pcDemo.learningRate, 0.1)
     XCTAssertEqual(pDemo.progressive?.addLayers, [2, 4])
+  }
+
+  /// Every registered method is named by its strategy and read back from that name, by
+  /// `--method` (``SearchSettings/Method/init(rawValue:)``) and from `config.json` (Codable),
+  /// with the names of existing `config.json` files; an unknown name is refused.
+  func testEveryRegisteredMethodRoundTripsItsName() throws {
+    let methods = SearchSettings.Method.allCases
+    XCTAssertEqual(Set(methods.map(\.rawValue)).count, methods.count, "names are distinct")
+    XCTAssertEqual(methods.map(\.displayName), methods.map { $0.strategy.displayName })
+    for method in methods {
+      XCTAssertEqual(method.rawValue, method.strategy.name)
+      let parsed = try XCTUnwrap(SearchSettings.Method(rawValue: method.rawValue), method.rawValue)
+      XCTAssertEqual(parsed, method)
+      XCTAssert(parsed.strategy == method.strategy, method.rawValue)
+      let encoded = try JSONEncoder().encode(method)
+      XCTAssertEqual(String(decoding: encoded, as: UTF8.self), "\"\(method.rawValue)\"")
+      XCTAssertEqual(try JSONDecoder().decode(SearchSettings.Method.self, from: encoded), method)
+      let settings = SearchSettings.reference(for: method)
+      let config = try JSONEncoder().encode(settings)
+      let object = try XCTUnwrap(JSONSerialization.jsonObject(with: config) as? [String: Any])
+      XCTAssertEqual(object["method"] as? String, method.rawValue)
+      let decoded = try JSONDecoder().decode(SearchSettings.self, from: config)
+      XCTAssertEqual(decoded, settings)
+      XCTAssert(type(of: decoded.strategy) == method.strategy, method.rawValue)
+    }
+    let existing: [(String, any SearchStrategy.Type)] = [("darts", DARTSStrategy.self), ("pc-darts", PCDARTSStrategy.self), ("p-darts", PDARTSStrategy.self)]
+    for (name, strategy) in existing {
+      let decoded = try JSONDecoder().decode(SearchSettings.Method.self, from: Data("\"\(name)\"".utf8))
+      XCTAssert(decoded.strategy == strategy, name)
+    }
+    XCTAssertNil(SearchSettings.Method(rawValue: "pdarts"))
+    XCTAssertThrowsError(try JSONDecoder().decode(SearchSettings.Method.self, from: Data(#""pdarts""#.utf8)))
+    XCTAssertEqual(["a", "b", "c"].listed(), "a, b or c")
+    XCTAssertEqual(["a", "b"].listed("and"), "a and b")
+    XCTAssertEqual(["a"].listed(), "a")
   }
 }

@@ -13,8 +13,17 @@ import TensorCore
 /// Positions count epochs across stages (stage `s` owns epochs `s·E ..< (s+1)·E`); the
 /// network of stage `s > 0` is drawn from `(seed, stage)`.
 public struct PDARTSStrategy: SearchStrategy {
+  public static let name = "p-darts"
+  public static let displayName = "P-DARTS"
   public let settings: SearchSettings
   public init(settings: SearchSettings) { self.settings = settings }
+
+  /// First order only, with a valid stage schedule (``ProgressiveSettings``).
+  public static func settingsProblem(_ s: SearchSettings) -> String? {
+    if s.order != 1 { return "--method p-darts is first order only (--order 1)" }
+    guard let progressive = s.progressive else { return "--method p-darts needs its stage settings" }
+    return progressive.validationProblem(layers: s.layers)
+  }
 
   /// `train_search.py` with the README flags (SPEC §4.7): batch 96, 25 epochs per stage of
   /// which 10 train the weights only, SGD cosine to 0, Adam 6e-4, 5 cells in the first stage,
@@ -205,4 +214,9 @@ public struct PDARTSStrategy: SearchStrategy {
     let values = w.scalars
     return (0..<w.shape[0]).map { Array(values[($0 * columns)..<(($0 + 1) * columns)]) }
   }
+}
+
+extension SearchSettings.Method {
+  /// P-DARTS (``PDARTSStrategy``).
+  public static let pDarts = Self(PDARTSStrategy.self)
 }

@@ -7,8 +7,8 @@ import TensorCore
 /// operations carried from stage to stage, the skip-connect dropout of each epoch, which
 /// epochs train α and evaluate the architecture split, the α/β gradient clip and the final
 /// genotype, and the method's reference and demo settings. `SearchRun` drives its epoch loop
-/// through these answers only, so a new method is one new type (and its case in
-/// ``SearchSettings/Method``).
+/// through these answers only, so a new method is one new type (and its line in
+/// ``SearchSettings/Method/strategies``).
 ///
 /// The defaults below are those of a single-stage method (DARTS): one stage with every
 /// operation of the settings' supernet, no skip dropout, the genotype of SPEC §2.8.
@@ -16,8 +16,18 @@ import TensorCore
 /// The stage state (``SearchRun/ProgressiveState``, the checkpoint's `progressive` field) is
 /// nil for single-stage methods; a multi-stage method creates it in ``initialStages(all:)``.
 public protocol SearchStrategy: Sendable {
+  /// The method's name in `--method` and `config.json` ("p-darts").
+  static var name: String { get }
+
+  /// The method's name in prose ("P-DARTS").
+  static var displayName: String { get }
+
   /// The strategy of a run of `settings` (valid: ``SearchSettings/validationProblem()`` is nil).
   init(settings: SearchSettings)
+
+  /// A one-line reason `settings` cannot run with this method, beyond the checks that
+  /// ``SearchSettings/validationProblem()`` makes for every method, or nil.
+  static func settingsProblem(_ settings: SearchSettings) -> String?
 
   /// The settings of the run.
   var settings: SearchSettings { get }
@@ -90,6 +100,9 @@ public protocol SearchStrategy: Sendable {
 
 /// The single-stage answers (DARTS and PC-DARTS).
 extension SearchStrategy {
+  public static func settingsProblem(_ settings: SearchSettings) -> String? {
+    settings.progressive == nil ? nil : "stage settings (--add-layers, --add-width, --skip-dropout, --max-skip) are for --method p-darts only"
+  }
   public static func reference(_ settings: inout SearchSettings) {}
   public static func demo(_ settings: inout SearchSettings) {}
   public var stageCount: Int { 1 }
@@ -116,17 +129,6 @@ extension SearchStrategy {
     (GenotypeDerivation.genotype(of: network), [:])
   }
   public func architectureFields(_ stages: SearchRun.ProgressiveState?, on backend: any Backend) -> [String: JSONValue] { [:] }
-}
-
-extension SearchSettings.Method {
-  /// The strategy type of the method.
-  public var strategy: any SearchStrategy.Type {
-    switch self {
-    case .darts: DARTSStrategy.self
-    case .pcDarts: PCDARTSStrategy.self
-    case .pDarts: PDARTSStrategy.self
-    }
-  }
 }
 
 extension SearchSettings {
