@@ -1,5 +1,6 @@
 /// Plain-loop batch normalisation over NCHW tensors (`spatial = H·W`): the definition the fast
-/// batch-norm kernels are tested against. Statistics are accumulated in `Double`.
+/// batch-norm kernels are tested against, and the one implementation of the per-channel
+/// coefficients (`[C]`-sized, no fast version). Statistics are accumulated in `Double`.
 public enum ReferenceBatchNorm {
   /// Per-channel mean and *biased* variance over batch and spatial positions.
   public static func statistics(
@@ -18,6 +19,26 @@ public enum ReferenceBatchNorm {
       }
       mean[c] = Float(m)
       variance[c] = Float(squares / count)
+    }
+  }
+
+  /// The per-channel coefficients of batch normalisation folded into an affine map, for each
+  /// channel `k` in `0..<channels`: `invStd[k] = 1/√(variance[k] + epsilon)`,
+  /// `scale[k] = γ[k]·invStd[k]` and `shift[k] = β[k] − mean[k]·scale[k]`, with `γ = 1` when
+  /// `gamma` is nil and `β = 0` when `beta` is nil. In Float, in that order (square root, then
+  /// one division), so a caller that evaluates the same expressions gets the same bits.
+  /// Overwrites `invStd`, `scale` and `shift`.
+  public static func coefficients(
+    mean: UnsafePointer<Float>, variance: UnsafePointer<Float>, gamma: UnsafePointer<Float>?,
+    beta: UnsafePointer<Float>?, epsilon: Float, channels: Int, invStd: UnsafeMutablePointer<Float>,
+    scale: UnsafeMutablePointer<Float>, shift: UnsafeMutablePointer<Float>
+  ) {
+    for k in 0..<channels {
+      let inv = 1 / (variance[k] + epsilon).squareRoot()
+      invStd[k] = inv
+      let s = (gamma?[k] ?? 1) * inv
+      scale[k] = s
+      shift[k] = (beta?[k] ?? 0) - mean[k] * s
     }
   }
 
