@@ -94,7 +94,7 @@ public enum Elementwise {
   public static func relu(
     _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int, pool: WorkerPool
   ) {
-    map(x, out, count: count, pool: pool, vector: { $0.rectified }, scalar: { $0 > 0 ? $0 : 0 })
+    map(x, out, count: count, pool: pool, vector: { $0.rectified }, scalar: { $0 < 0 ? 0 : $0 })
   }
 
   /// `gradInput = x > 0 ? gradOutput : 0` (the ReLU gradient; 0 at x = 0, as PyTorch).
@@ -104,7 +104,7 @@ public enum Elementwise {
   ) {
     let zero = SIMD16<Float>(repeating: 0)
     zip(x, gradOutput, gradInput, count: count, pool: pool,
-      vector: { x, g in g.replacing(with: zero, where: x .<= zero) },
+      vector: { x, g in g.replacing(with: zero, where: .!(x .> zero)) },
       scalar: { x, g in x > 0 ? g : 0 })
   }
 

@@ -71,6 +71,26 @@ final class ElementwiseTests: XCTestCase {
     }
   }
 
+  /// NaN and −0 inputs, in the SIMD body and in the scalar tail: the ReLU keeps NaN (and −0,
+  /// as `x < 0 ? 0 : x` does) and its gradient is 0 where the input is NaN or ±0, as the
+  /// reference defines, whichever path an element takes.
+  func testReluTreatsNaNAndNegativeZeroAlikeInEveryPath() {
+    var x = randomArray(40, seed: 3)
+    for i in [3, 35] { x[i] = .nan }
+    for i in [20, 37] { x[i] = -0.0 }
+    let g = randomArray(40, seed: 4, low: 0.5, high: 2)
+    let pool = WorkerPool(threadCount: 1)
+    var (actual, expected) = ([Float](repeating: 7, count: 40), [Float](repeating: 7, count: 40))
+    Elementwise.relu(x, &actual, count: 40, pool: pool)
+    ReferenceElementwise.relu(x, &expected, count: 40)
+    XCTAssertEqual(actual.map(\.bitPattern), expected.map(\.bitPattern), "relu")
+    XCTAssert(actual[3].isNaN && actual[35].isNaN)
+    Elementwise.reluBackward(input: x, gradOutput: g, gradInput: &actual, count: 40, pool: pool)
+    ReferenceElementwise.reluBackward(input: x, gradOutput: g, gradInput: &expected, count: 40)
+    XCTAssertEqual(actual, expected, "reluBackward")
+    XCTAssertEqual([actual[3], actual[35], actual[20], actual[37]], [0, 0, 0, 0])
+  }
+
   /// The fast sum and dot product add in Float within blocks of at most 4096 elements (16
   /// lanes of at most 256 terms) and the reference adds every term in Double. The worst-case
   /// bound of that Float rounding is about 272·2⁻²⁴ ≈ 1.6e-5 of `Σ |term|`; rounding errors of

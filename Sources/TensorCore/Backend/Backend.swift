@@ -23,30 +23,6 @@ public protocol MemoryAccounting: AnyObject, Sendable {
   func resetPeaks()
 }
 
-/// A backend whose buffers are host memory from a `BufferCache` (both CPU backends): tensors
-/// are created and read by plain copies, and files are written straight from the buffers.
-public protocol HostMemoryBackend: Backend {
-  /// The caching allocator of this backend's buffers.
-  var cache: BufferCache { get }
-}
-
-extension HostMemoryBackend {
-  public var memory: any MemoryAccounting { cache }
-
-  public func allocate(_ count: Int) -> TensorStorage {
-    TensorStorage(count: count, cache: cache)
-  }
-
-  public func upload(_ source: UnsafeBufferPointer<Float>, to storage: TensorStorage) {
-    guard let base = source.baseAddress else { return }
-    storage.pointer.update(from: base, count: source.count)
-  }
-
-  public func withHostElements<R>(of storage: TensorStorage, count: Int, _ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
-    try body(UnsafeBufferPointer(start: storage.pointer, count: count))
-  }
-}
-
 /// The backends a run can choose (`--backend`): `cpu`, the fast multi-threaded kernels, or
 /// `reference`, the plain single-threaded loops that define their semantics (a checking tool,
 /// many times slower).

@@ -115,10 +115,6 @@ extension ReferenceBackend {
   public func allFinite(_ x: TensorStorage, count: Int) -> Bool {
     ReferenceReductions.allFinite(x.pointer, count: count)
   }
-
-  public func rowMaximum(_ x: TensorStorage, rows: Int, length: Int, out: TensorStorage) {
-    ReferenceReductions.rowMaximum(x.pointer, rows: rows, length: length, output: out.pointer)
-  }
 }
 
 // MARK: Convolution, pooling, matrix products
@@ -196,16 +192,6 @@ extension ReferenceBackend {
     ReferenceBatchNorm.statistics(input: input.pointer, batch: batch, channels: channels, spatial: spatial, mean: mean.pointer, variance: variance.pointer)
   }
 
-  public func batchNormCoefficients(
-    mean: TensorStorage, variance: TensorStorage, gamma: TensorStorage?, beta: TensorStorage?, epsilon: Float,
-    channels: Int, invStd: TensorStorage, scale: TensorStorage, shift: TensorStorage
-  ) {
-    ReferenceBatchNorm.coefficients(
-      mean: mean.pointer, variance: variance.pointer, gamma: gamma.map { UnsafePointer($0.pointer) },
-      beta: beta.map { UnsafePointer($0.pointer) }, epsilon: epsilon, channels: channels,
-      invStd: invStd.pointer, scale: scale.pointer, shift: shift.pointer)
-  }
-
   public func channelAffine(input: TensorStorage, scale: TensorStorage, shift: TensorStorage, output: TensorStorage, batch: Int, channels: Int, spatial: Int) {
     ReferenceBatchNorm.channelAffine(input: input.pointer, scale: scale.pointer, shift: shift.pointer, output: output.pointer, batch: batch, channels: channels, spatial: spatial)
   }
@@ -240,9 +226,5 @@ extension ReferenceBackend {
     ReferenceOptimizer.adamStep(
       weight: weight.pointer, gradient: gradient.pointer, firstMoment: firstMoment.pointer, secondMoment: secondMoment.pointer,
       count: count, step: t, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay)
-  }
-
-  public func runningAverage(_ running: TensorStorage, toward batch: TensorStorage, count: Int, momentum: Float, scale: Float) {
-    ReferenceElementwise.runningAverage(running.pointer, toward: batch.pointer, count: count, momentum: momentum, scale: scale)
   }
 }
