@@ -36,6 +36,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.0.0")
   ],
+  // Each target lists exactly the modules its files import.
   targets: [
     // MARK: Public API
     .target(name: "CPUKernels", swiftSettings: releaseKernelFlags),
@@ -48,9 +49,9 @@ let package = Package(
     .target(
       name: "Datasets", dependencies: ["TensorCore", "Diagnostics", "CZlib", "CJPEG", "CPNG"], resources: [.copy("Demo")],
       swiftSettings: releaseFlags),
-    .target(name: "SearchSpace", dependencies: ["NN", "Diagnostics"], swiftSettings: releaseFlags),
-    .target(name: "Search", dependencies: ["SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseFlags),
-    .target(name: "Evaluation", dependencies: ["SearchSpace", "NN", "Datasets", "Runs", "Diagnostics"], swiftSettings: releaseFlags),
+    .target(name: "SearchSpace", dependencies: ["TensorCore", "NN", "Diagnostics"], swiftSettings: releaseFlags),
+    .target(name: "Search", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseFlags),
+    .target(name: "Evaluation", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs", "Diagnostics"], swiftSettings: releaseFlags),
     .target(name: "Runs", dependencies: ["TensorCore", "Datasets", "Diagnostics"], swiftSettings: releaseFlags),
     .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "SearchSpace", "Search", "Evaluation", "Runs"], swiftSettings: releaseFlags),
     .executableTarget(
@@ -71,14 +72,14 @@ let package = Package(
       name: "TensorCoreTests", dependencies: ["TensorCore", "_TestSupport"],
       resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "NNTests", dependencies: ["NN", "_TestSupport"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "_TestSupport"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "RunsTests", dependencies: ["Runs", "Datasets", "_TestSupport"]),
-    .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "_TestSupport"]),
+      name: "NNTests", dependencies: ["NN", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "RunsTests", dependencies: ["Runs", "Datasets", "TensorCore"]),
+    .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "NN", "TensorCore", "_TestSupport"]),
     .testTarget(
-      name: "SearchTests", dependencies: ["Search", "_TestSupport"], resources: [.copy("Fixtures")]),
+      name: "SearchTests", dependencies: ["Search", "SearchSpace", "NN", "Datasets", "Runs", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "EvaluationTests", dependencies: ["Evaluation", "_TestSupport"], resources: [.copy("Fixtures")]),
+      name: "EvaluationTests", dependencies: ["Evaluation", "SearchSpace", "NN", "Datasets", "Runs", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DartsCLITests", dependencies: ["darts", "_TestSupport"]),
   ]
 )
