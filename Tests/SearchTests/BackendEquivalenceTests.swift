@@ -20,8 +20,8 @@ import _TestSupport
 /// Tolerances. The backends sum in different orders, so results differ by rounding, and a
 /// ReLU network's gradient is discontinuous where a pre-activation crosses zero: when rounding
 /// moves one across, a gradient changes by a whole term of its sum. The tolerances were set
-/// from two measurements: the pair itself (one and two CPU threads differ only where a kernel
-/// splits a sum, here the stem convolution's weight gradient), and a one-ulp random change of
+/// from two measurements: one and two CPU threads (which differ only where a kernel splits a
+/// sum, here the stem convolution's weight gradient), and a one-ulp random change of
 /// every weight and α/β against the unchanged network (rounding noise in every layer, as a
 /// backend of plain loops gives), 12 draws per test. They sit 10–100× above the largest
 /// deviation of those draws except the jumps: a first-order iteration jumped once in 36 draws
@@ -37,9 +37,9 @@ import _TestSupport
 final class BackendEquivalenceTests: XCTestCase {
   let backends = backendPair()
 
-  /// Measured (largest |fast − reference|; pair / one-ulp draws): losses 0 / 4.8e-7, α
-  /// gradients 0 / 3.2e-7, weights 1.5e-8 / 1.2e-7, BN statistics 0 / 4.8e-7, α 0 / 4.7e-10,
-  /// momentum buffers 3.0e-7 / 3.2e-6, Adam moments 0 / 1.6e-7.
+  /// Measured (largest |fast − reference|; cpu(2 threads) vs reference / one-ulp draws): α
+  /// gradients 2.1e-7 / 3.2e-7, weights 3.0e-8 / 1.2e-7, BN statistics 3.6e-7 / 4.8e-7, α
+  /// 2.3e-10 / 4.7e-10, momentum buffers 1.2e-6 / 3.2e-6, Adam moments 1.1e-7 / 1.6e-7.
   func testDARTSFirstOrderStepMatchesTheReferenceBackend() throws {
     try assertEquivalent(.darts(order: .first), tolerances: .firstOrder)
   }
@@ -51,9 +51,9 @@ final class BackendEquivalenceTests: XCTestCase {
   /// one by 5e-2 (12 % of its largest element; a tolerance that loose would test nothing).
   /// The α-gradient and Adam tolerances cover the first kind, 10× over.
   ///
-  /// Measured (pair / one-ulp draws without the 5e-2 jump): losses 0 / 4.8e-7, α gradients
-  /// 3.2e-6 / 1.9e-4, weights 3.0e-8 / 2.4e-7, BN statistics 3.6e-7 / 2.5e-6, α 6.7e-10 /
-  /// 6.7e-8, momentum buffers 5.9e-7 / 2.6e-6, Adam moments 1.6e-6 / 9.6e-5.
+  /// Measured (cpu vs reference / one-ulp draws without the 5e-2 jump): α gradients 3.0e-6 /
+  /// 1.9e-4, weights 1.2e-7 / 2.4e-7, BN statistics 5.4e-7 / 2.5e-6, α 8.4e-10 / 6.7e-8,
+  /// momentum buffers 5.4e-7 / 2.6e-6, Adam moments 1.5e-6 / 9.6e-5.
   func testDARTSSecondOrderStepMatchesTheReferenceBackend() throws {
     try assertEquivalent(.darts(order: .second), tolerances: .secondOrder)
   }
@@ -61,9 +61,9 @@ final class BackendEquivalenceTests: XCTestCase {
   /// PC-DARTS's reference settings (SGD 0.1, Adam 6e-4, K = 4, β) on C = 8, so the
   /// operations see 2 of 8 channels and the reduction cells 4 of 16.
   ///
-  /// Measured (pair / one-ulp draws): losses 0 / 2.4e-7, α/β gradients 0 / 6.0e-8, weights
-  /// 1.5e-8 / 1.2e-7, BN statistics 0 / 3.0e-7, α/β 0 / 3.5e-10, momentum buffers 1.0e-7 /
-  /// 5.7e-7, Adam moments 0 / 3.0e-8.
+  /// Measured (cpu vs reference / one-ulp draws): α/β gradients 1.7e-8 / 6.0e-8, weights
+  /// 3.0e-8 / 1.2e-7, BN statistics 2.4e-7 / 3.0e-7, α/β 1.2e-10 / 3.5e-10, momentum buffers
+  /// 1.7e-7 / 5.7e-7, Adam moments 8.4e-9 / 3.0e-8.
   func testPCDARTSStepWithEdgeWeightsMatchesTheReferenceBackend() throws {
     let outcome = try assertEquivalent(
       Scenario(
@@ -77,9 +77,9 @@ final class BackendEquivalenceTests: XCTestCase {
   /// epoch that trains α, with the P-DARTS README's stage-1 skip dropout 0.1 (the paper's
   /// CIFAR-10 rate 0 would build no dropout layers) and α/β gradients clipped to 5.
   ///
-  /// Measured (pair / one-ulp draws without the one jump of 12): losses 0 / 9.5e-7, α
-  /// gradients 0 / 3.4e-7, weights 1.5e-8 / 1.2e-7, BN statistics 0 / 7.2e-7, α 0 / 7.0e-10,
-  /// momentum buffers 3.3e-7 / 2.5e-6, Adam moments 0 / 1.7e-7.
+  /// Measured (cpu vs reference / one-ulp draws without the one jump of 12): α gradients
+  /// 1.3e-7 / 3.4e-7, weights 3.0e-8 / 1.2e-7, BN statistics 2.4e-7 / 7.2e-7, α 2.3e-10 /
+  /// 7.0e-10, momentum buffers 1.2e-6 / 2.5e-6, Adam moments 6.7e-8 / 1.7e-7.
   func testPDARTSStageOneStepWithSkipDropoutMatchesTheReferenceBackend() throws {
     var settings = SearchSettings.reference(for: .pDarts)
     settings.channels = 4

@@ -15,6 +15,7 @@ extension HostMemoryBackend {
   }
 
   public func upload(_ source: UnsafeBufferPointer<Float>, to storage: TensorStorage) {
+    precondition(source.count <= storage.count, "uploading \(source.count) values into a buffer of \(storage.count)")
     guard let base = source.baseAddress else { return }
     storage.pointer.update(from: base, count: source.count)
   }
