@@ -7,7 +7,7 @@ import TensorCore
 /// including) `endEpoch` or forever, keeping up to `prefetch` finished batches queued so that a
 /// training step never waits for data. Because every batch is a pure function of its position
 /// (see `BatchSampler`), the batches are bit-identical to `sampler.batch(at:on:)` and to those
-/// of an uninterrupted run, whatever the timing.
+/// of an uninterrupted run, whatever the timing. Each holds the rows of the sampler's `shard`.
 ///
 /// Iterate with `next()` or `for batch in loader`. Dropping the loader, or `cancel()`, stops the
 /// background thread and waits for it to exit (at most the time to prepare one batch). If an

@@ -26,10 +26,11 @@ public struct BatchPosition: Hashable, Comparable, Codable, Sendable, CustomStri
   public var description: String { "epoch \(epoch) step \(step)" }
 }
 
-/// A batch of images ready for the network.
+/// A batch of images ready for the network: the rows `rows` of the global batch at `position`
+/// that the sampler's `BatchShard` holds (all of them for `BatchShard.whole`).
 public struct Batch: Sendable {
-  /// Transformed images, `[n, channels, height, width]` float32 (n = batch size, or fewer for
-  /// the last batch of an epoch).
+  /// Transformed images, `[rows.count, channels, height, width]` float32; image `i` is row
+  /// `rows.lowerBound + i` of the global batch.
   public let images: Tensor
   /// Class of each image.
   public let labels: [Int]
@@ -37,16 +38,29 @@ public struct Batch: Sendable {
   public let indices: [Int]
   /// Where in the schedule this batch belongs.
   public let position: BatchPosition
+  /// n, the images of the global batch at `position` over all shards: the batch size, or fewer
+  /// for the last batch of an epoch.
+  public let globalCount: Int
+  /// The rows of the global batch held here, inside `0..<globalCount` (empty when the shard's
+  /// chunks are: fewer images than chunks).
+  public let rows: Range<Int>
 }
 
 /// Which images make up batch `(epoch, step)` of an index range, and how they are transformed.
 ///
-/// Every random choice of a batch — the epoch's permutation, the fresh random draw, each
-/// image's crop, flip and cutout — comes from a generator seeded by hashing
-/// `(seed, stream, epoch, step)` only (the permutation: `(seed, stream, epoch)`). A batch is
-/// therefore a pure function of its position: a run resumed at `(epoch, step)` sees exactly the
-/// batches of an uninterrupted run, however batches are prefetched. Give samplers that share a
-/// seed different `stream`s (e.g. weights 0, architecture 1) so their choices are independent.
+/// Every random choice of a batch comes from a generator seeded by hashing where it is made:
+/// the epoch's permutation from `(seed, stream, epoch)`, the fresh random draw from
+/// `(seed, stream, epoch, step)`, and the crop, flip and cutout of the image in row `r` of the
+/// global batch from `(seed, stream, epoch, step, r)`, a generator of its own for each image. A
+/// batch is therefore a pure function of its position: a run resumed at `(epoch, step)` sees
+/// exactly the batches of an uninterrupted run, however batches are prefetched. Give samplers
+/// that share a seed different `stream`s (e.g. weights 0, architecture 1) so their choices are
+/// independent.
+///
+/// A sampler with a `shard` other than `.whole` delivers only the shard's rows of each global
+/// batch (`BatchShard.rows(batchCount:)`). Since no image's randomness depends on the rows
+/// before it, the batches of the shards of all processes, concatenated in chunk order, are
+/// bit-identical to the whole batch.
 public struct BatchSampler: Sendable {
   /// The three batch orders of the search and evaluation loops.
   public enum Order: String, Codable, Sendable {
@@ -72,10 +86,13 @@ public struct BatchSampler: Sendable {
   public let seed: UInt64
   /// Distinguishes samplers sharing a seed.
   public let stream: UInt64
+  /// The rows of every global batch this sampler delivers.
+  public let shard: BatchShard
 
   /// - Precondition: `indices` is non-empty and inside `images`; `batchSize > 0`.
   public init(
-    images: any LabelledImages, indices: Range<Int>, batchSize: Int, order: Order, seed: UInt64, stream: UInt64 = 0
+    images: any LabelledImages, indices: Range<Int>, batchSize: Int, order: Order, seed: UInt64, stream: UInt64 = 0,
+    shard: BatchShard = .whole
   ) {
     precondition(!indices.isEmpty && indices.upperBound <= images.count, "indices \(indices) of \(images.count)")
     precondition(batchSize > 0, "batch size \(batchSize)")
@@ -85,23 +102,35 @@ public struct BatchSampler: Sendable {
     self.order = order
     self.seed = seed
     self.stream = stream
+    self.shard = shard
   }
 
   /// Batches of an in-memory dataset transformed by `augmentation` (`.evaluation` for no
   /// randomness).
   public init(
     dataset: ImageDataset, indices: Range<Int>, batchSize: Int, order: Order,
-    augmentation: Augmentation, seed: UInt64, stream: UInt64 = 0
+    augmentation: Augmentation, seed: UInt64, stream: UInt64 = 0, shard: BatchShard = .whole
   ) {
     self.init(
       images: AugmentedDataset(dataset, augmentation: augmentation), indices: indices, batchSize: batchSize,
-      order: order, seed: seed, stream: stream)
+      order: order, seed: seed, stream: stream, shard: shard)
+  }
+
+  /// This sampler delivering the rows of `shard` instead: the same global batches.
+  public func sharded(_ shard: BatchShard) -> BatchSampler {
+    BatchSampler(
+      images: images, indices: indices, batchSize: batchSize, order: order, seed: seed, stream: stream, shard: shard)
   }
 
   /// Batches in one pass over `indices`: ⌈count / batchSize⌉ (391 for 25,000 at 64).
   public var batchesPerEpoch: Int { (indices.count + batchSize - 1) / batchSize }
 
-  /// The dataset indices of batch `position`.
+  /// n, the images of the global batch `position` over all shards: `batchSize`, or fewer for
+  /// the last batch of an epoch (or for `.freshRandom` from fewer indices).
+  public func globalCount(at position: BatchPosition) -> Int { window(at: position).count }
+
+  /// The dataset indices of the global batch `position` (all shards, `globalCount(at:)` of
+  /// them, in row order).
   public func indices(at position: BatchPosition) -> [Int] {
     indices(at: position, epochPermutation: order == .epochPermutation ? permutation(epoch: position.epoch) : [])
   }
@@ -122,7 +151,7 @@ public struct BatchSampler: Sendable {
       epoch: position.epoch * passes + position.step / batchesPerEpoch, step: position.step % batchesPerEpoch)
   }
 
-  /// Batch `position`, assembled on `backend`.
+  /// The shard's rows of batch `position`, assembled on `backend`.
   /// - Throws: `DatasetError` naming the file of an image that cannot be read (image folders).
   public func batch(at position: BatchPosition, on backend: any Backend) throws -> Batch {
     try assemble(position, indices: indices(at: position), on: backend)
@@ -143,12 +172,21 @@ public struct BatchSampler: Sendable {
       .map { $0 + indices.lowerBound }
   }
 
-  /// The indices of `position`, given `permutation(epoch: position.epoch)` for
-  /// `.epochPermutation` (ignored by the other orders).
-  func indices(at position: BatchPosition, epochPermutation: [Int]) -> [Int] {
+  /// The places of the global batch `position` in the order it reads: a window of the epoch's
+  /// permutation (`.epochPermutation`) or of `indices` (`.sequential`), the start of a fresh
+  /// permutation (`.freshRandom`).
+  private func window(at position: BatchPosition) -> Range<Int> {
     precondition(position.step >= 0 && (order == .freshRandom || position.step < batchesPerEpoch),
                  "\(position) beyond the \(batchesPerEpoch) batches of an epoch")
-    var window: Range<Int> { (position.step * batchSize)..<min((position.step + 1) * batchSize, indices.count) }
+    return order == .freshRandom
+      ? 0..<min(batchSize, indices.count)
+      : (position.step * batchSize)..<min((position.step + 1) * batchSize, indices.count)
+  }
+
+  /// The indices of the global batch `position`, given `permutation(epoch: position.epoch)` for
+  /// `.epochPermutation` (ignored by the other orders).
+  func indices(at position: BatchPosition, epochPermutation: [Int]) -> [Int] {
+    let window = window(at: position)
     switch order {
     case .epochPermutation:
       return Array(epochPermutation[window])
@@ -158,30 +196,33 @@ public struct BatchSampler: Sendable {
       var generator = derivedGenerator(
         seed, stream, UInt64(truncatingIfNeeded: position.epoch), UInt64(position.step),
         Purpose.indices.rawValue)
-      return shuffledPrefix(count: indices.count, length: min(batchSize, indices.count), using: &generator)
+      return shuffledPrefix(count: indices.count, length: window.count, using: &generator)
         .map { $0 + indices.lowerBound }
     }
   }
 
-  /// Transforms the images `indices` with the random choices of `source` (default
-  /// `position`), drawn image after image from one generator, into the batch of `position`.
+  /// The shard's rows of the global batch of `indices`, transformed with the random choices of
+  /// `source` (default `position`) and their rows, as the batch of `position`.
   func assemble(
     _ position: BatchPosition, source: BatchPosition? = nil, indices: [Int], on backend: any Backend
   ) throws -> Batch {
     let source = source ?? position
-    var generator = derivedGenerator(
-      seed, stream, UInt64(truncatingIfNeeded: source.epoch), UInt64(source.step),
-      Purpose.augmentation.rawValue)
+    let rows = shard.rows(batchCount: indices.count)
     let shape = images.imageShape
     let imageSize = shape.reduce(1, *)
-    let values = try [Float](unsafeUninitializedCapacity: indices.count * imageSize) { buffer, initialized in
-      for (slot, index) in indices.enumerated() {
-        try images.render(index, using: &generator, into: buffer.baseAddress! + slot * imageSize)
+    let values = try [Float](unsafeUninitializedCapacity: rows.count * imageSize) { buffer, initialized in
+      for row in rows {
+        var generator = derivedGenerator(
+          seed, stream, UInt64(truncatingIfNeeded: source.epoch), UInt64(source.step),
+          Purpose.augmentation.rawValue, UInt64(row))
+        try images.render(
+          indices[row], using: &generator, into: buffer.baseAddress! + (row - rows.lowerBound) * imageSize)
       }
-      initialized = indices.count * imageSize
+      initialized = rows.count * imageSize
     }
     return Batch(
-      images: Tensor(shape: [indices.count] + shape, scalars: values, on: backend),
-      labels: indices.map { images.label($0) }, indices: indices, position: position)
+      images: Tensor(shape: [rows.count] + shape, scalars: values, on: backend),
+      labels: rows.map { images.label(indices[$0]) }, indices: Array(indices[rows]), position: position,
+      globalCount: indices.count, rows: rows)
   }
 }

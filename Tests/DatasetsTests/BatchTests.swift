@@ -6,11 +6,7 @@ import XCTest
 final class BatchTests: XCTestCase {
   private let backend = CPUBackend()
 
-  /// 50 single-channel 6×6 images with distinct patterns; label = index mod 10.
-  private let dataset = ImageDataset(
-    pixels: (0..<50).flatMap { pixelPattern(image: $0, size: 36) }, labels: (0..<50).map { $0 % 10 },
-    channels: 1, height: 6, width: 6, classCount: 10,
-    normalization: Normalization(mean: [0.3], std: [0.2]))
+  private let dataset = patternDataset
 
   private let augmentation = Augmentation(padding: 2, flipProbability: 0.5, cutoutLength: 3)
 

@@ -16,6 +16,12 @@ func pixelPattern(image: Int, size: Int) -> [UInt8] {
   (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ image &* 31 &+ 3) }
 }
 
+/// 50 single-channel 6×6 images of distinct `pixelPattern`s; label = index mod 10.
+let patternDataset = ImageDataset(
+  pixels: (0..<50).flatMap { pixelPattern(image: $0, size: 36) }, labels: (0..<50).map { $0 % 10 },
+  channels: 1, height: 6, width: 6, classCount: 10,
+  normalization: Normalization(mean: [0.3], std: [0.2]))
+
 /// Writes a CIFAR binary file: each record is `labelBytes(record)` then 3072 pattern pixels.
 /// Returns the pixels written, record after record.
 @discardableResult
