@@ -29,6 +29,7 @@ let package = Package(
     .library(name: "Datasets", targets: ["Datasets"]),
     .library(name: "Runs", targets: ["Runs"]),
     .library(name: "SearchSpace", targets: ["SearchSpace"]),
+    .library(name: "DataParallel", targets: ["DataParallel"]),
     .library(name: "Search", targets: ["Search"]),
     .library(name: "Evaluation", targets: ["Evaluation"]),
     .library(name: "_TestSupport", targets: ["_TestSupport"]),
@@ -50,14 +51,15 @@ let package = Package(
       name: "Datasets", dependencies: ["TensorCore", "Diagnostics", "CZlib", "CJPEG", "CPNG"], resources: [.copy("Demo")],
       swiftSettings: releaseFlags),
     .target(name: "SearchSpace", dependencies: ["TensorCore", "NN", "Diagnostics"], swiftSettings: releaseFlags),
-    .target(name: "Search", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs"], swiftSettings: releaseFlags),
-    .target(name: "Evaluation", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs", "Diagnostics"], swiftSettings: releaseFlags),
+    .target(name: "DataParallel", dependencies: ["TensorCore", "NN", "Datasets"], swiftSettings: releaseFlags),
+    .target(name: "Search", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs", "DataParallel"], swiftSettings: releaseFlags),
+    .target(name: "Evaluation", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs", "Diagnostics", "DataParallel"], swiftSettings: releaseFlags),
     .target(name: "Runs", dependencies: ["TensorCore", "Datasets", "Diagnostics"], swiftSettings: releaseFlags),
     .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "SearchSpace", "Search", "Evaluation", "Runs"], swiftSettings: releaseFlags),
     .executableTarget(
       name: "darts",
       dependencies: [
-        "TensorCore", "NN", "Datasets", "SearchSpace", "Search", "Evaluation", "Benchmarks",
+        "TensorCore", "NN", "Datasets", "SearchSpace", "Search", "Evaluation", "Benchmarks", "DataParallel",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: releaseFlags),
@@ -74,6 +76,7 @@ let package = Package(
     .testTarget(
       name: "NNTests", dependencies: ["NN", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "DataParallelTests", dependencies: ["DataParallel", "Datasets", "NN", "TensorCore", "_TestSupport"]),
     .testTarget(name: "RunsTests", dependencies: ["Runs", "Datasets", "TensorCore"]),
     .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "NN", "TensorCore", "_TestSupport"]),
     .testTarget(

@@ -77,6 +77,10 @@ public struct TrainSettings: Codable, Sendable, Equatable {
   public var maxStepsPerEpoch: Int?
   /// Also checkpoint every N steps (nil: at epoch ends only).
   public var checkpointEvery: Int?
+  /// Micro-batches each batch is cut into, spread over the processes of the job (each
+  /// computes `microBatches / processes` of them and the gradients are averaged; BatchNorm
+  /// normalises each micro-batch alone). nil: one per process, fixed when the run starts.
+  public var microBatches: Int?
   /// Start from these weights (ours or exported from the PyTorch reference).
   public var initFrom: String?
 

@@ -36,12 +36,24 @@ public struct Checkpoint<State: Codable> {
   ///   infinity (so the previous, good checkpoint stays in place); the encoder's error if
   ///   `state` does not encode, ``AtomicFileError`` on I/O failure.
   public func save(to url: URL) throws {
+    try Safetensors.write(tensors, metadata: try fileMetadata(naming: url.path), to: url)
+  }
+
+  /// The bytes of the checkpoint file (what ``save(to:)`` writes; a data-parallel run also
+  /// sends them from its leader to the other processes). `path` names the file in errors.
+  /// - Throws: ``CheckpointError`` if a tensor holds a NaN or an infinity; the encoder's error
+  ///   if `state` does not encode.
+  public func encoded(naming path: String) throws -> Data {
+    Safetensors.encode(tensors, metadata: try fileMetadata(naming: path))
+  }
+
+  /// The file's metadata (state and format), once every tensor is known to be finite.
+  private func fileMetadata(naming path: String) throws -> [String: String] {
     if let name = tensors.firstNonFiniteName {
-      throw CheckpointError(path: url.path, problem: .nonFiniteTensorNotSaved(name))
+      throw CheckpointError(path: path, problem: .nonFiniteTensorNotSaved(name))
     }
     let json = String(decoding: try JSONCoding.encoder().encode(state), as: UTF8.self)
-    try Safetensors.write(
-      tensors, metadata: [Self.stateKey: json, Self.formatKey: Self.formatVersion], to: url)
+    return [Self.stateKey: json, Self.formatKey: Self.formatVersion]
   }
 
   /// Reads and validates the checkpoint at `url`, placing its tensors on `backend`.
@@ -49,22 +61,31 @@ public struct Checkpoint<State: Codable> {
   ///   ``CheckpointError`` if it is valid safetensors but not a readable checkpoint, or a
   ///   tensor is not finite. Both describe the problem in one line naming the file.
   public static func load(from url: URL, on backend: any Backend) throws -> Checkpoint {
-    let contents = try Safetensors.read(from: url)
+    try decode(Safetensors.read(from: url), path: url.path, on: backend)
+  }
+
+  /// The checkpoint in the bytes `data` of a checkpoint file (``encoded(naming:)``), validated
+  /// as ``load(from:on:)`` validates a file; `path` names it in errors.
+  public static func decode(_ data: Data, naming path: String, on backend: any Backend) throws -> Checkpoint {
+    try decode(Safetensors.decode(data, source: path), path: path, on: backend)
+  }
+
+  private static func decode(_ contents: SafetensorsContents, path: String, on backend: any Backend) throws -> Checkpoint {
     guard let json = contents.metadata[stateKey] else {
-      throw CheckpointError(path: url.path, problem: .missingState)
+      throw CheckpointError(path: path, problem: .missingState)
     }
     guard contents.metadata[formatKey] == formatVersion else {
-      throw CheckpointError(path: url.path, problem: .unknownFormat(contents.metadata[formatKey] ?? "none"))
+      throw CheckpointError(path: path, problem: .unknownFormat(contents.metadata[formatKey] ?? "none"))
     }
     let state: State
     do {
       state = try JSONDiagnostics.decode(State.self, from: Data(json.utf8), using: JSONCoding.decoder())
     } catch {
-      throw CheckpointError(path: url.path, problem: .invalidState(error.description))
+      throw CheckpointError(path: path, problem: .invalidState(error.description))
     }
     let tensors = contents.tensors(on: backend)
     if let name = tensors.firstNonFiniteName {
-      throw CheckpointError(path: url.path, problem: .nonFiniteTensor(name))
+      throw CheckpointError(path: path, problem: .nonFiniteTensor(name))
     }
     return Checkpoint(tensors: tensors, state: state)
   }

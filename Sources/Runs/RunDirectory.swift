@@ -88,6 +88,12 @@ public struct RunDirectory: Sendable {
     return run
   }
 
+  /// The run directory at `url` as the processes of a data-parallel job other than its leader
+  /// know it: they name its files in messages but never create, read or write them.
+  public static func unopened(at url: URL) -> RunDirectory {
+    RunDirectory(url: URL(fileURLWithPath: url.standardizedFileURL.path, isDirectory: true))
+  }
+
   /// Whether the run has written a checkpoint.
   public var hasCheckpoint: Bool { FileManager.default.fileExists(atPath: checkpointURL.path) }
 

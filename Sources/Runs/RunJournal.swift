@@ -9,7 +9,8 @@ import Foundation
 public final class RunJournal {
   /// The sequence number of the next event.
   public private(set) var nextEvent: Int
-  private let events: EventLog
+  /// The log file (nil: a journal that counts events but writes nothing).
+  private let events: EventLog?
   private let output: (String) -> Void
 
   /// A new log in `directory`, or, with `resumingAt`, the log of a run resumed from a
@@ -25,11 +26,19 @@ public final class RunJournal {
     self.output = output
   }
 
+  /// A journal that numbers events as the run's log does but writes no file and no console
+  /// line: that of the processes of a data-parallel job other than its leader.
+  public init(silentFrom nextEvent: Int) {
+    events = nil
+    self.nextEvent = nextEvent
+    output = { _ in }
+  }
+
   /// Appends one event with the next sequence number.
   public func log(_ fields: [String: JSONValue]) throws {
     var event = fields
     event["event"] = .int(nextEvent)
-    try events.append(event)
+    try events?.append(event)
     nextEvent += 1
   }
 

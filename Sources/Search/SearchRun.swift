@@ -1,3 +1,4 @@
+import DataParallel
 import Datasets
 import Foundation
 import NN
@@ -17,12 +18,24 @@ import TensorCore
 /// once per stage of the strategy (positions count epochs across stages: stage `s` owns epochs
 /// `s·E ..< (s+1)·E`), and between stages the strategy carries the operations over while the
 /// network, α and optimisers are built afresh. Skip dropout masks are seeded by
-/// `(seed, epoch, step)`, so they too survive a resume.
+/// `(seed, epoch, step)` (and the pass and micro-batch when batches are cut into
+/// micro-batches), so they too survive a resume.
+///
+/// Data parallelism (`mpirun -np N darts search …`): every process holds a full replica; the
+/// leader's initial (or resumed) state is broadcast to the others; each process loads only its
+/// share of every batch (``BatchShard``) and every gradient is averaged over the whole batch
+/// (``BatchParallelism``), so the replicas stay bit-identical, which a checksum agreed at every
+/// checkpoint verifies. Only the leader writes the run directory and the console; a failure on
+/// any process stops every process with that process's message.
 public final class SearchRun {
   public let settings: SearchSettings
   public let directory: RunDirectory
   /// Where the run's tensors live and its kernels run (`--backend`).
   public let backend: any Backend
+  /// The processes of the run's job and how each batch is shared among them (`mpirun`,
+  /// `--micro-batches`).
+  public let parallelism: BatchParallelism
+  private var group: ProcessGroup { parallelism.group }
   /// What the method decides (stages, schedules, the final genotype).
   let strategy: any SearchStrategy
   public private(set) var network: SearchNetwork
@@ -98,7 +111,7 @@ public final class SearchRun {
 
     /// Loads and splits the training set: by index (SPEC §2.1), or per class for image folders
     /// (SPEC §5.5); errors name the file or directory.
-    init(_ settings: SearchSettings) throws {
+    init(_ settings: SearchSettings, shard: BatchShard) throws {
       if let problem = settings.validationProblem() { throw SearchRunError(problem) }
       let directory = settings.dataDirectory.map { URL(fileURLWithPath: $0) }
       let weights, architecture, evaluation: any LabelledImages
@@ -126,11 +139,11 @@ public final class SearchRun {
         (weightIndices, architectureIndices) = (split.weights, split.architecture)
       }
       if let problem = Self.memoryProblem(settings, imageShape: weights.imageShape, classes: weights.classCount) { throw SearchRunError(problem) }
-      train = BatchSampler(images: weights, indices: weightIndices, batchSize: settings.batchSize, order: .epochPermutation, seed: settings.seed, stream: 0)
+      train = BatchSampler(images: weights, indices: weightIndices, batchSize: settings.batchSize, order: .epochPermutation, seed: settings.seed, stream: 0, shard: shard)
       // The strategy's order: DARTS draws each α batch afresh; P-DARTS reads the α half as an
       // iterator, restarted (reshuffled) when exhausted: one permutation per epoch for equal
       // halves, more when the α half is the smaller (SPEC §2.1, `BatchSampler.sourcePosition`).
-      self.architecture = BatchSampler(images: architecture, indices: architectureIndices, batchSize: settings.batchSize, order: settings.strategy.architectureOrder, seed: settings.seed, stream: 1)
+      self.architecture = BatchSampler(images: architecture, indices: architectureIndices, batchSize: settings.batchSize, order: settings.strategy.architectureOrder, seed: settings.seed, stream: 1, shard: shard)
       self.evaluation = BatchSampler(images: evaluation, indices: architectureIndices, batchSize: settings.batchSize, order: .sequential, seed: settings.seed, stream: 2)
     }
 
@@ -149,10 +162,14 @@ public final class SearchRun {
     }
   }
 
-  private init(settings: SearchSettings, data: SearchData, directory: RunDirectory, resuming: Bool, backend kind: BackendKind, output: @escaping (String) -> Void) throws {
+  private init(
+    settings: SearchSettings, data: SearchData, directory: RunDirectory, resuming: Bool, backend kind: BackendKind,
+    parallelism: BatchParallelism, output: @escaping (String) -> Void
+  ) throws {
     self.settings = settings
     self.directory = directory
     self.output = output
+    self.parallelism = parallelism
     backend = kind.make(threads: settings.threads)
     strategy = settings.strategy
     trainSampler = data.train
@@ -163,8 +180,10 @@ public final class SearchRun {
 
     let progressive = strategy.initialStages(all: settings.networkConfiguration(inputChannels: inputChannels, classes: classes))
     state = CheckpointState(position: BatchPosition(epoch: 0, step: 0), completedSteps: 0, nextEvent: 0, architectureSteps: [:], epochLoss: 0, epochCorrect: 0, epochSeen: 0, settings: settings, progressive: progressive)
-    var checkpoint: Checkpoint<CheckpointState>?
-    if resuming {
+    let (group, backend, strategy) = (parallelism.group, backend, strategy)
+    // The leader reads and checks the checkpoint; the others receive it from the leader.
+    var checkpoint = try group.together { () -> Checkpoint<CheckpointState>? in
+      guard resuming, group.isLeader else { return nil }
       let loaded = try Checkpoint<CheckpointState>.load(from: directory.checkpointURL, on: backend)
       guard loaded.state.settings == settings else {
         throw SearchRunError("\(directory.checkpointURL.path): the checkpoint was written with other settings than \(directory.url(of: .config).path)")
@@ -174,49 +193,97 @@ public final class SearchRun {
       if let problem = loaded.state.problem(stepsPerEpoch: steps, topology: CellTopology(steps: settings.nodes), strategy: strategy) {
         throw SearchRunError("\(directory.checkpointURL.path): \(problem)")
       }
-      state.progressive = loaded.state.progressive
-      checkpoint = loaded
+      return loaded
     }
+    if resuming { checkpoint = try Self.replicated(checkpoint, in: group, naming: directory.checkpointURL.path, on: backend) }
+    if let checkpoint { state.progressive = checkpoint.state.progressive }
     network = Self.makeNetwork(settings, strategy, inputChannels: inputChannels, classes: classes, progressive: state.progressive, backend: backend)
     optimization = Self.makeOptimization(settings, strategy)
 
     if let checkpoint {
-      journal = try RunJournal(directory: directory, resumingAt: checkpoint.state.nextEvent, output: output)
+      journal = try group.together {
+        group.isLeader ? try RunJournal(directory: directory, resumingAt: checkpoint.state.nextEvent, output: output) : RunJournal(silentFrom: checkpoint.state.nextEvent)
+      }
       try restore(checkpoint)
     } else {
-      try directory.write(settings, to: .config)
-      journal = try RunJournal(directory: directory, resumingAt: 0, output: output)  // a restarted run's old events go
+      journal = try group.together {
+        guard group.isLeader else { return RunJournal(silentFrom: 0) }
+        try directory.write(settings, to: .config)
+        return try RunJournal(directory: directory, resumingAt: 0, output: output)  // a restarted run's old events go
+      }
+      // Initial weights and α: the leader's, on every process.
+      if group.isDistributed, let initial = try Self.replicated(Checkpoint(tensors: checkpointTensors(), state: state), in: group, naming: "the initial state", on: backend) {
+        try restore(initial)
+      }
     }
   }
 
+  /// The leader's `checkpoint` on every process of `group` (encoded, broadcast, decoded).
+  private static func replicated(
+    _ checkpoint: Checkpoint<CheckpointState>?, in group: ProcessGroup, naming path: String, on backend: any Backend
+  ) throws -> Checkpoint<CheckpointState>? {
+    guard group.isDistributed else { return checkpoint }
+    let bytes = try group.together { group.isLeader ? try [UInt8](checkpoint?.encoded(naming: path) ?? Data()) : [] }
+    let received = try group.broadcastFromLeader(bytes)
+    if group.isLeader || received.isEmpty { return checkpoint }
+    return try Checkpoint<CheckpointState>.decode(Data(received), naming: path, on: backend)
+  }
+
+  /// The share of each batch of process `group.rank` (``BatchParallelism/shared(batchSize:microBatches:group:)``).
+  /// `recorded`: the settings are a run's `config.json`, where no count means one micro-batch
+  /// (runs written before micro-batches existed).
+  static func parallelism(_ settings: SearchSettings, group: ProcessGroup, recorded: Bool = false) throws -> BatchParallelism {
+    try BatchParallelism.shared(batchSize: settings.batchSize, microBatches: settings.microBatches ?? (recorded ? 1 : nil), group: group)
+  }
+
   /// Starts a new run in a new (or empty) directory, computing on a backend of `backend`'s
-  /// kind.
+  /// kind, as process `group.rank` of a job of `group.size` (the leader creates the
+  /// directory; the others write nothing). Unless the settings say how many micro-batches a
+  /// batch is cut into, it is cut into one per process (and that number is recorded).
   public static func start(
-    _ settings: SearchSettings, in url: URL, backend: BackendKind = .cpu,
+    _ settings: SearchSettings, in url: URL, backend: BackendKind = .cpu, group: ProcessGroup = .single(),
     output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput
   ) throws -> SearchRun {
-    let data = try SearchData(settings)  // before the directory exists: bad data leaves nothing behind
-    return try SearchRun(settings: settings, data: data, directory: try RunDirectory.create(at: url), resuming: false, backend: backend, output: output)
+    let parallelism = try group.together { try Self.parallelism(settings, group: group) }
+    var settings = settings
+    settings.microBatches = parallelism.shard.chunkCount
+    let data = try group.together { try SearchData(settings, shard: parallelism.shard) }  // before the directory exists: bad data leaves nothing behind
+    let directory = try group.together { group.isLeader ? try RunDirectory.create(at: url) : RunDirectory.unopened(at: url) }
+    return try SearchRun(settings: settings, data: data, directory: directory, resuming: false, backend: backend, parallelism: parallelism, output: output)
   }
 
   /// Re-opens the run in `url` at its last checkpoint, with the settings in its `config.json`.
   /// A run that died before its first checkpoint starts again from its `config.json`. The
-  /// backend is not part of a run's settings: a run may resume on another one.
+  /// backend is not part of a run's settings: a run may resume on another one. In a job of
+  /// several processes the leader reads the directory and sends the settings and checkpoint
+  /// to the others; any number of processes that divides the run's micro-batches may resume
+  /// it, exactly.
   public static func resume(
-    _ url: URL, backend: BackendKind = .cpu,
+    _ url: URL, backend: BackendKind = .cpu, group: ProcessGroup = .single(),
     output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput
   ) throws -> SearchRun {
-    let directory = try RunDirectory.resume(at: url)
-    let keys = directory.configKeys
-    if keys.contains("genotype") && !keys.contains("method") {
-      throw SearchRunError("\(directory.url.path) is a training run, not a search run: use darts train --resume")
+    let opened = try group.together { () -> (RunDirectory, [UInt8], Bool) in
+      guard group.isLeader else { return (RunDirectory.unopened(at: url), [], false) }
+      let directory = try RunDirectory.resume(at: url)
+      let keys = directory.configKeys
+      if keys.contains("genotype") && !keys.contains("method") {
+        throw SearchRunError("\(directory.url.path) is a training run, not a search run: use darts train --resume")
+      }
+      let settings = try directory.read(SearchSettings.self, from: .config)
+      if let problem = settings.validationProblem() { throw SearchRunError("\(directory.url(of: .config).path): \(problem)") }
+      if !directory.hasCheckpoint {
+        output("\(directory.url.path) has no checkpoint (the run stopped before its first one): starting it again from config.json\n")
+      }
+      return (directory, [UInt8](try JSONCoding.encoder().encode(settings)), directory.hasCheckpoint)
     }
-    let settings = try directory.read(SearchSettings.self, from: .config)
-    if let problem = settings.validationProblem() { throw SearchRunError("\(directory.url(of: .config).path): \(problem)") }
-    if !directory.hasCheckpoint {
-      output("\(directory.url.path) has no checkpoint (the run stopped before its first one): starting it again from config.json\n")
+    let directory = opened.0
+    let received = try group.broadcastFromLeader(opened.1 + [opened.2 ? 1 : 0])
+    let settings = try group.together {
+      try JSONCoding.decoder().decode(SearchSettings.self, from: Data(received.dropLast()))
     }
-    return try SearchRun(settings: settings, data: try SearchData(settings), directory: directory, resuming: directory.hasCheckpoint, backend: backend, output: output)
+    let parallelism = try group.together { try Self.parallelism(settings, group: group, recorded: true) }
+    let data = try group.together { try SearchData(settings, shard: parallelism.shard) }
+    return try SearchRun(settings: settings, data: data, directory: directory, resuming: received.last == 1, backend: backend, parallelism: parallelism, output: output)
   }
 
   /// The supernet of the running stage (as the strategy builds it), its weights and α
@@ -259,9 +326,12 @@ public final class SearchRun {
       try advanceStage()
     }
     let (genotype, fields) = try strategy.finish(network, stages: &state.progressive, journal: journal)
-    try directory.write(genotype, to: .genotype)
     guard case .object(let architecture) = architectureJSON() else { return genotype }
-    try directory.write(JSONValue.object(architecture.merging(fields) { _, new in new }), to: .architecture)
+    try group.together {
+      guard group.isLeader else { return }
+      try directory.write(genotype, to: .genotype)
+      try directory.write(JSONValue.object(architecture.merging(fields) { _, new in new }), to: .architecture)
+    }
     return genotype
   }
 
@@ -298,25 +368,36 @@ public final class SearchRun {
         epoch: epoch, label: "\(stageLabel)epoch \(epoch + 1)/\(settings.epochs)", cursor: &cursor,
         fields: stageFields.merging(["lr": .double(lr)]) { a, _ in a }, startFields: startFields,
         step: { index in
-          if !dropout.isEmpty {
-            // Masks keyed by the position only: a resumed run draws the same ones.
+          // Masks keyed by the position only (and the pass and micro-batch of a batch cut into
+          // several): a resumed run, and every process, draws the same ones.
+          let chunked = parallelism.shard.chunkCount > 1
+          if !dropout.isEmpty && !chunked {
             var generator = derivedGenerator(settings.seed, Self.dropoutStream, UInt64(position), UInt64(index))
             for layer in dropout { layer.generator = generator.split() }
           }
-          guard let train = trainLoader.next(), let valid = architectureLoader.next() else {
-            if let failure = trainLoader.failure ?? architectureLoader.failure { throw SearchRunError("\(failure)") }
-            throw SearchRunError("the batch loader stopped early at epoch \(epoch) step \(index)")
+          let (train, valid) = try group.together {
+            guard let train = trainLoader.next(), let valid = architectureLoader.next() else {
+              if let failure = trainLoader.failure ?? architectureLoader.failure { throw SearchRunError("\(failure)") }
+              throw SearchRunError("the batch loader stopped early at epoch \(epoch) step \(index)")
+            }
+            return (train, valid)
           }
           let result = try directory.stoppingOnNonFinite(at: "epoch \(epoch) step \(index)") {
             let result = try optimization.step(
-              network: network, train: LabelledBatch(images: train.images, labels: train.labels),
-              valid: LabelledBatch(images: valid.images, labels: valid.labels), updateArchitecture: updateArchitecture)
+              network: network, train: LabelledBatch(images: train.images, labels: train.labels, globalCount: train.globalCount),
+              valid: LabelledBatch(images: valid.images, labels: valid.labels, globalCount: valid.globalCount),
+              updateArchitecture: updateArchitecture, parallelism: parallelism,
+              prepareChunk: { pass, chunk in
+                guard chunked, !dropout.isEmpty else { return }
+                var generator = derivedGenerator(settings.seed, Self.dropoutStream, UInt64(position), UInt64(index), UInt64(pass), UInt64(chunk))
+                for layer in dropout { layer.generator = generator.split() }
+              })
             try NonFiniteError.check(checkpointTensors(), after: "the step")
             return result
           }
           var fields: [String: JSONValue] = [:]
           if let a = result.architectureLoss { fields["architecture_loss"] = .double(Double(a)) }
-          return StepReport(loss: Double(result.loss), correct: result.correct, count: train.labels.count, fields: fields)
+          return StepReport(loss: Double(result.loss), correct: result.correct, count: train.globalCount, fields: fields)
         },
         evaluate: {
           genotype = GenotypeDerivation.genotype(of: network)
@@ -363,23 +444,27 @@ public final class SearchRun {
   }
 
   /// Loss and accuracy over the whole architecture split in evaluation mode (running BN
-  /// statistics), as the reference reports each epoch.
+  /// statistics), as the reference reports each epoch. The processes of a job share the
+  /// batches (process `r` of `N` evaluates batches `r, r + N, …`) and sum their totals.
   /// - Throws: ``NonFiniteError`` if the loss is not finite.
   private func evaluateArchitectureSplit() throws -> (loss: Double, accuracy: Double) {
     network.eval()
     defer { network.train() }
     var (lossSum, correct, seen) = (0.0, 0, 0)
-    for step in 0..<evaluationSampler.batchesPerEpoch {
-      let batch = try evaluationSampler.batch(at: BatchPosition(epoch: 0, step: step), on: backend)
-      withoutGradients {
-        let logits = network(batch.images)
-        lossSum += Double(logits.crossEntropy(labels: batch.labels).scalar) * Double(batch.labels.count)
-        correct += SearchOptimization.correctCount(logits: logits, labels: batch.labels)
-        seen += batch.labels.count
+    try group.together {
+      for step in stride(from: group.rank, to: evaluationSampler.batchesPerEpoch, by: group.size) {
+        let batch = try evaluationSampler.batch(at: BatchPosition(epoch: 0, step: step), on: backend)
+        withoutGradients {
+          let logits = network(batch.images)
+          lossSum += Double(logits.crossEntropy(labels: batch.labels).scalar) * Double(batch.labels.count)
+          correct += SearchOptimization.correctCount(logits: logits, labels: batch.labels)
+          seen += batch.labels.count
+        }
       }
     }
-    try NonFiniteError.check(lossSum, "the architecture-split loss")
-    return (lossSum / Double(seen), Double(correct) / Double(seen))
+    let totals = try group.sum([lossSum, Double(correct), Double(seen)])
+    try NonFiniteError.check(totals[0], "the architecture-split loss")
+    return (totals[0] / totals[2], totals[1] / totals[2])
   }
 
   // MARK: Events, architecture, checkpoints
@@ -419,10 +504,19 @@ public final class SearchRun {
     return tensors
   }
 
+  /// Saves the checkpoint (the leader), once every process has shown by a checksum that its
+  /// replica is the leader's.
+  /// - Throws: ``SearchRunError`` naming the position if the replicas differ.
   private func saveCheckpoint() throws {
     state.architectureSteps = optimization.architecture.steps
     state.nextEvent = journal.nextEvent
-    try Checkpoint(tensors: checkpointTensors(), state: state).save(to: directory.checkpointURL)
+    let tensors = checkpointTensors()
+    guard try group.agree(on: StateChecksum.of(tensors)) else {
+      throw SearchRunError("before \(state.position): the processes' weights, BN statistics, α or optimiser state differ (their checksums disagree), so the replicas have diverged; \(directory.lastGoodCheckpoint)")
+    }
+    try group.together {
+      if group.isLeader { try Checkpoint(tensors: tensors, state: state).save(to: directory.checkpointURL) }
+    }
   }
 
   private func restore(_ checkpoint: Checkpoint<CheckpointState>) throws {

@@ -1,3 +1,4 @@
+import DataParallel
 import Datasets
 import NN
 import SearchSpace
@@ -44,6 +45,10 @@ public struct SearchSettings: Codable, Sendable, Equatable {
   public var maxStepsPerEpoch: Int?
   /// Also checkpoint every N steps (nil: at epoch ends only).
   public var checkpointEvery: Int?
+  /// Micro-batches each batch is cut into, spread over the processes of the job (each
+  /// computes `microBatches / processes` of them and the gradients are averaged; BatchNorm
+  /// normalises each micro-batch alone). nil: one per process, fixed when the run starts.
+  public var microBatches: Int?
   /// Epochs of linear learning-rate warm-up: epoch `e < W` uses `learningRate·(e+1)/W` instead
   /// of the cosine value, only when `batchSize > 256`, as PC-DARTS `train_search_imagenet.py`
   /// does (SPEC §5.5). 0: none.
@@ -144,6 +149,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     if !(0...256).contains(cropPadding) { return "--crop-padding must be in 0...256" }
     if let m = maxStepsPerEpoch, m < 1 { return "--max-steps-per-epoch must be positive" }
     if let c = checkpointEvery, c < 1 { return "--checkpoint-every must be positive" }
+    if let problem = BatchParallelism.problem(batchSize: batchSize, microBatches: microBatches, processes: 1) { return problem }
     if learningRate <= 0 || architectureLearningRate <= 0 { return "learning rates must be positive" }
     if learningRateWarmupEpochs < 0 { return "--warmup-epochs must not be negative" }
     if let c = architectureGradientClip, c <= 0 { return "--arch-grad-clip must be positive" }

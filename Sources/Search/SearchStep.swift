@@ -1,3 +1,4 @@
+import DataParallel
 import NN
 import TensorCore
 
@@ -31,41 +32,60 @@ public struct SearchOptimization: Sendable {
 
   /// One iteration on `network`: (optionally) an architecture step on `valid`, then a weight
   /// step on `train`. Returns the weight-step loss.
+  ///
+  /// `train` and `valid` are this process's rows of the global batches; every gradient (the
+  /// α gradient and, for second order, each gradient of the unrolled step; the weight
+  /// gradient) is the average over the whole batches that `parallelism` computes, so every
+  /// process of a job applies the same update. `prepareChunk(pass, chunk)` runs before the
+  /// forward pass of micro-batch `chunk` of the step's `pass`-th gradient (0, 1, …), to seed
+  /// its random masks.
   /// - Throws: ``NonFiniteError`` naming the loss or gradient that is not finite, before the
-  ///   update it would poison.
+  ///   update it would poison (the same on every process: it is checked on averaged values).
   public mutating func step(
-    network: SearchNetwork, train: LabelledBatch, valid: LabelledBatch?, updateArchitecture: Bool
+    network: SearchNetwork, train: LabelledBatch, valid: LabelledBatch?, updateArchitecture: Bool,
+    parallelism: BatchParallelism = .single(), prepareChunk: (_ pass: Int, _ chunk: Int) -> Void = { _, _ in }
   ) throws -> StepResult {
     network.train()
-    let loss = { (batch: LabelledBatch) in network(batch.images).crossEntropy(labels: batch.labels) }
+    let buffers = network.parameters(.buffer)
+    var pass = 0
+    func batchGradients(_ batch: LabelledBatch, wrt parameters: [Tensor]) throws -> BatchParallelism.Result {
+      let thisPass = pass
+      pass += 1
+      return try parallelism.gradients(batchCount: batch.globalCount, wrt: parameters, buffers: buffers, valueCount: 1) { chunk, rows in
+        prepareChunk(thisPass, chunk)
+        let part = batch.rows(rows)
+        let logits = network(part.images)
+        let loss = logits.crossEntropy(labels: part.labels)
+        return .init(objective: loss, values: [Double(loss.scalar)], correct: Self.correctCount(logits: logits, labels: part.labels))
+      }
+    }
     var architectureLoss: Float?
     if updateArchitecture, let valid {
       let architectureParameters = network.architectureParameters
       var g: [Tensor]
       if architect.order == .first {
-        let l = loss(valid)
-        try NonFiniteError.check(l.scalar, "the architecture loss")
-        architectureLoss = l.scalar
-        g = gradients(of: l, wrt: architectureParameters.map(\.parameter.value))
+        let result = try batchGradients(valid, wrt: architectureParameters.map(\.parameter.value))
+        architectureLoss = Float(result.values[0])
+        try NonFiniteError.check(architectureLoss!, "the architecture loss")
+        g = result.gradients
       } else {
         g = try architect.architectureGradients(
           network: network, architecture: architectureParameters, train: train, valid: valid,
-          weightOptimizer: weights, loss: loss)
+          weightOptimizer: weights, gradient: { try batchGradients($0, wrt: $1).gradients })
       }
       try Self.checkFinite(g, what: "architecture gradient")
       if let clip = architectureGradientClip { clipGradientNorm(&g, maxNorm: clip) }
       architecture.step(architectureParameters, gradients: g)
     }
     let weightParameters = network.namedParameters(.weight)
-    let logits = network(train.images)
-    let l = logits.crossEntropy(labels: train.labels)
-    let value = l.scalar
+    let result = try batchGradients(train, wrt: weightParameters.map(\.parameter.value))
+    let value = Float(result.values[0])
     try NonFiniteError.check(value, "the training loss")
-    var g = gradients(of: l, wrt: weightParameters.map(\.parameter.value))
+    var g = result.gradients
     clipGradientNorm(&g, maxNorm: weightGradientClip)
     try Self.checkFinite(g, what: "weight gradient")
     weights.step(weightParameters, gradients: g)
-    return StepResult(loss: value, correct: Self.correctCount(logits: logits, labels: train.labels), architectureLoss: architectureLoss)
+    return StepResult(loss: value, correct: result.correct, architectureLoss: architectureLoss)
   }
 
   /// Top-1 hits of `[N, K]` logits.

@@ -44,6 +44,7 @@ struct RunOptions<Help: RunOptionsHelp>: ParsableArguments {
   @OptionGroup var backendOption: BackendOption
   @Option(parsing: .unconditional, help: "Stop each epoch after N steps (smoke runs).") var maxStepsPerEpoch: Int?
   @Option(parsing: .unconditional, help: "Also checkpoint every N steps.") var checkpointEvery: Int?
+  @Option(parsing: .unconditional, help: "Cut every batch into K micro-batches whose gradients are averaged (gradient accumulation; BatchNorm normalises each alone). Under mpirun the processes share them (default: one per process; K must be a multiple of the process count).") var microBatches: Int?
   @Option(help: ArgumentHelp(Help.runDirHelp)) var runDir: String?
   @Option(help: "Continue the run in this directory from its last checkpoint.") var resume: String?
 
@@ -67,11 +68,13 @@ struct RunOptions<Help: RunOptionsHelp>: ParsableArguments {
     if let v = threads { settings.threads = v }
     if let v = maxStepsPerEpoch { settings.maxStepsPerEpoch = v }
     if let v = checkpointEvery { settings.checkpointEvery = v }
+    if let v = microBatches { settings.microBatches = v }
   }
 }
 
 /// The settings fields ``RunOptions`` sets, common to search and training settings.
 protocol RunSettings {
+  var microBatches: Int? { get set }
   var dataDirectory: String? { get set }
   var limit: Int? { get set }
   var batchSize: Int { get set }

@@ -88,21 +88,22 @@ struct SearchCommand: ParsableCommand {
   }
 
   func run() throws {
-    try reportingFailures {
+    try runningAsJob { group, say in
       let run: SearchRun
       if let resume = options.resume {
-        run = try SearchRun.resume(URL(fileURLWithPath: resume), backend: options.backendOption.backend)
-        emit("resuming \(resume)")
+        run = try SearchRun.resume(URL(fileURLWithPath: resume), backend: options.backendOption.backend, group: group, output: consoleOutput(group))
+        say("resuming \(resume)")
       } else {
         let settings = settings()
-        if let warning = CPUBackend.threadCountWarning(settings.threads) { warn(warning) }
+        if group.isLeader, let warning = CPUBackend.threadCountWarning(settings.threads) { warn(warning) }
         let directory = options.runDir ?? "runs/search-\(settings.method.rawValue)-\(timestamp())"
-        run = try SearchRun.start(settings, in: URL(fileURLWithPath: directory), backend: options.backendOption.backend)
-        emit("run directory: \(directory)")
+        run = try SearchRun.start(settings, in: URL(fileURLWithPath: directory), backend: options.backendOption.backend, group: group, output: consoleOutput(group))
+        say("run directory: \(directory)")
       }
+      if group.isDistributed { say(jobDescription(group, microBatches: run.parallelism.shard.chunkCount, batchSize: run.settings.batchSize)) }
       let genotype = try run.run()
-      emit("final genotype: \(genotype)")
-      emit("written: \(run.directory.url(of: .genotype).path)")
+      say("final genotype: \(genotype)")
+      say("written: \(run.directory.url(of: .genotype).path)")
     }
   }
 }

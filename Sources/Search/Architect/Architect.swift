@@ -1,18 +1,36 @@
 import NN
 import TensorCore
 
-/// A labelled batch of images.
+/// A labelled batch of images: the share of one process of a global batch (all of it in a
+/// job of one process).
 public struct LabelledBatch: Sendable {
   /// `[N, C, H, W]` normalised images.
   public var images: Tensor
   /// `N` class indices.
   public var labels: [Int]
+  /// Images in the whole batch these are rows of (`N` when the process holds all of it).
+  public var globalCount: Int
 
-  public init(images: Tensor, labels: [Int]) {
+  public init(images: Tensor, labels: [Int], globalCount: Int? = nil) {
     self.images = images
     self.labels = labels
+    self.globalCount = globalCount ?? labels.count
+  }
+
+  /// Rows `rows` of this batch (the batch itself when that is all of it).
+  public func rows(_ rows: Range<Int>) -> LabelledBatch {
+    guard rows != 0..<labels.count else { return self }
+    let shape = images.shape
+    let part = withoutGradients {
+      images.sliced(lower: [rows.lowerBound] + shape.dropFirst().map { _ in 0 }, upper: [rows.upperBound] + shape.dropFirst())
+    }
+    return LabelledBatch(images: part, labels: Array(labels[rows]), globalCount: globalCount)
   }
 }
+
+/// The gradient of a network's mean loss on a batch (its whole global batch, however the
+/// batch is spread over micro-batches and processes) with respect to some tensors.
+public typealias BatchGradient = (_ batch: LabelledBatch, _ wrt: [Tensor]) throws -> [Tensor]
 
 /// The DARTS architecture gradient (Liu et al., ICLR 2019, §2.3; SPEC §2.3–2.5).
 ///
@@ -40,25 +58,28 @@ public struct Architect: Sendable {
   /// parameters (in `architectureParameters` order).
   ///
   /// - Parameters:
-  ///   - loss: the network's loss on a batch (cross-entropy of its logits).
+  ///   - gradient: the gradient of the network's loss on a batch (cross-entropy of its
+  ///     logits), averaged over the whole batch however it is shared out
+  ///     (``BatchParallelism``); every gradient of the unrolled step goes through it, and `ε`
+  ///     is computed from the averaged `v`.
   ///   - weightOptimizer: the weight optimiser (second order reads its lr, momentum buffers
   ///     and weight decay; it is not changed).
   public func architectureGradients(
     network: Module, architecture: [(name: String, parameter: Parameter)], train: LabelledBatch,
-    valid: LabelledBatch, weightOptimizer: SGD, loss: (LabelledBatch) -> Tensor
+    valid: LabelledBatch, weightOptimizer: SGD, gradient: BatchGradient
   ) throws -> [Tensor] {
     let alphas = architecture.map(\.parameter.value)
     switch order {
     case .first:
-      return gradients(of: loss(valid), wrt: alphas)
+      return try gradient(valid, alphas)
     case .second:
-      return try secondOrder(network: network, alphas: alphas, train: train, valid: valid, optimizer: weightOptimizer, loss: loss)
+      return try secondOrder(network: network, alphas: alphas, train: train, valid: valid, optimizer: weightOptimizer, gradient: gradient)
     }
   }
 
   private func secondOrder(
     network: Module, alphas: [Tensor], train: LabelledBatch, valid: LabelledBatch, optimizer: SGD,
-    loss: (LabelledBatch) -> Tensor
+    gradient: BatchGradient
   ) throws -> [Tensor] {
     let weights = network.namedParameters(.weight)
     let names = weights.map(\.name)
@@ -67,7 +88,7 @@ public struct Architect: Sendable {
     let (mu, lambda) = (optimizer.momentum, optimizer.weightDecay)
 
     // Virtual step on the training batch: w' = w − η(μ·buf + g + λw).
-    let g = gradients(of: loss(train), wrt: original)
+    let g = try gradient(train, original)
     let unrolled: [Tensor] = withoutGradients {
       zip(zip(names, original), g).map { pair, grad in
         let (name, w) = pair
@@ -81,7 +102,7 @@ public struct Architect: Sendable {
     let savedBuffers = network.namedParameters(.buffer).map { ($0.name, $0.parameter.value) }
     try network.update(parameters: Dictionary(uniqueKeysWithValues: zip(names, unrolled)))
     let atUnrolled = network.namedParameters(.weight).map(\.parameter.value)
-    let validGradients = gradients(of: loss(valid), wrt: alphas + atUnrolled)
+    let validGradients = try gradient(valid, alphas + atUnrolled)
     try network.update(parameters: Dictionary(uniqueKeysWithValues: savedBuffers))
     let dAlpha = Array(validGradients[..<alphas.count])
     let v = Array(validGradients[alphas.count...])
@@ -91,7 +112,7 @@ public struct Architect: Sendable {
     func alphaGradient(at sign: Float) throws -> [Tensor] {
       let moved = withoutGradients { zip(original, v).map { $0 + $1 * (sign * epsilon) } }
       try network.update(parameters: Dictionary(uniqueKeysWithValues: zip(names, moved)))
-      return gradients(of: loss(train), wrt: alphas)
+      return try gradient(train, alphas)
     }
     let plus = try alphaGradient(at: 1)
     let minus = try alphaGradient(at: -1)
