@@ -55,7 +55,7 @@ let package = Package(
     .target(name: "Search", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs", "DataParallel"], swiftSettings: releaseFlags),
     .target(name: "Evaluation", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs", "Diagnostics", "DataParallel"], swiftSettings: releaseFlags),
     .target(name: "Runs", dependencies: ["TensorCore", "Datasets", "Diagnostics"], swiftSettings: releaseFlags),
-    .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "SearchSpace", "Search", "Evaluation", "Runs"], swiftSettings: releaseFlags),
+    .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "SearchSpace", "Search", "Evaluation", "Runs", "DataParallel"], swiftSettings: releaseFlags),
     .executableTarget(
       name: "darts",
       dependencies: [

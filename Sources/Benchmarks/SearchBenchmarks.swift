@@ -1,3 +1,4 @@
+import DataParallel
 import Foundation
 import Runs
 import NN
@@ -22,6 +23,9 @@ public struct SearchStepBenchmark {
   public var architectureGradientClip: Float?
   /// The skip-connect dropout rate (with `configuration.skipDropout`).
   public var skipDropoutRate: Float = 0
+  /// The processes sharing every batch (`mpirun`): each computes `batch / processes` images
+  /// and the gradients are averaged, as in a data-parallel search.
+  public var parallelism = BatchParallelism.single()
 
   public init(configuration: SearchNetworkConfiguration, order: Architect.Order, batch: Int, threads: Int, steps: Int) {
     self.configuration = configuration
@@ -67,13 +71,32 @@ public struct SearchStepBenchmark {
     return (0..<edges).map { e in (0..<kept).map { (e + offset + $0) % all.count }.sorted().map { all[$0] } }
   }
 
-  /// Median milliseconds per step (after one warm-up step) and the process's peak resident
-  /// memory (the tensor allocator's own figures go to standard error).
-  /// Also returns the network's weight count (α and β excluded, as in SPEC §1.6).
-  public func run() throws -> (medianMilliseconds: Double, peakBytes: Int, peakTensorBytes: Int, parameters: Int) {
+  /// What one timed run measured.
+  public struct Result {
+    /// Median milliseconds per step (after one warm-up step).
+    public var medianMilliseconds: Double
+    /// The process's peak resident memory and the tensor allocator's peak (its own figures go
+    /// to standard error).
+    public var peakBytes: Int
+    public var peakTensorBytes: Int
+    /// The network's weight count (α and β excluded, as in SPEC §1.6).
+    public var parameters: Int
+    /// Per timed step: bytes this process passed to all-reduce calls, and seconds spent in
+    /// collectives (waiting for the slowest process included). Zero for one process.
+    public var reducedBytesPerStep: Double
+    public var collectiveSecondsPerStep: Double
+  }
+
+  /// Times `steps` steps after a warm-up step.
+  public func run() throws -> Result {
     let prepared = try prepare()
+    let before = parallelism.group.traffic
     let measured = try measureSteps(steps, backend: prepared.backend, prepared.step)
-    return (measured.medianMilliseconds, measured.peakBytes, measured.peakTensorBytes, prepared.parameters)
+    let after = parallelism.group.traffic
+    return Result(
+      medianMilliseconds: measured.medianMilliseconds, peakBytes: measured.peakBytes, peakTensorBytes: measured.peakTensorBytes,
+      parameters: prepared.parameters, reducedBytesPerStep: Double(after.reducedBytes - before.reducedBytes) / Double(steps),
+      collectiveSecondsPerStep: (after.seconds - before.seconds) / Double(steps))
   }
 
   /// `first` and `second` timed side by side in one process: both are built and warmed up,
@@ -110,16 +133,18 @@ public struct SearchStepBenchmark {
       weights: SGD(learningRate: learningRate, momentum: 0.9, weightDecay: 3e-4),
       architecture: Adam(learningRate: architectureLearningRate, beta1: 0.5, beta2: 0.999, weightDecay: 1e-3),
       architect: Architect(order: order), architectureGradientClip: architectureGradientClip)
-    var generator = SeededGenerator(seed: 1)
+    var generator = SeededGenerator(seed: 1 + UInt64(parallelism.group.rank))
+    let rows = parallelism.shard.rows(batchCount: batch).count  // this process's share
     func batchOf() -> LabelledBatch {
       LabelledBatch(
-        images: Tensor.randomNormal([batch, configuration.inputChannels, 32, 32], generator: &generator, on: backend),
-        labels: (0..<batch).map { _ in Int(generator.next() % UInt64(configuration.classes)) })
+        images: Tensor.randomNormal([rows, configuration.inputChannels, 32, 32], generator: &generator, on: backend),
+        labels: (0..<rows).map { _ in Int(generator.next() % UInt64(configuration.classes)) }, globalCount: batch)
     }
     let (train, valid) = (batchOf(), batchOf())
-    _ = try optimization.step(network: network, train: train, valid: valid, updateArchitecture: true)
+    let parallelism = parallelism
+    _ = try optimization.step(network: network, train: train, valid: valid, updateArchitecture: true, parallelism: parallelism)
     let step = {
-      _ = try optimization.step(network: network, train: train, valid: valid, updateArchitecture: true)
+      _ = try optimization.step(network: network, train: train, valid: valid, updateArchitecture: true, parallelism: parallelism)
     }
     return (backend, step, network.parameterCount(.weight))
   }

@@ -506,13 +506,13 @@ public final class SearchRun {
 
   /// Saves the checkpoint (the leader), once every process has shown by a checksum that its
   /// replica is the leader's.
-  /// - Throws: ``SearchRunError`` naming the position if the replicas differ.
+  /// - Throws: ``JobFailure`` (on every process) naming the position if the replicas differ.
   private func saveCheckpoint() throws {
     state.architectureSteps = optimization.architecture.steps
     state.nextEvent = journal.nextEvent
     let tensors = checkpointTensors()
     guard try group.agree(on: StateChecksum.of(tensors)) else {
-      throw SearchRunError("before \(state.position): the processes' weights, BN statistics, α or optimiser state differ (their checksums disagree), so the replicas have diverged; \(directory.lastGoodCheckpoint)")
+      throw JobFailure(message: "before \(state.position): the processes' weights, BN statistics, α or optimiser state differ (their checksums disagree), so the replicas have diverged; \(directory.lastGoodCheckpoint)", rank: 0)
     }
     try group.together {
       if group.isLeader { try Checkpoint(tensors: tensors, state: state).save(to: directory.checkpointURL) }

@@ -8,6 +8,8 @@ struct BenchReport {
   var threads: Int
   var steps: Int
   var json: Bool
+  /// Where lines go (only the leader of a data-parallel job prints).
+  var say: (String) -> Void = emit
 
   /// One result line (or JSON object): time, throughput, process peak RSS, and where known
   /// the tensor allocator's peak and the network's weight count.
@@ -15,11 +17,11 @@ struct BenchReport {
     let imagesPerSecond = Double(batch) / (ms / 1000)
     if json {
       let extra = (tensorBytes.map { ",\"peak_tensor_bytes\":\($0)" } ?? "") + (parameters.map { ",\"parameters\":\($0)" } ?? "")
-      emit("{\"engine\":\"\(engine)\",\"what\":\"\(what)\",\"batch\":\(batch),\"threads\":\(threads),\"median_ms\":\(ms),\"images_per_s\":\(imagesPerSecond),\"peak_bytes\":\(peakBytes)\(extra)}")
+      say("{\"engine\":\"\(engine)\",\"what\":\"\(what)\",\"batch\":\(batch),\"threads\":\(threads),\"median_ms\":\(ms),\"images_per_s\":\(imagesPerSecond),\"peak_bytes\":\(peakBytes)\(extra)}")
     } else {
       let extra = (tensorBytes.map { String(format: ", tensors %.2f GiB", Double($0) / 1_073_741_824) } ?? "")
         + (parameters.map { ", \($0) weights" } ?? "")
-      emit(String(format: "%-8@ %@  batch %d  threads %d  %9.1f ms/step  %7.1f images/s  peak RSS %.2f GiB%@", engine as NSString, what as NSString, batch, threads, ms, imagesPerSecond, Double(peakBytes) / 1_073_741_824, extra as NSString))
+      say(String(format: "%-8@ %@  batch %d  threads %d  %9.1f ms/step  %7.1f images/s  peak RSS %.2f GiB%@", engine as NSString, what as NSString, batch, threads, ms, imagesPerSecond, Double(peakBytes) / 1_073_741_824, extra as NSString))
     }
   }
 
@@ -30,18 +32,18 @@ struct BenchReport {
     for (what, r) in results {
       let imagesPerSecond = Double(batch) / (r.medianMilliseconds / 1000)
       if json {
-        emit("{\"engine\":\"swift\",\"what\":\"\(what)\",\"side_by_side\":true,\"batch\":\(batch),\"threads\":\(threads),\"median_ms\":\(r.medianMilliseconds),\"images_per_s\":\(imagesPerSecond),\"peak_tensor_bytes\":\(r.peakTensorBytes),\"parameters\":\(r.parameters)}")
+        say("{\"engine\":\"swift\",\"what\":\"\(what)\",\"side_by_side\":true,\"batch\":\(batch),\"threads\":\(threads),\"median_ms\":\(r.medianMilliseconds),\"images_per_s\":\(imagesPerSecond),\"peak_tensor_bytes\":\(r.peakTensorBytes),\"parameters\":\(r.parameters)}")
       } else {
-        emit(String(format: "%-8@ %@  batch %d  threads %d  %9.1f ms/step  %7.1f images/s  tensors %.2f GiB, %d weights", "swift" as NSString, what as NSString, batch, threads, r.medianMilliseconds, imagesPerSecond, Double(r.peakTensorBytes) / 1_073_741_824, r.parameters))
+        say(String(format: "%-8@ %@  batch %d  threads %d  %9.1f ms/step  %7.1f images/s  tensors %.2f GiB, %d weights", "swift" as NSString, what as NSString, batch, threads, r.medianMilliseconds, imagesPerSecond, Double(r.peakTensorBytes) / 1_073_741_824, r.parameters))
       }
     }
     let (base, other) = (results[0].result, results[1].result)
     let speed = base.medianMilliseconds / other.medianMilliseconds
     let memory = Double(other.peakTensorBytes) / Double(base.peakTensorBytes)
     if json {
-      emit("{\"ratio\":\"\(results[1].what) / \(results[0].what)\",\"images_per_s\":\(speed),\"peak_tensor_bytes\":\(memory)}")
+      say("{\"ratio\":\"\(results[1].what) / \(results[0].what)\",\"images_per_s\":\(speed),\"peak_tensor_bytes\":\(memory)}")
     } else {
-      emit(String(format: "%@ against %@, steps alternated in one process: %.2fx the images per second, %.2fx the tensor memory", results[1].what as NSString, results[0].what as NSString, speed, memory))
+      say(String(format: "%@ against %@, steps alternated in one process: %.2fx the images per second, %.2fx the tensor memory", results[1].what as NSString, results[0].what as NSString, speed, memory))
     }
   }
 
@@ -52,7 +54,7 @@ struct BenchReport {
     let theirs = try runReference(pytorch, arguments: reference)
     report(engine: "pytorch", what: what + " (best step)", ms: theirs.ms, peakBytes: theirs.peakBytes)
     if !json {
-      emit(String(format: "speed-up %.2fx, peak memory ratio %.2f", theirs.ms / ours.medianMilliseconds, Double(ours.peakBytes) / Double(theirs.peakBytes)))
+      say(String(format: "speed-up %.2fx, peak memory ratio %.2f", theirs.ms / ours.medianMilliseconds, Double(ours.peakBytes) / Double(theirs.peakBytes)))
     }
   }
 
@@ -79,5 +81,17 @@ struct BenchReport {
       throw ValidationError("\(script.path): the PyTorch reference failed (exit \(process.terminationStatus))")
     }
     return (ms, peak)
+  }
+
+  /// One result line (or JSON object) of a step timed on `processes` processes sharing each
+  /// batch: the throughput of the whole job, and per step the bytes each process all-reduced
+  /// and the time it spent in collectives.
+  func reportJob(what: String, processes: Int, ms: Double, peakBytes: Int, reducedBytes: Double, collectiveMilliseconds: Double) {
+    let imagesPerSecond = Double(batch) / (ms / 1000)
+    if json {
+      say("{\"engine\":\"swift\",\"what\":\"\(what)\",\"batch\":\(batch),\"threads\":\(threads),\"processes\":\(processes),\"median_ms\":\(ms),\"images_per_s\":\(imagesPerSecond),\"peak_bytes\":\(peakBytes),\"reduced_bytes_per_step\":\(reducedBytes),\"collective_ms_per_step\":\(collectiveMilliseconds)}")
+    } else {
+      say(String(format: "swift    %@  batch %d  %d processes x %d threads  %9.1f ms/step  %7.1f images/s  peak RSS %.2f GiB per process; all-reduced %.2f MB and %.1f ms in collectives per step", what as NSString, batch, processes, threads, ms, imagesPerSecond, Double(peakBytes) / 1_073_741_824, reducedBytes / 1e6, collectiveMilliseconds))
+    }
   }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Benchmarks
+import DataParallel
 import Foundation
 import Search
 import SearchSpace
@@ -22,7 +23,13 @@ extension BenchCommand {
         (--reference-script, default Scripts/reference/darts_reference.py under the current \
         directory) right after, on the same threads, and prints the \
         ratio. With --beside-darts (pc-darts), times the DARTS step in the same process, steps \
-        alternating, and prints the throughput and tensor-memory ratios.
+        alternating, and prints the throughput and tensor-memory ratios. \
+        Under mpirun (mpirun -np N darts bench search …) the N processes share every batch as a \
+        data-parallel search does (--batch is the global batch) and the leader prints the job's \
+        throughput, the bytes each process all-reduced per step and the time spent in \
+        collectives. With --ranks N, runs the step --rounds times on N processes of \
+        --threads/N threads each (through mpirun) and alternately on one process of --threads \
+        threads, and prints the medians and their ratio.
         """)
 
     @Option(help: "Search method: \(SearchMethodBenchmark.all.map(\.method.rawValue).listed()).")
@@ -49,6 +56,10 @@ extension BenchCommand {
     var besideDarts = false
     @Flag(help: "Print JSON lines.")
     var json = false
+    @Option(parsing: .unconditional, help: "Compare N processes of --threads/N threads each (started with mpirun) against one process of --threads threads.")
+    var ranks: Int?
+    @Option(parsing: .unconditional, help: "With --ranks: how many times each configuration runs, alternating (medians are reported).")
+    var rounds = 3
 
     func validate() throws {
       guard order == 1 || order == 2 else { throw ValidationError("--order must be 1 or 2") }
@@ -63,6 +74,10 @@ extension BenchCommand {
         throw ValidationError("--method \(method) has no search benchmark (\(SearchMethodBenchmark.all.map(\.method.rawValue).listed()))")
       }
       if let problem = benchmark.problem(options, pytorch: reference.pytorch != nil, besideDarts: besideDarts) { throw ValidationError(problem) }
+      if let ranks {
+        guard ranks >= 2, threads % ranks == 0 else { throw ValidationError("--ranks must be at least 2 and divide --threads \(threads)") }
+        guard rounds >= 1, reference.pytorch == nil, !besideDarts else { throw ValidationError("--ranks takes --rounds of at least 1 and neither --pytorch nor --beside-darts") }
+      }
     }
 
     /// The options that choose and size the steps.
@@ -81,20 +96,36 @@ extension BenchCommand {
     }
 
     func run() throws {
-      let output = BenchReport(batch: batch, threads: threads, steps: steps, json: json)
-      if besideDarts {
-        // The methods that take --beside-darts run first order on the reference network, as DARTS does here.
-        let (darts, item) = (onBackend(SearchMethodBenchmark.darts.cases(options)[0]), cases()[0])
-        let results = try SearchStepBenchmark.sideBySide(darts.benchmark, item.benchmark)
-        output.reportSideBySide([(darts.what, results[0]), (item.what, results[1])])
+      if let ranks {
+        try ProcessCountComparison(ranks: ranks, threads: threads, rounds: rounds, json: json).run()
         return
       }
-      let pytorch = try reference.resolved()
-      for item in cases() {
-        let result = try item.benchmark.run()
-        output.report(engine: backendOption.engineName, what: item.what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes, parameters: result.parameters)
-        if let pytorch {
-          try output.compare(ours: (result.medianMilliseconds, result.peakBytes), what: item.what, pytorch: pytorch, reference: item.reference)
+      try runningAsJob { group, say in
+        var output = BenchReport(batch: batch, threads: threads, steps: steps, json: json)
+        output.say = say
+        if besideDarts {
+          // The methods that take --beside-darts run first order on the reference network, as DARTS does here.
+          let (darts, item) = (onBackend(SearchMethodBenchmark.darts.cases(options)[0]), cases()[0])
+          let results = try SearchStepBenchmark.sideBySide(darts.benchmark, item.benchmark)
+          output.reportSideBySide([(darts.what, results[0]), (item.what, results[1])])
+          return
+        }
+        let parallelism = try BatchParallelism.shared(batchSize: batch, microBatches: nil, group: group)
+        let pytorch = try reference.resolved()
+        for item in cases() {
+          var benchmark = item.benchmark
+          benchmark.parallelism = parallelism
+          let result = try benchmark.run()
+          if group.isDistributed {
+            output.reportJob(
+              what: item.what, processes: group.size, ms: result.medianMilliseconds, peakBytes: result.peakBytes,
+              reducedBytes: result.reducedBytesPerStep, collectiveMilliseconds: 1000 * result.collectiveSecondsPerStep)
+            continue
+          }
+          output.report(engine: backendOption.engineName, what: item.what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes, parameters: result.parameters)
+          if let pytorch {
+            try output.compare(ours: (result.medianMilliseconds, result.peakBytes), what: item.what, pytorch: pytorch, reference: item.reference)
+          }
         }
       }
     }

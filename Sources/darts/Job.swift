@@ -11,7 +11,7 @@ import Runs
 /// shares (``JobFailure``, a numeric ``RunFault``) is reported by the leader, and every process
 /// leaves the job cleanly; a failure of one process alone is reported by it, with its rank, and
 /// aborts the job, so no process waits forever for it.
-func runningAsJob(_ body: (_ group: ProcessGroup, _ say: (String) -> Void) throws -> Void) throws {
+func runningAsJob(_ body: (_ group: ProcessGroup, _ say: @escaping (String) -> Void) throws -> Void) throws {
   let group: ProcessGroup
   do { group = try ProcessGroup.launched() } catch {
     warn("error: \(error)")

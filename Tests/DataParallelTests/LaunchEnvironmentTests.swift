@@ -25,7 +25,7 @@ final class LaunchEnvironmentTests: XCTestCase {
     XCTAssertEqual(try group.sum([1.5, -2]), [1.5, -2])
     XCTAssertTrue(try group.agree(on: 42))
     XCTAssertEqual(try group.broadcastFromLeader([1, 2, 3]), [1, 2, 3])
-    XCTAssertEqual(group.traffic, ProcessGroup.Traffic())
+    XCTAssertEqual(group.traffic.calls, 0)
     XCTAssertThrowsError(try group.together { throw CollectiveError("boom") }) { error in
       XCTAssertEqual(error as? CollectiveError, CollectiveError("boom"))
     }

@@ -18,13 +18,13 @@ final class ArchitectFixtureTests: XCTestCase {
     for name in buffers.keys { sgd.momentumBuffers[name] = buffers.tensor(name, on: backend) }
     let train = LabelledBatch(images: fixture.tensor("x_train", on: backend), labels: fixture.ints("y_train"))
     let valid = LabelledBatch(images: fixture.tensor("x_valid", on: backend), labels: fixture.ints("y_valid"))
-    let loss = { (batch: LabelledBatch) in network(batch.images).crossEntropy(labels: batch.labels) }
+    let gradient: BatchGradient = { batch, wrt in gradients(of: network(batch.images).crossEntropy(labels: batch.labels), wrt: wrt) }
 
     for (order, key, atol) in [(Architect.Order.first, "first_order", Float(2e-6)), (.second, "second_order", 3e-5)] {
       let snapshot = network.stateDict()
       let g = try Architect(order: order).architectureGradients(
         network: network, architecture: network.architectureParameters, train: train, valid: valid,
-        weightOptimizer: sgd, loss: loss)
+        weightOptimizer: sgd, gradient: gradient)
       let expected = fixture.object(key)
       assertClose(g[0].scalars, expected.tensor("alphas_normal", on: backend).scalars, rtol: 1e-3, atol: atol, "\(key) normal")
       assertClose(g[1].scalars, expected.tensor("alphas_reduce", on: backend).scalars, rtol: 1e-3, atol: atol, "\(key) reduce")

@@ -200,7 +200,7 @@ final class BackendEquivalenceTests: XCTestCase {
     let architecture = network.architectureParameters
     let g = try optimization.architect.architectureGradients(
       network: network, architecture: architecture, train: train, valid: valid, weightOptimizer: optimization.weights,
-      loss: { network($0.images).crossEntropy(labels: $0.labels) })
+      gradient: { gradients(of: network($0.images).crossEntropy(labels: $0.labels), wrt: $1) })
     try network.update(parameters: initial)  // the BN statistics its passes moved
 
     resetDropout()

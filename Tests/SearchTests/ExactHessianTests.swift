@@ -39,7 +39,7 @@ final class ExactHessianTests: XCTestCase {
     }
     let g = try Architect(order: .second).architectureGradients(
       network: toy, architecture: toy.namedParameters(.architecture), train: train, valid: valid,
-      weightOptimizer: sgd, loss: loss)[0].scalars
+      weightOptimizer: sgd, gradient: { gradients(of: loss($0), wrt: $1) })[0].scalars
 
     // Closed form: w' = w − η(μ·buf + α x² w + λ w); dα = w' y; v = α y; Hv = w x² v.
     let expected = (0..<6).map { i -> Float in
@@ -52,7 +52,7 @@ final class ExactHessianTests: XCTestCase {
     // First order is the plain validation gradient w·y, visibly different.
     let first = try Architect(order: .first).architectureGradients(
       network: toy, architecture: toy.namedParameters(.architecture), train: train, valid: valid,
-      weightOptimizer: sgd, loss: loss)[0].scalars
+      weightOptimizer: sgd, gradient: { gradients(of: loss($0), wrt: $1) })[0].scalars
     assertClose(first, (0..<6).map { w0[$0] * y[$0] }, rtol: 1e-6, atol: 1e-7)
     XCTAssertGreaterThan(zip(first, expected).map { abs($0 - $1) }.max()!, 1e-3)
   }
