@@ -1,3 +1,4 @@
+import DataParallel
 import Datasets
 import Foundation
 import NN
@@ -14,11 +15,24 @@ import TensorCore
 /// weights, BN buffers, momentum buffers and the position, so a run resumed from any
 /// checkpoint continues bit-identically to an uninterrupted run with the same thread count.
 /// Each epoch also writes `weights.safetensors` (reference names, loadable by PyTorch).
+///
+/// Data parallelism (`mpirun -np N darts train …`): every process holds a full replica; the
+/// leader's initial (or resumed) state is broadcast to the others; each process loads only its
+/// share of every batch (``BatchShard``) and the gradient is averaged over the whole batch
+/// (``BatchParallelism``; drop-path masks are drawn per micro-batch, see
+/// ``TrainingStep/microBatchGenerator(_:of:)``), so the replicas stay bit-identical, which a
+/// checksum agreed at every checkpoint verifies. The processes share the batches of the test
+/// and validation splits. Only the leader writes the run directory and the console; a failure
+/// on any process stops every process with that process's message.
 public final class TrainRun {
   public let settings: TrainSettings
   public let directory: RunDirectory
   /// Where the run's tensors live and its kernels run (`--backend`).
   public let backend: any Backend
+  /// The processes of the run's job and how each batch is shared among them (`mpirun`,
+  /// `--micro-batches`).
+  public let parallelism: BatchParallelism
+  private var group: ProcessGroup { parallelism.group }
   public let network: EvaluationNetwork
   public let networkDescription: NetworkDescription
   public private(set) var step: TrainingStep
@@ -52,8 +66,9 @@ public final class TrainRun {
     var network: NetworkDescription
 
     /// Loads both parts of the dataset (image folders: lists them; their images are decoded per
-    /// batch); errors name the file or directory.
-    init(_ settings: TrainSettings) throws {
+    /// batch), the training batches delivering the rows of `shard`; errors name the file or
+    /// directory.
+    init(_ settings: TrainSettings, shard: BatchShard) throws {
       if let problem = settings.validationProblem() { throw TrainRunError(problem) }
       let directory = settings.dataDirectory.map { URL(fileURLWithPath: $0) }
       let trainImages, testImages: any LabelledImages
@@ -87,15 +102,19 @@ public final class TrainRun {
       if let problem = network.problem(batch: settings.batchSize, training: true) {
         throw TrainRunError(problem + (network.problem == nil ? " (lower --batch-size, --init-channels or --layers)" : ""))
       }
-      train = BatchSampler(images: trainImages, indices: trainIndices, batchSize: settings.batchSize, order: .epochPermutation, seed: settings.seed, stream: 0)
+      train = BatchSampler(images: trainImages, indices: trainIndices, batchSize: settings.batchSize, order: .epochPermutation, seed: settings.seed, stream: 0, shard: shard)
       test = BatchSampler(images: testImages, indices: 0..<testCount, batchSize: settings.batchSize, order: .sequential, seed: settings.seed, stream: 2)
     }
   }
 
-  private init(settings: TrainSettings, data: TrainData, directory: RunDirectory, resuming: Bool, backend kind: BackendKind, output: @escaping (String) -> Void) throws {
+  private init(
+    settings: TrainSettings, data: TrainData, directory: RunDirectory, resuming: Bool, backend kind: BackendKind,
+    parallelism: BatchParallelism, output: @escaping (String) -> Void
+  ) throws {
     self.settings = settings
     self.directory = directory
     self.data = data
+    self.parallelism = parallelism
     networkDescription = data.network
     backend = kind.make(threads: settings.threads)
     var factory = ParameterFactory(backend: backend, seed: settings.seed)
@@ -108,52 +127,86 @@ public final class TrainRun {
       position: BatchPosition(epoch: 0, step: 0), completedSteps: 0, nextEvent: 0, epochLoss: 0, epochCorrect: 0,
       epochSeen: 0, settings: settings, network: networkDescription)
 
-    if resuming {
-      let checkpoint = try Checkpoint<CheckpointState>.load(from: directory.checkpointURL, on: backend)
-      journal = try RunJournal(directory: directory, resumingAt: checkpoint.state.nextEvent, output: output)
-      try restore(checkpoint)
-    } else {
-      if let initFrom = settings.initFrom {
-        try NetworkWeights.load(try NetworkWeights.read(from: URL(fileURLWithPath: initFrom)), into: network)
+    let (group, backend, network) = (parallelism.group, backend, network)
+    // The leader reads the checkpoint; the others receive it from the leader; every process
+    // checks it (``restore(_:)``).
+    let loaded = try group.together { resuming && group.isLeader ? try Checkpoint<CheckpointState>.load(from: directory.checkpointURL, on: backend) : nil }
+    if resuming, let checkpoint = try Checkpoint.replicated(loaded, in: group, naming: directory.checkpointURL.path, on: backend) {
+      journal = try group.together {
+        group.isLeader ? try RunJournal(directory: directory, resumingAt: checkpoint.state.nextEvent, output: output) : RunJournal(silentFrom: checkpoint.state.nextEvent)
       }
-      try directory.write(settings, to: .config)
-      try directory.write(settings.genotype, to: .genotype)
-      journal = try RunJournal(directory: directory, resumingAt: 0, output: output)  // a restarted run's old events go
+      try group.together { try restore(checkpoint) }
+    } else {
+      journal = try group.together {
+        guard group.isLeader else { return RunJournal(silentFrom: 0) }
+        if let initFrom = settings.initFrom {
+          try NetworkWeights.load(try NetworkWeights.read(from: URL(fileURLWithPath: initFrom)), into: network)
+        }
+        try directory.write(settings, to: .config)
+        try directory.write(settings.genotype, to: .genotype)
+        return try RunJournal(directory: directory, resumingAt: 0, output: output)  // a restarted run's old events go
+      }
+      // Initial weights: the leader's (initialised, or read from `initFrom`), on every process.
+      if group.isDistributed, let initial = try Checkpoint.replicated(Checkpoint(tensors: checkpointTensors(), state: state), in: group, naming: "the initial state", on: backend) {
+        try group.together { try restore(initial) }
+      }
     }
   }
 
+  /// The share of each batch of process `group.rank` (``BatchParallelism/shared(batchSize:microBatches:group:)``).
+  /// `recorded`: the settings are a run's `config.json`, where no count means one micro-batch
+  /// (runs written before micro-batches existed).
+  static func parallelism(_ settings: TrainSettings, group: ProcessGroup, recorded: Bool = false) throws -> BatchParallelism {
+    try BatchParallelism.shared(batchSize: settings.batchSize, microBatches: settings.microBatches ?? (recorded ? 1 : nil), group: group)
+  }
+
   /// Starts a new run in a new (or empty) directory, computing on a backend of `backend`'s
-  /// kind.
+  /// kind, as process `group.rank` of a job of `group.size` (the leader creates the directory
+  /// and reads `initFrom`; the others write and read nothing). Unless the settings say how
+  /// many micro-batches a batch is cut into, it is cut into one per process (and that number
+  /// is recorded).
   public static func start(
-    _ settings: TrainSettings, in url: URL, backend: BackendKind = .cpu,
+    _ settings: TrainSettings, in url: URL, backend: BackendKind = .cpu, group: ProcessGroup = .single(),
     output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput
   ) throws -> TrainRun {
-    let data = try TrainData(settings)  // before the directory exists: bad data leaves nothing behind
-    if let initFrom = settings.initFrom {  // likewise bad initial weights
-      var factory = ParameterFactory(backend: backend.make(threads: 1), seed: settings.seed)
-      try NetworkWeights.load(try NetworkWeights.read(from: URL(fileURLWithPath: initFrom)), into: data.network.build(using: &factory))
+    let parallelism = try group.together { try Self.parallelism(settings, group: group) }
+    var settings = settings
+    settings.microBatches = parallelism.shard.chunkCount
+    let data = try group.together { try TrainData(settings, shard: parallelism.shard) }  // before the directory exists: bad data leaves nothing behind
+    let directory = try group.together { () -> RunDirectory in
+      guard group.isLeader else { return RunDirectory.unopened(at: url) }
+      if let initFrom = settings.initFrom {  // likewise bad initial weights
+        var factory = ParameterFactory(backend: backend.make(threads: 1), seed: settings.seed)
+        try NetworkWeights.load(try NetworkWeights.read(from: URL(fileURLWithPath: initFrom)), into: data.network.build(using: &factory))
+      }
+      return try RunDirectory.create(at: url)
     }
-    return try TrainRun(settings: settings, data: data, directory: try RunDirectory.create(at: url), resuming: false, backend: backend, output: output)
+    return try TrainRun(settings: settings, data: data, directory: directory, resuming: false, backend: backend, parallelism: parallelism, output: output)
   }
 
   /// Re-opens the run in `url` at its last checkpoint, with the settings in its `config.json`.
   /// A run that died before its first checkpoint starts again from its `config.json`. The
-  /// backend is not part of a run's settings: a run may resume on another one.
+  /// backend is not part of a run's settings: a run may resume on another one. In a job of
+  /// several processes the leader reads the directory and sends the settings and checkpoint
+  /// to the others; any number of processes that divides the run's micro-batches may resume
+  /// it, exactly.
   public static func resume(
-    _ url: URL, backend: BackendKind = .cpu,
+    _ url: URL, backend: BackendKind = .cpu, group: ProcessGroup = .single(),
     output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput
   ) throws -> TrainRun {
-    let directory = try RunDirectory.resume(at: url)
-    let keys = directory.configKeys
-    if keys.contains("method") && !keys.contains("genotype") {
-      throw TrainRunError("\(directory.url.path) is a search run, not a training run: use darts search --resume")
+    let run = try ResumedRun(opening: url, in: group, output: output) { directory in
+      let keys = directory.configKeys
+      if keys.contains("method") && !keys.contains("genotype") {
+        throw TrainRunError("\(directory.url.path) is a search run, not a training run: use darts search --resume")
+      }
+      let settings = try directory.read(TrainSettings.self, from: .config)
+      if let problem = settings.validationProblem() { throw TrainRunError("\(directory.url(of: .config).path): \(problem)") }
+      return settings
     }
-    let settings = try directory.read(TrainSettings.self, from: .config)
-    if let problem = settings.validationProblem() { throw TrainRunError("\(directory.url(of: .config).path): \(problem)") }
-    if !directory.hasCheckpoint {
-      output("\(directory.url.path) has no checkpoint (the run stopped before its first one): starting it again from config.json\n")
-    }
-    return try TrainRun(settings: settings, data: try TrainData(settings), directory: directory, resuming: directory.hasCheckpoint, backend: backend, output: output)
+    let settings = run.settings
+    let parallelism = try group.together { try Self.parallelism(settings, group: group, recorded: true) }
+    let data = try group.together { try TrainData(settings, shard: parallelism.shard) }
+    return try TrainRun(settings: settings, data: data, directory: run.directory, resuming: run.hasCheckpoint, backend: backend, parallelism: parallelism, output: output)
   }
 
   // MARK: The loop
@@ -178,28 +231,34 @@ public final class TrainRun {
         epoch: epoch, label: "epoch \(epoch + 1)/\(settings.epochs)", cursor: &cursor,
         fields: ["lr": .double(lr), "drop_path": .double(dropPath)],
         step: { index in
-          guard let batch = loader.next() else {
-            if let failure = loader.failure { throw TrainRunError("\(failure)") }
-            throw TrainRunError("the batch loader stopped early at epoch \(epoch) step \(index)")
+          let batch = try group.together {
+            guard let batch = loader.next() else {
+              if let failure = loader.failure { throw TrainRunError("\(failure)") }
+              throw TrainRunError("the batch loader stopped early at epoch \(epoch) step \(index)")
+            }
+            return batch
           }
+          // Masks keyed by the position only: a resumed run, and every process, draws the same.
           var generator = derivedGenerator(settings.seed, 3, UInt64(epoch), UInt64(index))
           let result = try directory.stoppingOnNonFinite(at: "epoch \(epoch) step \(index)") {
-            let result = try step(network, images: batch.images, labels: batch.labels, dropPath: Float(dropPath), generator: &generator)
+            let result = try step(
+              network, images: batch.images, labels: batch.labels, globalCount: batch.globalCount, dropPath: Float(dropPath),
+              generator: &generator, parallelism: parallelism)
             try NonFiniteError.check(checkpointTensors(), after: "the step")
             return result
           }
           var fields: [String: JSONValue] = [:]
           if let a = result.auxiliaryLoss { fields["auxiliary_loss"] = .double(Double(a)) }
-          return StepReport(loss: Double(result.loss), correct: result.correct, count: batch.labels.count, fields: fields)
+          return StepReport(loss: Double(result.loss), correct: result.correct, count: batch.globalCount, fields: fields)
         },
         evaluate: {
           test = try directory.stoppingOnNonFinite(at: "epoch \(epoch) test split") {
-            try SplitMetrics.evaluate(network, on: data.test, backend: backend)
+            try SplitMetrics.evaluate(network, on: data.test, backend: backend, group: group)
           }
           var summary = EpochSummary(fields: ["test_loss": .double(test.loss), "test_top1": .double(test.top1), "test_top5": .double(test.top5)])
           if let validation = data.validation {
             let valid = try directory.stoppingOnNonFinite(at: "epoch \(epoch) validation split") {
-              try SplitMetrics.evaluate(network, on: validation, backend: backend)
+              try SplitMetrics.evaluate(network, on: validation, backend: backend, group: group)
             }
             summary.fields["valid_loss"] = .double(valid.loss)
             summary.fields["valid_top1"] = .double(valid.top1)
@@ -214,8 +273,7 @@ public final class TrainRun {
           try saveCheckpoint()
         })
       state.cursor = cursor
-      try NetworkWeights.write(network, description: networkDescription, to: directory.weightsURL)
-      try saveCheckpoint()
+      try saveCheckpoint(exportingWeights: true)
     }
     return test
   }
@@ -229,9 +287,21 @@ public final class TrainRun {
     network.stateDict().merging(step.optimizer.momentumBuffers.withPrefix(Self.momentumPrefix)) { a, _ in a }
   }
 
-  private func saveCheckpoint() throws {
+  /// Saves the checkpoint (the leader), after `weights.safetensors` when `exportingWeights`
+  /// (at epoch ends), once every process has shown by a checksum that its replica is the
+  /// leader's.
+  /// - Throws: ``JobFailure`` (on every process) naming the position if the replicas differ.
+  private func saveCheckpoint(exportingWeights: Bool = false) throws {
     state.nextEvent = journal.nextEvent
-    try Checkpoint(tensors: checkpointTensors(), state: state).save(to: directory.checkpointURL)
+    let tensors = checkpointTensors()
+    guard try group.agree(on: StateChecksum.of(tensors)) else {
+      throw JobFailure(message: "before \(state.position): the processes' weights, BN statistics or momentum buffers differ (their checksums disagree), so the replicas have diverged; \(directory.lastGoodCheckpoint)", rank: 0)
+    }
+    try group.together {
+      guard group.isLeader else { return }
+      if exportingWeights { try NetworkWeights.write(network, description: networkDescription, to: directory.weightsURL) }
+      try Checkpoint(tensors: tensors, state: state).save(to: directory.checkpointURL)
+    }
   }
 
   private func restore(_ checkpoint: Checkpoint<CheckpointState>) throws {

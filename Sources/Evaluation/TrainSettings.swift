@@ -1,3 +1,4 @@
+import DataParallel
 import Datasets
 import SearchSpace
 import TensorCore
@@ -176,6 +177,7 @@ public struct TrainSettings: Codable, Sendable, Equatable {
     if let problem = CPUBackend.threadCountProblem(threads) { return problem }
     if let m = maxStepsPerEpoch, m < 1 { return "--max-steps-per-epoch must be positive" }
     if let c = checkpointEvery, c < 1 { return "--checkpoint-every must be positive" }
+    if let problem = BatchParallelism.problem(batchSize: batchSize, microBatches: microBatches, processes: 1) { return problem }
     if let l = limit, l < 1 { return "--limit must be positive" }
     if let l = testLimit, l < 1 { return "--test-limit must be positive" }
     if dataset == .imageFolder {

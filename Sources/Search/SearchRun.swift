@@ -195,7 +195,7 @@ public final class SearchRun {
       }
       return loaded
     }
-    if resuming { checkpoint = try Self.replicated(checkpoint, in: group, naming: directory.checkpointURL.path, on: backend) }
+    if resuming { checkpoint = try Checkpoint.replicated(checkpoint, in: group, naming: directory.checkpointURL.path, on: backend) }
     if let checkpoint { state.progressive = checkpoint.state.progressive }
     network = Self.makeNetwork(settings, strategy, inputChannels: inputChannels, classes: classes, progressive: state.progressive, backend: backend)
     optimization = Self.makeOptimization(settings, strategy)
@@ -212,21 +212,10 @@ public final class SearchRun {
         return try RunJournal(directory: directory, resumingAt: 0, output: output)  // a restarted run's old events go
       }
       // Initial weights and α: the leader's, on every process.
-      if group.isDistributed, let initial = try Self.replicated(Checkpoint(tensors: checkpointTensors(), state: state), in: group, naming: "the initial state", on: backend) {
+      if group.isDistributed, let initial = try Checkpoint.replicated(Checkpoint(tensors: checkpointTensors(), state: state), in: group, naming: "the initial state", on: backend) {
         try restore(initial)
       }
     }
-  }
-
-  /// The leader's `checkpoint` on every process of `group` (encoded, broadcast, decoded).
-  private static func replicated(
-    _ checkpoint: Checkpoint<CheckpointState>?, in group: ProcessGroup, naming path: String, on backend: any Backend
-  ) throws -> Checkpoint<CheckpointState>? {
-    guard group.isDistributed else { return checkpoint }
-    let bytes = try group.together { group.isLeader ? try [UInt8](checkpoint?.encoded(naming: path) ?? Data()) : [] }
-    let received = try group.broadcastFromLeader(bytes)
-    if group.isLeader || received.isEmpty { return checkpoint }
-    return try Checkpoint<CheckpointState>.decode(Data(received), naming: path, on: backend)
   }
 
   /// The share of each batch of process `group.rank` (``BatchParallelism/shared(batchSize:microBatches:group:)``).
@@ -262,28 +251,19 @@ public final class SearchRun {
     _ url: URL, backend: BackendKind = .cpu, group: ProcessGroup = .single(),
     output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput
   ) throws -> SearchRun {
-    let opened = try group.together { () -> (RunDirectory, [UInt8], Bool) in
-      guard group.isLeader else { return (RunDirectory.unopened(at: url), [], false) }
-      let directory = try RunDirectory.resume(at: url)
+    let run = try ResumedRun(opening: url, in: group, output: output) { directory in
       let keys = directory.configKeys
       if keys.contains("genotype") && !keys.contains("method") {
         throw SearchRunError("\(directory.url.path) is a training run, not a search run: use darts train --resume")
       }
       let settings = try directory.read(SearchSettings.self, from: .config)
       if let problem = settings.validationProblem() { throw SearchRunError("\(directory.url(of: .config).path): \(problem)") }
-      if !directory.hasCheckpoint {
-        output("\(directory.url.path) has no checkpoint (the run stopped before its first one): starting it again from config.json\n")
-      }
-      return (directory, [UInt8](try JSONCoding.encoder().encode(settings)), directory.hasCheckpoint)
+      return settings
     }
-    let directory = opened.0
-    let received = try group.broadcastFromLeader(opened.1 + [opened.2 ? 1 : 0])
-    let settings = try group.together {
-      try JSONCoding.decoder().decode(SearchSettings.self, from: Data(received.dropLast()))
-    }
+    let settings = run.settings
     let parallelism = try group.together { try Self.parallelism(settings, group: group, recorded: true) }
     let data = try group.together { try SearchData(settings, shard: parallelism.shard) }
-    return try SearchRun(settings: settings, data: data, directory: directory, resuming: received.last == 1, backend: backend, parallelism: parallelism, output: output)
+    return try SearchRun(settings: settings, data: data, directory: run.directory, resuming: run.hasCheckpoint, backend: backend, parallelism: parallelism, output: output)
   }
 
   /// The supernet of the running stage (as the strategy builds it), its weights and α

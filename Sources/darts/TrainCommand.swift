@@ -89,24 +89,28 @@ struct TrainCommand: ParsableCommand {
   }
 
   func run() throws {
-    try reportingFailures {
+    try runningAsJob { group, say in
       let run: TrainRun
       if let resume = options.resume {
-        run = try TrainRun.resume(URL(fileURLWithPath: resume), backend: options.backendOption.backend)
-        emit("resuming \(resume)")
+        run = try TrainRun.resume(URL(fileURLWithPath: resume), backend: options.backendOption.backend, group: group, output: consoleOutput(group))
+        say("resuming \(resume)")
       } else {
-        let settings = try settings()
-        if let problem = settings.validationProblem() { throw ValidationError(problem) }
-        if let warning = CPUBackend.threadCountWarning(settings.threads) { warn(warning) }
+        let settings = try group.together {  // the same on every process: one message, from the leader
+          let chosen = try self.settings()
+          if let problem = chosen.validationProblem() { throw ValidationError(problem) }
+          return chosen
+        }
+        if group.isLeader, let warning = CPUBackend.threadCountWarning(settings.threads) { warn(warning) }
         let name = settings.genotypeSource.hasSuffix(".json") ? "genotype" : settings.genotypeSource
         let directory = options.runDir ?? "runs/train-\(name)-\(timestamp())"
-        run = try TrainRun.start(settings, in: URL(fileURLWithPath: directory), backend: options.backendOption.backend)
-        emit("run directory: \(directory)")
-        emit(String(format: "param size = %.6fMB", Double(run.network.referenceParameterCount) / 1e6))
+        run = try TrainRun.start(settings, in: URL(fileURLWithPath: directory), backend: options.backendOption.backend, group: group, output: consoleOutput(group))
+        say("run directory: \(directory)")
+        say(String(format: "param size = %.6fMB", Double(run.network.referenceParameterCount) / 1e6))
       }
+      if group.isDistributed { say(jobDescription(group, microBatches: run.parallelism.shard.chunkCount, batchSize: run.settings.batchSize)) }
       let test = try run.run()
-      emit(String(format: "test: loss %.4f  top-1 %.2f%%  top-5 %.2f%%  (%d images)", test.loss, 100 * test.top1, 100 * test.top5, test.count))
-      emit("written: \(run.directory.weightsURL.path)")
+      say(String(format: "test: loss %.4f  top-1 %.2f%%  top-5 %.2f%%  (%d images)", test.loss, 100 * test.top1, 100 * test.top5, test.count))
+      say("written: \(run.directory.weightsURL.path)")
     }
   }
 }
