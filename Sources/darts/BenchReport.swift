@@ -61,24 +61,18 @@ struct BenchReport {
   /// Runs the PyTorch reference script and reads its JSON line.
   func runReference(_ pytorch: (python: String, script: URL), arguments: [String]) throws -> (ms: Double, peakBytes: Int) {
     let (python, script) = pytorch
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: python)
-    process.arguments = [script.path, "bench"] + arguments + ["--batch", "\(batch)", "--threads", "\(threads)", "--steps", "\(steps)"]
     var environment = ProcessInfo.processInfo.environment
     environment["MALLOC_MMAP_THRESHOLD_"] = "268435456"
     environment["MALLOC_TRIM_THRESHOLD_"] = "536870912"
-    process.environment = environment
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0,
+    let (status, data) = try standardOutput(
+      of: python, [script.path, "bench"] + arguments + ["--batch", "\(batch)", "--threads", "\(threads)", "--steps", "\(steps)"],
+      environment: environment)
+    guard status == 0,
       let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
       let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
       let ms = (object["min_ms"] ?? object["median_ms"]) as? Double, let peak = object["peak_rss_bytes"] as? Int
     else {
-      throw ValidationError("\(script.path): the PyTorch reference failed (exit \(process.terminationStatus))")
+      throw ValidationError("\(script.path): the PyTorch reference failed (exit \(status))")
     }
     return (ms, peak)
   }
@@ -94,4 +88,18 @@ struct BenchReport {
       say(String(format: "swift    %@  batch %d  %d processes x %d threads  %9.1f ms/step  %7.1f images/s  peak RSS %.2f GiB per process; all-reduced %.2f MB and %.1f ms in collectives per step", what as NSString, batch, processes, threads, ms, imagesPerSecond, Double(peakBytes) / 1_073_741_824, reducedBytes / 1e6, collectiveMilliseconds))
     }
   }
+}
+
+/// Runs `executable arguments…` to its end: its exit status and standard output.
+func standardOutput(of executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: Data) {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: executable)
+  process.arguments = arguments
+  if let environment { process.environment = environment }
+  let pipe = Pipe()
+  process.standardOutput = pipe
+  try process.run()
+  let data = pipe.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, data)
 }

@@ -70,16 +70,9 @@ struct ProcessCountComparison {
 
   /// Runs `executable arguments…` and returns its JSON result lines by `what`.
   static func measure(_ executable: String, _ arguments: [String]) throws -> [(String, [String: Any])] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-      throw ValidationError("\(executable) \(arguments.joined(separator: " ")) failed (exit \(process.terminationStatus))")
+    let (status, data) = try standardOutput(of: executable, arguments)
+    guard status == 0 else {
+      throw ValidationError("\(executable) \(arguments.joined(separator: " ")) failed (exit \(status))")
     }
     return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
       guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let what = object["what"] as? String,

@@ -21,6 +21,11 @@ func runDarts(_ arguments: [String]) throws -> (status: Int32, out: String, err:
   let process = Process()
   process.executableURL = try dartsExecutable
   process.arguments = arguments
+  return try runToEnd(process)
+}
+
+/// Runs `process` to its end, returning exit status, stdout and stderr.
+func runToEnd(_ process: Process) throws -> (status: Int32, out: String, err: String) {
   let (out, err) = (Pipe(), Pipe())
   process.standardOutput = out
   process.standardError = err
