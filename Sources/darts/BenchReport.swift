@@ -58,21 +58,30 @@ struct BenchReport {
     }
   }
 
-  /// Runs the PyTorch reference script and reads its JSON line.
-  func runReference(_ pytorch: (python: String, script: URL), arguments: [String]) throws -> (ms: Double, peakBytes: Int) {
-    let (python, script) = pytorch
+  /// The reference script's command line for the step `arguments` (`--what …`) at this
+  /// report's batch, threads and steps.
+  func referenceArguments(_ script: URL, _ arguments: [String]) -> [String] {
+    [script.path, "bench"] + arguments + ["--batch", "\(batch)", "--threads", "\(threads)", "--steps", "\(steps)"]
+  }
+
+  /// PyTorch's environment: glibc's malloc told to keep large blocks, or page faults make
+  /// PyTorch look slower than it is (compare with its best).
+  static var referenceEnvironment: [String: String] {
     var environment = ProcessInfo.processInfo.environment
     environment["MALLOC_MMAP_THRESHOLD_"] = "268435456"
     environment["MALLOC_TRIM_THRESHOLD_"] = "536870912"
-    let (status, data) = try standardOutput(
-      of: python, [script.path, "bench"] + arguments + ["--batch", "\(batch)", "--threads", "\(threads)", "--steps", "\(steps)"],
-      environment: environment)
+    return environment
+  }
+
+  /// Runs the PyTorch reference script and reads its JSON line.
+  func runReference(_ pytorch: (python: String, script: URL), arguments: [String]) throws -> (ms: Double, peakBytes: Int) {
+    let (status, data) = try standardOutput(of: pytorch.python, referenceArguments(pytorch.script, arguments), environment: Self.referenceEnvironment)
     guard status == 0,
       let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
       let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
       let ms = (object["min_ms"] ?? object["median_ms"]) as? Double, let peak = object["peak_rss_bytes"] as? Int
     else {
-      throw ValidationError("\(script.path): the PyTorch reference failed (exit \(status))")
+      throw ValidationError("\(pytorch.script.path): the PyTorch reference failed (exit \(status))")
     }
     return (ms, peak)
   }

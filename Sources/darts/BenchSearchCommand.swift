@@ -58,8 +58,6 @@ extension BenchCommand {
     var json = false
     @Option(parsing: .unconditional, help: "Compare N processes of --threads/N threads each (started with mpirun) against one process of --threads threads.")
     var ranks: Int?
-    @Option(parsing: .unconditional, help: "With --ranks: how many times each configuration runs, alternating (medians are reported).")
-    var rounds = 3
 
     func validate() throws {
       guard order == 1 || order == 2 else { throw ValidationError("--order must be 1 or 2") }
@@ -76,7 +74,7 @@ extension BenchCommand {
       if let problem = benchmark.problem(options, pytorch: reference.pytorch != nil, besideDarts: besideDarts) { throw ValidationError(problem) }
       if let ranks {
         guard ranks >= 2, threads % ranks == 0 else { throw ValidationError("--ranks must be at least 2 and divide --threads \(threads)") }
-        guard rounds >= 1, reference.pytorch == nil, !besideDarts else { throw ValidationError("--ranks takes --rounds of at least 1 and neither --pytorch nor --beside-darts") }
+        guard reference.pytorch == nil, !besideDarts else { throw ValidationError("--ranks takes neither --pytorch nor --beside-darts") }
       }
     }
 
@@ -97,7 +95,12 @@ extension BenchCommand {
 
     func run() throws {
       if let ranks {
-        try ProcessCountComparison(ranks: ranks, threads: threads, rounds: rounds, json: json).run()
+        try ProcessCountComparison(ranks: ranks, threads: threads, rounds: reference.rounds ?? 3, json: json).run()
+        return
+      }
+      if let rounds = reference.rounds, let pytorch = try reference.resolved() {
+        let comparison = PyTorchComparison(pytorch: pytorch, cases: cases().map { ($0.what, $0.reference) }, rounds: rounds)
+        try comparison.run(BenchReport(batch: batch, threads: threads, steps: steps, json: json))
         return
       }
       try runningAsJob { group, say in

@@ -26,6 +26,8 @@ extension BenchCommand {
     @OptionGroup var backendOption: BackendOption
     @Flag(help: "Print JSON lines.") var json = false
 
+    var what: String { "train DARTS_V2 C=\(channels) L=\(layers)" }
+
     func validate() throws {
       guard batch >= 1, threads >= 1, steps >= 1, channels >= 1, layers >= 3 else {
         throw ValidationError("--batch, --threads, --steps and --channels must be positive and --layers at least 3")
@@ -38,10 +40,14 @@ extension BenchCommand {
     }
 
     func run() throws {
+      if let rounds = reference.rounds, let pytorch = try reference.resolved() {
+        let comparison = PyTorchComparison(pytorch: pytorch, cases: [(what, ["--what", "train"])], rounds: rounds)
+        try comparison.run(BenchReport(batch: batch, threads: threads, steps: steps, json: json))
+        return
+      }
       var benchmark = TrainStepBenchmark(channels: channels, layers: layers, batch: batch, threads: threads, steps: steps)
       benchmark.backend = backendOption.backend
       let result = try benchmark.run()
-      let what = "train DARTS_V2 C=\(channels) L=\(layers)"
       let output = BenchReport(batch: batch, threads: threads, steps: steps, json: json)
       output.report(engine: backendOption.engineName, what: what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes)
       if let pytorch = try reference.resolved() {

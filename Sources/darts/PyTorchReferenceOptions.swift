@@ -6,6 +6,7 @@ import Foundation
 struct PyTorchReferenceOptions: ParsableArguments {
   @Option(help: "A Python with torch installed: also time the PyTorch reference step.") var pytorch: String?
   @Option(help: "The PyTorch reference script (default: \(Self.checkoutPath) under the current directory, as in a checkout of the package).") var referenceScript: String?
+  @Option(parsing: .unconditional, help: "Alternate the compared runs N times, each in its own process, and report the medians and the ratio of the medians (with --pytorch; bench search --ranks: default 3).") var rounds: Int?
 
   /// Where a checkout of the package keeps the script, relative to its root.
   static let checkoutPath = "Scripts/reference/darts_reference.py"
@@ -25,5 +26,8 @@ struct PyTorchReferenceOptions: ParsableArguments {
     return (pytorch, URL(fileURLWithPath: path).standardized)
   }
 
-  func validate() throws { _ = try resolved() }
+  func validate() throws {
+    _ = try resolved()
+    if let rounds, rounds < 1 { throw ValidationError("--rounds must be positive") }
+  }
 }

@@ -122,6 +122,32 @@ final class DartsCLITests: XCTestCase {
   /// `bench … --pytorch` runs the reference script named by `--reference-script` (else
   /// Scripts/reference/darts_reference.py under the current directory), never one found by the
   /// binary's own source path; a missing script is one line naming the option, before any step.
+  /// `--rounds 3`: the two engines' processes alternate three times; the report holds the
+  /// medians (the stub's best steps are 10, 20 and 30 ms: 20) and their ratio.
+  func testBenchRoundsAlternateTheEnginesAndReportMedians() throws {
+    let directory = try temporaryDirectory()
+    let counter = directory.appendingPathComponent("calls")
+    let stub = directory.appendingPathComponent("stub_reference.sh")
+    try """
+      echo call >> \(counter.path)
+      n=$(wc -l < \(counter.path))
+      echo "{\\"min_ms\\": $((n * 10)), \\"peak_rss_bytes\\": 1000}"
+      """.write(to: stub, atomically: true, encoding: .utf8)
+    let result = try run(["bench", "search", "--method", "pc-darts", "--batch", "2", "--steps", "1", "--threads", "2", "--json",
+                          "--pytorch", "/bin/sh", "--reference-script", stub.path, "--rounds", "3"])
+    XCTAssertEqual(result.status, 0, result.err)
+    XCTAssertEqual(try String(contentsOf: counter, encoding: .utf8).split(separator: "\n").count, 3, "three PyTorch runs")
+    XCTAssertEqual(result.err.components(separatedBy: "# round").count - 1, 3, result.err)
+    let line = try XCTUnwrap(result.out.split(separator: "\n").last, "no report")
+    let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], result.out)
+    XCTAssertEqual(object["rounds"] as? Int, 3)
+    XCTAssertEqual(object["pytorch_best_ms"] as? Double, 20)
+    let swift = try XCTUnwrap(object["swift_median_ms"] as? Double)
+    XCTAssertEqual(try XCTUnwrap(object["speedup"] as? Double), 20 / swift, accuracy: 1e-9 * 20 / swift)
+    XCTAssertEqual(object["pytorch_peak_bytes"] as? Double, 1000)
+    XCTAssertEqual(try run(["bench", "train", "--rounds", "0"]).status == 0, false)
+  }
+
   func testBenchRunsTheReferenceScriptItIsGiven() throws {
     let directory = try temporaryDirectory()
     let stub = directory.appendingPathComponent("stub_reference.sh")
