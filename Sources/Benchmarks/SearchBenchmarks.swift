@@ -89,7 +89,7 @@ public struct SearchStepBenchmark {
 
   /// Times `steps` steps after a warm-up step.
   public func run() throws -> Result {
-    let prepared = try prepare()
+    let prepared = try prepare(on: backend.make(threads: threads))
     let before = parallelism.group.traffic
     let measured = try measureSteps(steps, backend: prepared.backend, prepared.step)
     let after = parallelism.group.traffic
@@ -107,7 +107,7 @@ public struct SearchStepBenchmark {
   public static func sideBySide(
     _ first: SearchStepBenchmark, _ second: SearchStepBenchmark
   ) throws -> [(medianMilliseconds: Double, peakTensorBytes: Int, parameters: Int)] {
-    let prepared = try [first.prepare(), second.prepare()]
+    let prepared = try [first, second].map { try $0.prepare(on: $0.backend.make(threads: $0.threads)) }
     for p in prepared { p.backend.memory.resetPeaks() }
     let counts = [first.steps, second.steps]
     var times: [[Double]] = [[], []]
@@ -123,9 +123,16 @@ public struct SearchStepBenchmark {
     }
   }
 
-  /// The network and optimisers built and one step taken (the warm-up): `step` runs the next.
-  private func prepare() throws -> (backend: any Backend, step: () throws -> Void, parameters: Int) {
-    let backend = backend.make(threads: threads)
+  /// The same steps (after a warm-up step) on a `ProfilingBackend` wrapping the backend:
+  /// where a step's time goes.
+  public func profile() throws -> StepProfile {
+    let backend = ProfilingBackend(wrapping: backend.make(threads: threads))
+    return try StepProfile.measure(steps, on: backend, prepare(on: backend).step)
+  }
+
+  /// The network and optimisers built on `backend` and one step taken (the warm-up): `step`
+  /// runs the next.
+  private func prepare(on backend: any Backend) throws -> (backend: any Backend, step: () throws -> Void, parameters: Int) {
     var factory = ParameterFactory(backend: backend, seed: 2)
     let network = SearchNetwork(configuration, using: &factory)
     for module in network.modules() { (module as? Dropout)?.probability = skipDropoutRate }

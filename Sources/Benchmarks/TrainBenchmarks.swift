@@ -34,6 +34,18 @@ public struct TrainStepBenchmark {
   /// memory (the tensor allocator's own figures go to standard error).
   public func run() throws -> (medianMilliseconds: Double, peakBytes: Int, peakTensorBytes: Int) {
     let backend = backend.make(threads: threads)
+    return try measureSteps(steps, backend: backend, prepare(on: backend))
+  }
+
+  /// The same steps on a `ProfilingBackend` wrapping the backend: where a step's time goes.
+  public func profile() throws -> StepProfile {
+    let backend = ProfilingBackend(wrapping: backend.make(threads: threads))
+    return try StepProfile.measure(steps, on: backend, prepare(on: backend))
+  }
+
+  /// The network and optimiser built on `backend` and one step taken (the warm-up): the
+  /// closure runs the next.
+  private func prepare(on backend: any Backend) throws -> () throws -> Void {
     var factory = ParameterFactory(backend: backend, seed: 0)
     let network = NetworkDescription(
       genotype: genotype, channels: channels, layers: layers, classes: 10, inputChannels: 3, inputSize: 32, auxiliary: true
@@ -42,9 +54,8 @@ public struct TrainStepBenchmark {
     var generator = SeededGenerator(seed: 1)
     let images = Tensor.randomNormal([batch, 3, 32, 32], generator: &generator, on: backend)
     let labels = (0..<batch).map { _ in Int(generator.next() % 10) }
+    let dropPath = dropPath
     _ = try step(network, images: images, labels: labels, dropPath: dropPath, generator: &generator)
-    return try measureSteps(steps, backend: backend) {
-      _ = try step(network, images: images, labels: labels, dropPath: dropPath, generator: &generator)
-    }
+    return { _ = try step(network, images: images, labels: labels, dropPath: dropPath, generator: &generator) }
   }
 }

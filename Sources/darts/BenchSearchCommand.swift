@@ -29,7 +29,9 @@ extension BenchCommand {
         throughput, the bytes each process all-reduced per step and the time spent in \
         collectives. With --ranks N, runs the step --rounds times on N processes of \
         --threads/N threads each (through mpirun) and alternately on one process of --threads \
-        threads, and prints the medians and their ratio.
+        threads, and prints the medians and their ratio. With --profile, runs each step again \
+        on a profiling backend and prints where its time goes, per class of kernel (as bench \
+        train --profile does).
         """)
 
     @Option(help: "Search method: \(SearchMethodBenchmark.all.map(\.method.rawValue).listed()).")
@@ -54,6 +56,8 @@ extension BenchCommand {
     @OptionGroup var backendOption: BackendOption
     @Flag(help: "pc-darts: time the DARTS step too, alternating with this method's steps in one process, and print the ratios.")
     var besideDarts = false
+    @Flag(help: "Also print where a step's time goes, per class of kernel (steps run again on a profiling backend).")
+    var profile = false
     @Flag(help: "Print JSON lines.")
     var json = false
     @Option(parsing: .unconditional, help: "Compare N processes of --threads/N threads each (started with mpirun) against one process of --threads threads.")
@@ -76,6 +80,7 @@ extension BenchCommand {
         guard ranks >= 2, threads % ranks == 0 else { throw ValidationError("--ranks must be at least 2 and divide --threads \(threads)") }
         guard reference.pytorch == nil, !besideDarts else { throw ValidationError("--ranks takes neither --pytorch nor --beside-darts") }
       }
+      if profile && (ranks != nil || besideDarts) { throw ValidationError("--profile takes neither --ranks nor --beside-darts") }
     }
 
     /// The options that choose and size the steps.
@@ -123,11 +128,15 @@ extension BenchCommand {
             output.reportJob(
               what: item.what, processes: group.size, ms: result.medianMilliseconds, peakBytes: result.peakBytes,
               reducedBytes: result.reducedBytesPerStep, collectiveMilliseconds: 1000 * result.collectiveSecondsPerStep)
-            continue
+          } else {
+            output.report(engine: backendOption.engineName, what: item.what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes, parameters: result.parameters)
+            if let pytorch {
+              try output.compare(ours: (result.medianMilliseconds, result.peakBytes), what: item.what, pytorch: pytorch, reference: item.reference)
+            }
           }
-          output.report(engine: backendOption.engineName, what: item.what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes, parameters: result.parameters)
-          if let pytorch {
-            try output.compare(ours: (result.medianMilliseconds, result.peakBytes), what: item.what, pytorch: pytorch, reference: item.reference)
+          // Every process of a job profiles (the steps all-reduce); the leader prints.
+          if profile {
+            output.reportProfile(what: item.what, try benchmark.profile(), unprofiledMilliseconds: result.medianMilliseconds)
           }
         }
       }

@@ -14,7 +14,12 @@ extension BenchCommand {
         Runs the step on random 3x32x32 data and prints the median milliseconds, images per \
         second and process peak memory. With --pytorch PYTHON, runs the same step in the \
         PyTorch reference (--reference-script, default Scripts/reference/darts_reference.py \
-        under the current directory; bench --what train) right after, on the same threads, and prints the ratio.
+        under the current directory; bench --what train) right after, on the same threads, and prints the ratio. \
+        With --profile, runs the steps again on a profiling backend and prints where a step's \
+        time goes, per class of kernel: calls, milliseconds, share of the step, GFLOP and \
+        minimum GB moved per step and the rate (GFLOP/s for convolutions and matrix products, \
+        GB/s for the memory-bound kernels); the time outside every kernel is the autodiff \
+        bookkeeping and the rest.
         """)
 
     @Option(parsing: .unconditional, help: "Batch size.") var batch = 96
@@ -24,6 +29,7 @@ extension BenchCommand {
     @Option(parsing: .unconditional, help: "Cells L.") var layers = 20
     @OptionGroup var reference: PyTorchReferenceOptions
     @OptionGroup var backendOption: BackendOption
+    @Flag(help: "Also print where a step's time goes, per class of kernel (steps run again on a profiling backend).") var profile = false
     @Flag(help: "Print JSON lines.") var json = false
 
     var what: String { "train DARTS_V2 C=\(channels) L=\(layers)" }
@@ -52,6 +58,9 @@ extension BenchCommand {
       output.report(engine: backendOption.engineName, what: what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes)
       if let pytorch = try reference.resolved() {
         try output.compare(ours: (result.medianMilliseconds, result.peakBytes), what: what, pytorch: pytorch, reference: ["--what", "train"])
+      }
+      if profile {
+        output.reportProfile(what: what, try benchmark.profile(), unprofiledMilliseconds: result.medianMilliseconds)
       }
     }
   }

@@ -26,8 +26,24 @@ import _TestSupport
 /// plain loops): losses 0 / 7.2e-7, weights 2.2e-8 / 2.4e-7, BN statistics 0 / 6.0e-7,
 /// momentum buffers 7.9e-7 / 3.3e-6. Against the reference backend (cpu(2 threads) vs
 /// reference): weights 1.2e-7, BN statistics 3.6e-7, momentum buffers 2.0e-6.
+///
+/// The same step on a `ProfilingBackend` wrapping the CPU backend gives the CPU backend's
+/// results bit for bit (it calls the same primitives with the same arguments).
 final class BackendEquivalenceTests: XCTestCase {
   let backends = backendPair()
+
+  func testTheProfilingBackendGivesTheWrappedBackendsStepBitForBit() throws {
+    let plain = try run(on: CPUBackend(threads: 2))
+    let profiler = ProfilingBackend(wrapping: CPUBackend(threads: 2))
+    let profiled = try run(on: profiler)
+    XCTAssertEqual(profiled.losses, plain.losses)
+    XCTAssertEqual(profiled.generator, plain.generator)
+    for (a, b) in [(profiled.final, plain.final), (profiled.momentumBuffers, plain.momentumBuffers)] {
+      XCTAssertEqual(a.keys.sorted(), b.keys.sorted())
+      for (name, value) in b { XCTAssertEqual(a[name]?.scalars, value.scalars, name) }
+    }
+    XCTAssertGreaterThan(profiler.profile[.convolutionBackwardWeightDepthwise].calls, 0, "the step ran on the profiler")
+  }
 
   func testDARTSV2TrainingStepWithAuxiliaryHeadAndDropPathMatchesTheReferenceBackend() throws {
     let fast = try run(on: backends.fast)
