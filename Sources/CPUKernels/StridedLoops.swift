@@ -67,7 +67,7 @@ public enum StridedLoops {
   ) {
     let outStrides = contiguousStrides(shape)
     let (aS, bS, oS) = (UnsafeSendable(a), UnsafeSendable(b), UnsafeSendable(UnsafePointer(out)))
-    forEachRow(shape: shape, strides: [aStrides, bStrides, outStrides], parallelAxisWrites: true,
+    forEachRow(shape: shape, strides: [aStrides, bStrides, outStrides], parallelAxisWrites: true, mergingBroadcasts: true,
       pool: pool
     ) { offsets, length in
       let a = aS.pointer + offsets[0]
@@ -107,17 +107,20 @@ public enum StridedLoops {
   /// `shape` and `strides` with adjacent axes merged wherever every operand walks them as one
   /// contiguous run (`strides[k][i] == strides[k][i+1]·shape[i+1]`, all non-zero), so a channel
   /// slice or a channel shuffle of NCHW loops over whole planes or channel blocks instead of
-  /// rows of W. Axis 0 (the threaded one) and axes of stride 0 (broadcast and reduced axes,
-  /// whose summation order must not change) are never merged; the element order is unchanged
-  /// and so is every operand's innermost stride.
-  public static func coalescedAxes(_ shape: [Int], _ strides: [[Int]]) -> (shape: [Int], strides: [[Int]]) {
+  /// rows of W. Axis 0 (the threaded one) is never merged, nor are axes of stride 0 (broadcast
+  /// and reduced axes, whose summation order must not change) unless `mergingBroadcasts`: an
+  /// element-wise operation without accumulation may merge an operand's run of stride-0 axes
+  /// into one (a per-sample scalar `[N, 1, 1, 1]` over `[N, C, H, W]` becomes one scalar per
+  /// row of `C·H·W`). The element order is unchanged and so is every operand's innermost
+  /// stride.
+  public static func coalescedAxes(_ shape: [Int], _ strides: [[Int]], mergingBroadcasts: Bool = false) -> (shape: [Int], strides: [[Int]]) {
     guard shape.count > 2 else { return (shape, strides) }
     var mergedShape = [shape[shape.count - 1]]
     var mergedStrides = strides.map { [$0[shape.count - 1]] }
     for axis in stride(from: shape.count - 2, through: 0, by: -1) {
       let inner = mergedShape.count - 1
       let mergeable = axis > 0 && strides.indices.allSatisfy { k in
-        mergedStrides[k][inner] != 0 && strides[k][axis] == mergedStrides[k][inner] * mergedShape[inner]
+        (mergingBroadcasts || mergedStrides[k][inner] != 0) && strides[k][axis] == mergedStrides[k][inner] * mergedShape[inner]
       }
       if mergeable {
         mergedShape[inner] *= shape[axis]
@@ -134,10 +137,10 @@ public enum StridedLoops {
   /// different outermost indices run on different threads when `parallelAxisWrites`.
   @inline(__always)
   static func forEachRow(
-    shape fullShape: [Int], strides fullStrides: [[Int]], parallelAxisWrites: Bool, pool: WorkerPool,
-    _ body: ([Int], Int) -> Void
+    shape fullShape: [Int], strides fullStrides: [[Int]], parallelAxisWrites: Bool, mergingBroadcasts: Bool = false,
+    pool: WorkerPool, _ body: ([Int], Int) -> Void
   ) {
-    let (shape, strides) = coalescedAxes(fullShape, fullStrides)
+    let (shape, strides) = coalescedAxes(fullShape, fullStrides, mergingBroadcasts: mergingBroadcasts)
     let rank = shape.count
     if rank == 0 {
       body([Int](repeating: 0, count: strides.count), 1)

@@ -93,6 +93,9 @@ final class StridedLoopsTests: XCTestCase {
         41 * 67, [0, 0, 67, 1]),
       ("scalar", [], 1, [], 1, []),
       ("empty", [2, 0], 0, [0, 1], 0, [0, 1]),
+      // Drop path: a per-sample scalar over NCHW, whose stride-0 axes merge into one row.
+      ("b per sample", [4, 6, 5, 7], 840, [210, 35, 7, 1], 4, [1, 0, 0, 0]),
+      ("a per sample", [4, 6, 5, 7], 4, [1, 0, 0, 0], 840, [210, 35, 7, 1]),
     ]
     let operations: [StridedLoops.BinaryOperation] = [.add, .subtract, .multiply, .divide]
     for c in cases {
@@ -279,5 +282,11 @@ final class StridedLoopsTests: XCTestCase {
     // Stride-0 (reduced) axes keep their own loop, so summation order is unchanged.
     let reduced = StridedLoops.coalescedAxes([n, c, h, w], [[c * plane, plane, w, 1], [0, 1, 0, 0]])
     XCTAssertEqual(reduced.shape, [n, c, h, w])
+    // Element-wise operations may merge runs of broadcast axes: one scalar per C·H·W row.
+    let perSample = StridedLoops.coalescedAxes([n, c, h, w], [[c * plane, plane, w, 1], [1, 0, 0, 0]], mergingBroadcasts: true)
+    XCTAssertEqual(perSample.shape, [n, c * plane])
+    XCTAssertEqual(perSample.strides, [[c * plane, 1], [1, 0]])
+    let perChannel = StridedLoops.coalescedAxes([n, c, h, w], [[c * plane, plane, w, 1], [0, 1, 0, 0]], mergingBroadcasts: true)
+    XCTAssertEqual(perChannel.shape, [n, c, plane])
   }
 }
