@@ -9,9 +9,9 @@ import Synchronization
 /// partial-channel operations of PC-DARTS): then a GEMM tile would spend its time on setup and
 /// stores, and a direct loop computes every output row from the input rows of each 64-pixel
 /// block while they are in L1. A ReLU before the convolution can be fused (`rectifiedInput`).
-/// The weight gradient `dW = Σ_images dY · Xᵀ` is a GEMM per image (`dY[Cout × HW]` times the
-/// transposed input, packed by the GEMM), accumulated into per-item partial sums of a few
-/// images that run in parallel. Strided convolutions first gather the sampled input pixels into a packed temporary
+/// The weight gradient `dW = Σ_images dY · Xᵀ` is one GEMM per work item of a few images (their
+/// gradient planes gathered side by side and their input pixel-major, so the contraction runs
+/// over all their pixels), into per-item partial sums that are added in item order. Strided convolutions first gather the sampled input pixels into a packed temporary
 /// (and scatter the input gradient back, zeros elsewhere).
 public enum PointwiseConvolution {
   /// `output[n, o, y, x] = Σ_c input[n, c, y·sH, x·sW] · weight[o, c]`, of `max(input, 0)`
@@ -84,9 +84,10 @@ public enum PointwiseConvolution {
   ) {
     let (cin, cout, batch) = (g.inChannels, g.outChannels, g.batch)
     let pixels = g.outHeight * g.outWidth
-    // Images per work item: the item's input and gradient planes fit in L2 (many items for the
-    // threads to share on large images, few partial sums on small ones).
-    let imagesPerItem = max(1, min(batch, (256 << 10) / max(1, (cin + cout) * pixels * 4)))
+    // Images per work item: the item's input and gradient planes fit in L2 (1 MiB), so that
+    // the item's GEMM contracts over as many pixels as that allows (a deep contraction keeps
+    // the register tile busy on the small 8×8 planes of the last cells).
+    let imagesPerItem = max(1, min(batch, (1 << 20) / max(1, (cin + cout) * pixels * 4)))
     let itemCount = (batch + imagesPerItem - 1) / imagesPerItem
     // NOTE: one partial sum per work item (not per thread), added in item order, so the result
     // does not depend on which thread ran which item: runs are bit-reproducible.
@@ -101,13 +102,30 @@ public enum PointwiseConvolution {
           let item = nextItem.add(1, ordering: .relaxed).oldValue
           if item >= itemCount { return }
           let n0 = item * imagesPerItem
-          // dW_item += dY_n · X_nᵀ image after image (a GEMM inside a pool task runs on this
-          // thread alone).
-          for n in n0..<min(n0 + imagesPerItem, batch) {
+          let images = min(imagesPerItem, batch - n0)
+          let depth = images * pixels
+          // dW_item = dY_item · X_itemᵀ, one GEMM over the item's pixels: the gradient planes
+          // side by side, `[Cout × images·pixels]`, and the input pixel-major,
+          // `[images·pixels × Cin]` (an untransposed B, whose panels the GEMM packs with
+          // contiguous reads). A GEMM inside a pool task runs on this thread alone.
+          pool.withScratch(count: (cout + cin) * depth) { packed in
+            let (dy, xT) = (packed, packed + cout * depth)
+            for channel in 0..<cout {
+              for image in 0..<images {
+                (dy + channel * depth + image * pixels).update(from: gradOutput + ((n0 + image) * cout + channel) * pixels, count: pixels)
+              }
+            }
+            for image in 0..<images {
+              for channel in 0..<cin {
+                let source = x + ((n0 + image) * cin + channel) * pixels
+                let destination = xT + image * pixels * cin + channel
+                for p in 0..<pixels { destination[p * cin] = source[p] }
+              }
+            }
             GEMM.multiplyBatched(
-              batch: 1, m: cout, n: cin, k: pixels, a: gradOutput + n * cout * pixels, lda: pixels, transposeA: false,
-              b: x + n * cin * pixels, ldb: pixels, transposeB: true, batchStrideB: 0,
-              c: partials + item * cout * cin, ldc: cin, batchStrideC: 0, accumulate: true, rectifyB: rectify, pool: pool)
+              batch: 1, m: cout, n: cin, k: depth, a: dy, lda: depth, transposeA: false,
+              b: xT, ldb: cin, transposeB: false, batchStrideB: 0,
+              c: partials + item * cout * cin, ldc: cin, batchStrideC: 0, accumulate: false, rectifyB: rectify, pool: pool)
           }
         }
       }
