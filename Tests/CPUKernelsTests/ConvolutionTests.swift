@@ -92,6 +92,15 @@ final class ConvolutionTests: XCTestCase {
     check(geometry(batch: 2, 8, 4, 32, 31, kernel: (1, 1), stride: (2, 2)))
   }
 
+  /// From 72 channels on both sides the weight gradient runs as GEMMs over work items of
+  /// several images (gathered planes, pixel-major input); below, as 4×4 dot-product tiles.
+  func testPointwiseWideWeightGradient() {
+    XCTAssertEqual(PointwiseConvolution.gemmWeightGradientChannels, 72)
+    check(geometry(batch: 5, 72, 80, 6, 7, kernel: (1, 1)))
+    check(geometry(batch: 3, 96, 72, 9, 8, kernel: (1, 1), stride: (2, 2)))
+    check(geometry(batch: 2, 71, 72, 4, 4, kernel: (1, 1)))
+  }
+
   func testPointwiseStrided() {
     check(geometry(batch: 1, 6, 3, 7, 9, kernel: (1, 1), stride: (2, 2)))
     check(geometry(batch: 3, 8, 10, 8, 8, kernel: (1, 1), stride: (2, 2)))
