@@ -84,8 +84,41 @@ public enum PointwiseConvolution {
     _ g: ConvolutionGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
     gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false
   ) {
-    let weightGradient = min(g.inChannels, g.outChannels) >= gemmWeightGradientChannels ? gemmWeightGradient : tiledWeightGradient
-    weightGradient(g, input, gradOutput, gradWeight, pool, rectifiedInput)
+    let (cin, cout, batch) = (g.inChannels, g.outChannels, g.batch)
+    let pixels = g.outHeight * g.outWidth
+    let gemm = min(cin, cout) >= gemmWeightGradientChannels
+    // Images per work item: the item's input and gradient planes stay in L2 (tiles: re-read
+    // once per 4×4 channel tile; GEMM: 1 MiB, so that the item's contraction runs over as many
+    // pixels as that allows, which keeps the register tile busy on the 8×8 planes of the last
+    // cells).
+    let budget = gemm ? 1 << 20 : 256 << 10
+    let imagesPerItem = max(1, min(batch, budget / max(1, (cin + cout) * pixels * 4)))
+    let itemCount = (batch + imagesPerItem - 1) / imagesPerItem
+    // NOTE: one partial sum per work item (not per thread), added in item order, so the result
+    // does not depend on which thread ran which item: runs are bit-reproducible.
+    let workers = min(pool.threadCount, itemCount)
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: itemCount * cout * cin)
+    defer { partials.deallocate() }
+    partials.update(repeating: 0, count: itemCount * cout * cin)
+    withSampledInput(g, input, rectified: rectifiedInput, pool: pool) { x, rectify in
+      let item = WeightGradientItem(
+        cin: cin, cout: cout, pixels: pixels, x: x, gradOutput: gradOutput, rectify: rectify, pool: pool)
+      let nextItem = Atomic<Int>(0)
+      pool.parallelFor(workers) { _ in
+        while true {
+          let index = nextItem.add(1, ordering: .relaxed).oldValue
+          if index >= itemCount { return }
+          let n0 = index * imagesPerItem
+          let images = n0..<min(n0 + imagesPerItem, batch)
+          let partial = partials + index * cout * cin
+          if gemm { item.gemm(images, into: partial) } else { item.tiles(images, into: partial) }
+        }
+      }
+    }
+    gradWeight.update(from: partials, count: cout * cin)
+    for item in 1..<max(1, itemCount) {
+      for i in 0..<(cout * cin) { gradWeight[i] += partials[item * cout * cin + i] }
+    }
   }
 
   /// Channel counts (both sides) from which the weight gradient runs as GEMMs: below, the
@@ -93,115 +126,62 @@ public enum PointwiseConvolution {
   /// (measured on DARTS' 16–64 and 36–144 channel cells).
   public static let gemmWeightGradientChannels = 72
 
-  /// The weight gradient with 4×4 dot-product tiles (`dotTile`) over per-item partial sums.
-  private static func tiledWeightGradient(
-    _ g: ConvolutionGeometry, _ input: UnsafePointer<Float>, _ gradOutput: UnsafePointer<Float>,
-    _ gradWeight: UnsafeMutablePointer<Float>, _ pool: WorkerPool, _ rectifiedInput: Bool
-  ) {
-    let (cin, cout, batch) = (g.inChannels, g.outChannels, g.batch)
-    let pixels = g.outHeight * g.outWidth
-    // Images per work item: the item's input and gradient planes (re-read once per 4×4 channel
-    // tile) stay in L2.
-    let imagesPerItem = max(1, min(batch, (256 << 10) / max(1, (cin + cout) * pixels * 4)))
-    let itemCount = (batch + imagesPerItem - 1) / imagesPerItem
-    // NOTE: one partial sum per work item (not per thread), added in item order, so the result
-    // does not depend on which thread ran which item: runs are bit-reproducible.
-    let workers = min(pool.threadCount, itemCount)
-    let partials = UnsafeMutablePointer<Float>.allocate(capacity: itemCount * cout * cin)
-    defer { partials.deallocate() }
-    partials.update(repeating: 0, count: itemCount * cout * cin)
-    withSampledInput(g, input, rectified: rectifiedInput, pool: pool) { x, rectify in
-      let nextItem = Atomic<Int>(0)
-      pool.parallelFor(workers) { _ in
-        var sums = SIMD16<Float>()
-        while true {
-          let item = nextItem.add(1, ordering: .relaxed).oldValue
-          if item >= itemCount { return }
-          let partial = partials + item * cout * cin
-          let n0 = item * imagesPerItem
-          let images = min(imagesPerItem, batch - n0)
-          for o0 in stride(from: 0, to: cout, by: 4) {
-            for c0 in stride(from: 0, to: cin, by: 4) {
-              // Rows past the last channel repeat it; their sums are dropped.
-              let dy = gradOutput + n0 * cout * pixels
-              let xs = x + n0 * cin * pixels
-              dotTile(
-                dy + min(o0, cout - 1) * pixels, dy + min(o0 + 1, cout - 1) * pixels,
-                dy + min(o0 + 2, cout - 1) * pixels, dy + min(o0 + 3, cout - 1) * pixels,
-                xs + min(c0, cin - 1) * pixels, xs + min(c0 + 1, cin - 1) * pixels,
-                xs + min(c0 + 2, cin - 1) * pixels, xs + min(c0 + 3, cin - 1) * pixels,
-                pixels: pixels, images: images, strideDY: cout * pixels, strideX: cin * pixels,
-                rectifyX: rectify, into: &sums)
-              for i in 0..<min(4, cout - o0) {
-                for j in 0..<min(4, cin - c0) { partial[(o0 + i) * cin + c0 + j] += sums[i * 4 + j] }
-              }
-            }
-          }
-        }
-      }
-    }
-    gradWeight.update(from: partials, count: cout * cin)
-    for item in 1..<max(1, itemCount) {
-      for i in 0..<(cout * cin) { gradWeight[i] += partials[item * cout * cin + i] }
-    }
-  }
+  /// One work item of the weight gradient: the partial sum `Σ_{n in images} dY_n · X_nᵀ`
+  /// (`[Cout × Cin]`) of a few images, by either kernel.
+  private struct WeightGradientItem {
+    let cin: Int, cout: Int, pixels: Int
+    /// The (sampled) input and the output gradient, `[batch, C, pixels]`.
+    let x: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>
+    let rectify: Bool
+    let pool: WorkerPool
 
-  /// The weight gradient as one GEMM per work item of images (see the type's comment).
-  private static func gemmWeightGradient(
-    _ g: ConvolutionGeometry, _ input: UnsafePointer<Float>, _ gradOutput: UnsafePointer<Float>,
-    _ gradWeight: UnsafeMutablePointer<Float>, _ pool: WorkerPool, _ rectifiedInput: Bool
-  ) {
-    let (cin, cout, batch) = (g.inChannels, g.outChannels, g.batch)
-    let pixels = g.outHeight * g.outWidth
-    // Images per work item: the item's input and gradient planes fit in L2 (1 MiB), so that
-    // the item's GEMM contracts over as many pixels as that allows (a deep contraction keeps
-    // the register tile busy on the small 8×8 planes of the last cells).
-    let imagesPerItem = max(1, min(batch, (1 << 20) / max(1, (cin + cout) * pixels * 4)))
-    let itemCount = (batch + imagesPerItem - 1) / imagesPerItem
-    // NOTE: one partial sum per work item (not per thread), added in item order, so the result
-    // does not depend on which thread ran which item: runs are bit-reproducible.
-    let workers = min(pool.threadCount, itemCount)
-    let partials = UnsafeMutablePointer<Float>.allocate(capacity: itemCount * cout * cin)
-    defer { partials.deallocate() }
-    partials.update(repeating: 0, count: itemCount * cout * cin)
-    withSampledInput(g, input, rectified: rectifiedInput, pool: pool) { x, rectify in
-      let nextItem = Atomic<Int>(0)
-      pool.parallelFor(workers) { _ in
-        while true {
-          let item = nextItem.add(1, ordering: .relaxed).oldValue
-          if item >= itemCount { return }
-          let n0 = item * imagesPerItem
-          let images = min(imagesPerItem, batch - n0)
-          let depth = images * pixels
-          // dW_item = dY_item · X_itemᵀ, one GEMM over the item's pixels: the gradient planes
-          // side by side, `[Cout × images·pixels]`, and the input pixel-major,
-          // `[images·pixels × Cin]` (an untransposed B, whose panels the GEMM packs with
-          // contiguous reads). A GEMM inside a pool task runs on this thread alone.
-          pool.withScratch(count: (cout + cin) * depth) { packed in
-            let (dy, xT) = (packed, packed + cout * depth)
-            for channel in 0..<cout {
-              for image in 0..<images {
-                (dy + channel * depth + image * pixels).update(from: gradOutput + ((n0 + image) * cout + channel) * pixels, count: pixels)
-              }
-            }
-            for image in 0..<images {
-              for channel in 0..<cin {
-                let source = x + ((n0 + image) * cin + channel) * pixels
-                let destination = xT + image * pixels * cin + channel
-                for p in 0..<pixels { destination[p * cin] = source[p] }
-              }
-            }
-            GEMM.multiplyBatched(
-              batch: 1, m: cout, n: cin, k: depth, a: dy, lda: depth, transposeA: false,
-              b: xT, ldb: cin, transposeB: false, batchStrideB: 0,
-              c: partials + item * cout * cin, ldc: cin, batchStrideC: 0, accumulate: false, rectifyB: rectify, pool: pool)
+    /// 4×4 dot-product tiles (`dotTile`), accumulated into `partial`.
+    func tiles(_ images: Range<Int>, into partial: UnsafeMutablePointer<Float>) {
+      var sums = SIMD16<Float>()
+      let dy = gradOutput + images.lowerBound * cout * pixels
+      let xs = x + images.lowerBound * cin * pixels
+      for o0 in stride(from: 0, to: cout, by: 4) {
+        for c0 in stride(from: 0, to: cin, by: 4) {
+          // Rows past the last channel repeat it; their sums are dropped.
+          dotTile(
+            dy + min(o0, cout - 1) * pixels, dy + min(o0 + 1, cout - 1) * pixels,
+            dy + min(o0 + 2, cout - 1) * pixels, dy + min(o0 + 3, cout - 1) * pixels,
+            xs + min(c0, cin - 1) * pixels, xs + min(c0 + 1, cin - 1) * pixels,
+            xs + min(c0 + 2, cin - 1) * pixels, xs + min(c0 + 3, cin - 1) * pixels,
+            pixels: pixels, images: images.count, strideDY: cout * pixels, strideX: cin * pixels,
+            rectifyX: rectify, into: &sums)
+          for i in 0..<min(4, cout - o0) {
+            for j in 0..<min(4, cin - c0) { partial[(o0 + i) * cin + c0 + j] += sums[i * 4 + j] }
           }
         }
       }
     }
-    gradWeight.update(from: partials, count: cout * cin)
-    for item in 1..<max(1, itemCount) {
-      for i in 0..<(cout * cin) { gradWeight[i] += partials[item * cout * cin + i] }
+
+    /// One GEMM over the item's pixels: the gradient planes side by side,
+    /// `[Cout × images·pixels]`, times the input pixel-major, `[images·pixels × Cin]` (an
+    /// untransposed B, whose panels the GEMM packs with contiguous reads); a GEMM inside a
+    /// pool task runs on this thread alone. Overwrites `partial`.
+    func gemm(_ images: Range<Int>, into partial: UnsafeMutablePointer<Float>) {
+      let depth = images.count * pixels
+      pool.withScratch(count: (cout + cin) * depth) { packed in
+        let (dy, xT) = (packed, packed + cout * depth)
+        for channel in 0..<cout {
+          for (slot, image) in images.enumerated() {
+            (dy + channel * depth + slot * pixels).update(from: gradOutput + (image * cout + channel) * pixels, count: pixels)
+          }
+        }
+        for (slot, image) in images.enumerated() {
+          for channel in 0..<cin {
+            let source = x + (image * cin + channel) * pixels
+            let destination = xT + slot * pixels * cin + channel
+            for p in 0..<pixels { destination[p * cin] = source[p] }
+          }
+        }
+        GEMM.multiplyBatched(
+          batch: 1, m: cout, n: cin, k: depth, a: dy, lda: depth, transposeA: false,
+          b: xT, ldb: cin, transposeB: false, batchStrideB: 0,
+          c: partial, ldc: cin, batchStrideC: 0, accumulate: false, rectifyB: rectify, pool: pool)
+      }
     }
   }
 
