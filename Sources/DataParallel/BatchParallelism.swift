@@ -140,4 +140,10 @@ extension BatchParallelism {
     if let problem = problem(batchSize: batchSize, microBatches: microBatches, processes: group.size) { throw CollectiveError(problem) }
     return BatchParallelism(group: group, shard: BatchShard(rank: group.rank, ranks: group.size, microBatches: microBatches ?? group.size))
   }
+
+  /// The share of every batch of process `group.rank` in a resumed run whose `config.json`
+  /// recorded `recordedMicroBatches` (nil in runs written before micro-batches existed: one).
+  public static func resumed(batchSize: Int, recordedMicroBatches: Int?, group: ProcessGroup) throws -> BatchParallelism {
+    try shared(batchSize: batchSize, microBatches: recordedMicroBatches ?? 1, group: group)
+  }
 }

@@ -1,3 +1,4 @@
+import Datasets
 import TensorCore
 
 /// A 64-bit checksum of named tensors' exact bits, for checking that the replicas of a
@@ -5,7 +6,7 @@ import TensorCore
 ///
 /// The names are visited in sorted order; each name and each tensor's float bits are folded in
 /// 64 bits at a time with a multiply–rotate mix. Equal inputs give equal sums on every process;
-/// any bit that differs changes the sum with overwhelming probability. About 1 ms per 8 MB.
+/// any bit that differs changes the sum with overwhelming probability.
 public enum StateChecksum {
   public static func of(_ tensors: [String: Tensor]) -> UInt64 {
     var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -25,5 +26,16 @@ public enum StateChecksum {
       }
     }
     return hash
+  }
+}
+
+extension ProcessGroup {
+  /// Checks that every process holds the same `tensors` (``StateChecksum``, agreed with one
+  /// all-reduce): what a run does before each checkpoint.
+  /// - Throws: a ``JobFailure`` on every process when they differ, naming `position`, what
+  ///   `tensors` hold, and `lastGood` (what is left to resume from).
+  public func requireIdenticalReplicas(_ tensors: [String: Tensor], holding what: String, before position: BatchPosition, lastGood: String) throws {
+    guard try !agree(on: StateChecksum.of(tensors)) else { return }
+    throw JobFailure(message: "before \(position): the processes' \(what) differ (their checksums disagree), so the replicas have diverged; \(lastGood)", rank: 0)
   }
 }

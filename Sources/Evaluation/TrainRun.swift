@@ -153,13 +153,6 @@ public final class TrainRun {
     }
   }
 
-  /// The share of each batch of process `group.rank` (``BatchParallelism/shared(batchSize:microBatches:group:)``).
-  /// `recorded`: the settings are a run's `config.json`, where no count means one micro-batch
-  /// (runs written before micro-batches existed).
-  static func parallelism(_ settings: TrainSettings, group: ProcessGroup, recorded: Bool = false) throws -> BatchParallelism {
-    try BatchParallelism.shared(batchSize: settings.batchSize, microBatches: settings.microBatches ?? (recorded ? 1 : nil), group: group)
-  }
-
   /// Starts a new run in a new (or empty) directory, computing on a backend of `backend`'s
   /// kind, as process `group.rank` of a job of `group.size` (the leader creates the directory
   /// and reads `initFrom`; the others write and read nothing). Unless the settings say how
@@ -169,7 +162,7 @@ public final class TrainRun {
     _ settings: TrainSettings, in url: URL, backend: BackendKind = .cpu, group: ProcessGroup = .single(),
     output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput
   ) throws -> TrainRun {
-    let parallelism = try group.together { try Self.parallelism(settings, group: group) }
+    let parallelism = try group.together { try BatchParallelism.shared(batchSize: settings.batchSize, microBatches: settings.microBatches, group: group) }
     var settings = settings
     settings.microBatches = parallelism.shard.chunkCount
     let data = try group.together { try TrainData(settings, shard: parallelism.shard) }  // before the directory exists: bad data leaves nothing behind
@@ -204,7 +197,7 @@ public final class TrainRun {
       return settings
     }
     let settings = run.settings
-    let parallelism = try group.together { try Self.parallelism(settings, group: group, recorded: true) }
+    let parallelism = try group.together { try BatchParallelism.resumed(batchSize: settings.batchSize, recordedMicroBatches: settings.microBatches, group: group) }
     let data = try group.together { try TrainData(settings, shard: parallelism.shard) }
     return try TrainRun(settings: settings, data: data, directory: run.directory, resuming: run.hasCheckpoint, backend: backend, parallelism: parallelism, output: output)
   }
@@ -294,9 +287,7 @@ public final class TrainRun {
   private func saveCheckpoint(exportingWeights: Bool = false) throws {
     state.nextEvent = journal.nextEvent
     let tensors = checkpointTensors()
-    guard try group.agree(on: StateChecksum.of(tensors)) else {
-      throw JobFailure(message: "before \(state.position): the processes' weights, BN statistics or momentum buffers differ (their checksums disagree), so the replicas have diverged; \(directory.lastGoodCheckpoint)", rank: 0)
-    }
+    try group.requireIdenticalReplicas(tensors, holding: "weights, BN statistics or momentum buffers", before: state.position, lastGood: directory.lastGoodCheckpoint)
     try group.together {
       guard group.isLeader else { return }
       if exportingWeights { try NetworkWeights.write(network, description: networkDescription, to: directory.weightsURL) }

@@ -51,7 +51,7 @@ public struct TrainingStep: Sendable {
     let batch = try parallelism.gradients(
       batchCount: globalCount ?? labels.count, wrt: parameters.map(\.parameter.value), buffers: network.parameters(.buffer), valueCount: 3
     ) { chunk, rows in
-      let (part, partLabels) = rows == 0..<labels.count ? (images, labels) : (Self.rows(rows, of: images), Array(labels[rows]))
+      let (part, partLabels) = (withoutGradients { images.rows(rows) }, Array(labels[rows]))
       let (logits, auxiliaryLogits): (Tensor, Tensor?)
       if chunked {
         var own = Self.microBatchGenerator(chunk, of: stepGenerator)
@@ -84,14 +84,6 @@ public struct TrainingStep: Sendable {
   public static func microBatchGenerator(_ chunk: Int, of generator: SeededGenerator) -> SeededGenerator {
     var step = generator
     return derivedGenerator(step.next(), UInt64(chunk))
-  }
-
-  /// Rows `rows` of `[N, …]` images.
-  private static func rows(_ rows: Range<Int>, of images: Tensor) -> Tensor {
-    let shape = images.shape
-    return withoutGradients {
-      images.sliced(lower: [rows.lowerBound] + shape.dropFirst().map { _ in 0 }, upper: [rows.upperBound] + shape.dropFirst())
-    }
   }
 }
 

@@ -218,13 +218,6 @@ public final class SearchRun {
     }
   }
 
-  /// The share of each batch of process `group.rank` (``BatchParallelism/shared(batchSize:microBatches:group:)``).
-  /// `recorded`: the settings are a run's `config.json`, where no count means one micro-batch
-  /// (runs written before micro-batches existed).
-  static func parallelism(_ settings: SearchSettings, group: ProcessGroup, recorded: Bool = false) throws -> BatchParallelism {
-    try BatchParallelism.shared(batchSize: settings.batchSize, microBatches: settings.microBatches ?? (recorded ? 1 : nil), group: group)
-  }
-
   /// Starts a new run in a new (or empty) directory, computing on a backend of `backend`'s
   /// kind, as process `group.rank` of a job of `group.size` (the leader creates the
   /// directory; the others write nothing). Unless the settings say how many micro-batches a
@@ -233,7 +226,7 @@ public final class SearchRun {
     _ settings: SearchSettings, in url: URL, backend: BackendKind = .cpu, group: ProcessGroup = .single(),
     output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput
   ) throws -> SearchRun {
-    let parallelism = try group.together { try Self.parallelism(settings, group: group) }
+    let parallelism = try group.together { try BatchParallelism.shared(batchSize: settings.batchSize, microBatches: settings.microBatches, group: group) }
     var settings = settings
     settings.microBatches = parallelism.shard.chunkCount
     let data = try group.together { try SearchData(settings, shard: parallelism.shard) }  // before the directory exists: bad data leaves nothing behind
@@ -261,7 +254,7 @@ public final class SearchRun {
       return settings
     }
     let settings = run.settings
-    let parallelism = try group.together { try Self.parallelism(settings, group: group, recorded: true) }
+    let parallelism = try group.together { try BatchParallelism.resumed(batchSize: settings.batchSize, recordedMicroBatches: settings.microBatches, group: group) }
     let data = try group.together { try SearchData(settings, shard: parallelism.shard) }
     return try SearchRun(settings: settings, data: data, directory: run.directory, resuming: run.hasCheckpoint, backend: backend, parallelism: parallelism, output: output)
   }
@@ -491,9 +484,7 @@ public final class SearchRun {
     state.architectureSteps = optimization.architecture.steps
     state.nextEvent = journal.nextEvent
     let tensors = checkpointTensors()
-    guard try group.agree(on: StateChecksum.of(tensors)) else {
-      throw JobFailure(message: "before \(state.position): the processes' weights, BN statistics, α or optimiser state differ (their checksums disagree), so the replicas have diverged; \(directory.lastGoodCheckpoint)", rank: 0)
-    }
+    try group.requireIdenticalReplicas(tensors, holding: "weights, BN statistics, α or optimiser state", before: state.position, lastGood: directory.lastGoodCheckpoint)
     try group.together {
       if group.isLeader { try Checkpoint(tensors: tensors, state: state).save(to: directory.checkpointURL) }
     }

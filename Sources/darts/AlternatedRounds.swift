@@ -36,9 +36,12 @@ struct AlternatedRounds {
   }
 
   /// The median of `key` over `lines` (the lower middle value of an even count).
-  static func median(_ lines: [[String: Any]], _ key: String) -> Double {
-    let values = lines.compactMap { ($0[key] as? Double) ?? ($0[key] as? Int).map(Double.init) }.sorted()
-    return values.isEmpty ? .nan : values[(values.count - 1) / 2]
+  /// - Throws: `ValidationError` naming `key` and `source` when no line holds a finite value of
+  ///   it (a run that printed no result is never reported as a number).
+  static func median(_ lines: [[String: Any]], _ key: String, of source: String) throws -> Double {
+    let values = lines.compactMap { ($0[key] as? Double) ?? ($0[key] as? Int).map(Double.init) }.filter(\.isFinite).sorted()
+    guard !values.isEmpty else { throw ValidationError("\(source) printed no finite \"\(key)\" in \(lines.count) result lines") }
+    return values[(values.count - 1) / 2]
   }
 
   /// This `darts` executable and its command-line arguments with `options` (each followed by

@@ -25,8 +25,8 @@ struct ProcessCountComparison {
     for what in byWhat[0].keys.sorted() {
       guard let single = byWhat[0][what], let job = byWhat[1][what] else { continue }
       let median = AlternatedRounds.median
-      let (oneMs, jobMs) = (median(single, "median_ms"), median(job, "median_ms"))
-      let (bytes, collective) = (median(job, "reduced_bytes_per_step"), median(job, "collective_ms_per_step"))
+      let (oneMs, jobMs) = (try median(single, "median_ms", "darts"), try median(job, "median_ms", "mpirun darts"))
+      let (bytes, collective) = (try median(job, "reduced_bytes_per_step", "mpirun darts"), try median(job, "collective_ms_per_step", "mpirun darts"))
       if json {
         emit("{\"what\":\"\(what)\",\"rounds\":\(rounds),\"one_process_threads\":\(threads),\"one_process_median_ms\":\(oneMs),\"processes\":\(ranks),\"threads_per_process\":\(threads / ranks),\"job_median_ms\":\(jobMs),\"reduced_bytes_per_step\":\(bytes),\"collective_ms_per_step\":\(collective),\"throughput_ratio\":\(oneMs / jobMs)}")
       } else {

@@ -21,8 +21,9 @@ struct PyTorchComparison {
       guard let mine = ours[item.what] else { continue }
       let theirs = results[index + 1].flatMap { $0 }.filter { $0["min_ms"] != nil }
       let median = AlternatedRounds.median
-      let (ms, theirMs) = (median(mine, "median_ms"), median(theirs, "min_ms"))
-      let (peak, theirPeak) = (median(mine, "peak_bytes"), median(theirs, "peak_rss_bytes"))
+      let script = pytorch.script.path
+      let (ms, theirMs) = (try median(mine, "median_ms", "darts"), try median(theirs, "min_ms", script))
+      let (peak, theirPeak) = (try median(mine, "peak_bytes", "darts"), try median(theirs, "peak_rss_bytes", script))
       if report.json {
         report.say("{\"what\":\"\(item.what)\",\"rounds\":\(rounds),\"batch\":\(report.batch),\"threads\":\(report.threads),\"swift_median_ms\":\(ms),\"pytorch_best_ms\":\(theirMs),\"speedup\":\(theirMs / ms),\"swift_peak_bytes\":\(peak),\"pytorch_peak_bytes\":\(theirPeak),\"memory_ratio\":\(peak / theirPeak)}")
       } else {

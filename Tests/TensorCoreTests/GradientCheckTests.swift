@@ -81,6 +81,7 @@ final class GradientCheckTests: XCTestCase {
     checkGradients("broadcast", inputs: [random([3, 1])]) { $0[0].broadcast(to: [2, 3, 5]) }
     checkGradients("permute", inputs: [x]) { $0[0].permuted([2, 0, 1]) }
     checkGradients("shifted slice", inputs: [random([2, 3, 4, 4])]) { $0[0].sliced(lower: [0, 0, 1, 1], upper: [2, 3, 4, 4]) }
+    checkGradients("rows of a batch", inputs: [random([5, 2, 3, 3])]) { $0[0].rows(1..<4) }
     checkGradients("channel slice", inputs: [random([2, 5, 2, 2])]) { $0[0].slicedChannels(1..<4) }
     checkGradients("concat", inputs: [random([2, 2, 3]), random([2, 1, 3])]) { Tensor.concatenated([$0[0], $0[1], $0[0]], alongAxis: 1) }
     checkGradients("channel shuffle", inputs: [random([2, 8, 2, 3])]) { $0[0].channelShuffled(groups: 4) }

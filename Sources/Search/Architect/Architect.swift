@@ -20,11 +20,7 @@ public struct LabelledBatch: Sendable {
   /// Rows `rows` of this batch (the batch itself when that is all of it).
   public func rows(_ rows: Range<Int>) -> LabelledBatch {
     guard rows != 0..<labels.count else { return self }
-    let shape = images.shape
-    let part = withoutGradients {
-      images.sliced(lower: [rows.lowerBound] + shape.dropFirst().map { _ in 0 }, upper: [rows.upperBound] + shape.dropFirst())
-    }
-    return LabelledBatch(images: part, labels: Array(labels[rows]), globalCount: globalCount)
+    return LabelledBatch(images: withoutGradients { images.rows(rows) }, labels: Array(labels[rows]), globalCount: globalCount)
   }
 }
 

@@ -89,6 +89,13 @@ extension Tensor {
     return result
   }
 
+  /// Rows `range` along the first axis, `x[range]` (a copy, differentiable as ``sliced(lower:upper:)``):
+  /// one micro-batch of a batch. The tensor itself when `range` is all of it.
+  public func rows(_ range: Range<Int>) -> Tensor {
+    guard range != 0..<shape[0] else { return self }
+    return sliced(lower: [range.lowerBound] + shape.dropFirst().map { _ in 0 }, upper: [range.upperBound] + shape.dropFirst())
+  }
+
   /// Channels `range` of an NCHW (or any rank ≥ 2) tensor: `x[:, range]`.
   public func slicedChannels(_ range: Range<Int>) -> Tensor {
     var lower = [Int](repeating: 0, count: rank)
