@@ -55,6 +55,20 @@ final class AutodiffTests: XCTestCase {
     loss = nil
   }
 
+  /// A sum keeps none of its operands for the backward pass and a product keeps only the factor
+  /// the other one's gradient needs: `h·mask` (drop path) and `h₁ + h₂` (a cell's node) let
+  /// `h` go as soon as the forward pass has used it, and the gradients stay exact.
+  func testSumsAndConstantFactorsKeepNoOperand() {
+    let x = Tensor(shape: [1 << 20], scalars: (0..<(1 << 20)).map { Float($0 % 7) - 3 }, on: backend).requiringGradient()
+    let mask = Tensor(shape: [1 << 20], scalars: (0..<(1 << 20)).map { Float($0 % 2) * 2 }, on: backend)
+    let before = backend.memory.statistics.live
+    // Each of x·2, x·3 and the product (x·2)·mask is a 4 MiB temporary the graph could keep.
+    let y = (x * 2) * mask + (x * 3)
+    XCTAssertLessThan(backend.memory.statistics.live - before, (4 << 20) + (1 << 20), "only the output y is live")
+    let gradient = gradients(of: y.sum(), wrt: [x])[0].scalars
+    for i in [0, 1, 2, 5, 1 << 19] { XCTAssertEqual(gradient[i], 2 * Float(i % 2) * 2 + 3, "element \(i)") }
+  }
+
   func testInPlaceUpdatesAreCopyOnWrite() {
     let a = Tensor(shape: [3], scalars: [1, 2, 3], on: backend)
     var b = a

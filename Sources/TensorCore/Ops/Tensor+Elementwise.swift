@@ -24,36 +24,47 @@ func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
 extension Tensor {
   // MARK: Binary arithmetic with broadcasting
 
+  // NOTE: a backward rule captures an operand only where it needs its values: a sum keeps its
+  // operands' shapes, and a product keeps one factor only when the other needs a gradient. The
+  // drop-path product x·mask therefore keeps the mask alone, and the node sums of a cell keep
+  // nothing, so those activations are freed as soon as the forward pass is done with them.
+
   public static func + (a: Tensor, b: Tensor) -> Tensor {
     let out = binary(.add, a, b)
-    return recorded(out, name: "add", inputs: [a, b]) { g, _ in
-      [g.summed(toShape: a.shape), g.summed(toShape: b.shape)]
+    let (aShape, bShape) = (a.shape, b.shape)
+    return recorded(out, name: "add", inputs: [a, b]) { g, needed in
+      [needed[0] ? g.summed(toShape: aShape) : nil, needed[1] ? g.summed(toShape: bShape) : nil]
     }
   }
 
   public static func - (a: Tensor, b: Tensor) -> Tensor {
     let out = binary(.subtract, a, b)
+    let (aShape, bShape) = (a.shape, b.shape)
     return recorded(out, name: "subtract", inputs: [a, b]) { g, needed in
-      [g.summed(toShape: a.shape), needed[1] ? (g * -1).summed(toShape: b.shape) : nil]
+      [needed[0] ? g.summed(toShape: aShape) : nil, needed[1] ? (g * -1).summed(toShape: bShape) : nil]
     }
   }
 
   public static func * (a: Tensor, b: Tensor) -> Tensor {
     let out = binary(.multiply, a, b)
+    let (aShape, bShape) = (a.shape, b.shape)
+    let (keptA, keptB) = (b.requiresGradient ? a : nil, a.requiresGradient ? b : nil)
     return recorded(out, name: "multiply", inputs: [a, b]) { g, needed in
       [
-        needed[0] ? productGradient(g, other: b, shape: a.shape) : nil,
-        needed[1] ? productGradient(g, other: a, shape: b.shape) : nil,
+        needed[0] ? productGradient(g, other: keptB!, shape: aShape) : nil,
+        needed[1] ? productGradient(g, other: keptA!, shape: bShape) : nil,
       ]
     }
   }
 
   public static func / (a: Tensor, b: Tensor) -> Tensor {
     let out = binary(.divide, a, b)
+    let aShape = a.shape
+    let keptA = b.requiresGradient ? a : nil
     return recorded(out, name: "divide", inputs: [a, b]) { g, needed in
       [
-        needed[0] ? (g / b).summed(toShape: a.shape) : nil,
-        needed[1] ? (g * a / (b * b) * -1).summed(toShape: b.shape) : nil,
+        needed[0] ? (g / b).summed(toShape: aShape) : nil,
+        needed[1] ? (g * keptA! / (b * b) * -1).summed(toShape: b.shape) : nil,
       ]
     }
   }
