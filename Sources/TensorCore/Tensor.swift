@@ -19,6 +19,10 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
   /// contribution is summed into the input's gradient without forming the zeros (see
   /// `accumulatedGradient`).
   private(set) var embedding: ChannelEmbedding?
+  /// Set only on the output of a training-mode batch normalisation with γ/β: the recipe that
+  /// recomputes these values from the normalisation's input, which operations save instead of
+  /// the values (`SavedActivation`).
+  var recomputation: ChannelAffineRecomputation?
 
   init(shape: [Int], storage: TensorStorage, backend: any Backend, node: GradientNode? = nil) {
     self.shape = shape

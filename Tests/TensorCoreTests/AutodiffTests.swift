@@ -69,6 +69,21 @@ final class AutodiffTests: XCTestCase {
     for i in [0, 1, 2, 5, 1 << 19] { XCTAssertEqual(gradient[i], 2 * Float(i % 2) * 2 + 3, "element \(i)") }
   }
 
+  /// BN (with γ/β) → ReLU → depthwise convolution keeps the normalisation's input but not its
+  /// output: the convolution recomputes that from the input in its backward rule.
+  func testAnAffineBatchNormOutputReadByAConvolutionIsNotKept() {
+    var generator = SeededGenerator(seed: 3)
+    let x = Tensor.randomNormal([4, 16, 64, 64], generator: &generator, on: backend).requiringGradient()
+    let gamma = Tensor(repeating: 1, shape: [16], on: backend).requiringGradient()
+    let beta = Tensor.zeros([16], on: backend).requiringGradient()
+    let w = Tensor.randomNormal([16, 1, 3, 3], generator: &generator, on: backend).requiringGradient()
+    let before = backend.memory.statistics.live
+    let y = x.batchNormalized(gamma: gamma, beta: beta).output.conv2d(weight: w, padding: (1, 1), groups: 16, rectifyingInput: true)
+    // x and y are 1 MiB each; the normalised tensor would be a third.
+    XCTAssertLessThan(backend.memory.statistics.live - before, (1 << 20) + (1 << 18), "only the output y is live")
+    XCTAssertEqual(gradients(of: y.sum(), wrt: [x, gamma, beta, w]).map(\.shape), [x.shape, [16], [16], w.shape])
+  }
+
   func testInPlaceUpdatesAreCopyOnWrite() {
     let a = Tensor(shape: [3], scalars: [1, 2, 3], on: backend)
     var b = a

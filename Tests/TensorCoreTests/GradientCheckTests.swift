@@ -221,6 +221,39 @@ final class GradientCheckTests: XCTestCase {
     }
   }
 
+  /// The consumers of an affine batch norm's output (convolutions, ReLU, max pooling) recompute
+  /// it in their backward rules instead of keeping it: the gradients are bit-identical to those
+  /// of consumers that keep a copy (`y · 1` has no recipe), and the convolutions' match finite
+  /// differences (away from the ReLU's kink: the kinks of ReLU and max pooling at BN outputs
+  /// near 0 and near ties defeat a finite-difference step; their own rules are checked in
+  /// `testUnaryFunctions` and `testPooling`).
+  func testConsumersOfAnAffineBatchNormRecomputeItExactly() {
+    let x = random([3, 4, 6, 6], low: 0, high: 3)
+    let (gamma, beta) = (random([4], low: 0.5, high: 1.5), random([4]))
+    let consumers: [(String, (Tensor, Tensor) -> Tensor)] = [
+      ("relu dw conv", { y, w in y.conv2d(weight: w, padding: (1, 1), groups: 4, rectifyingInput: true) }),
+      ("dense conv", { y, w in y.conv2d(weight: w.reshaped(to: [1, 4, 3, 3]), padding: (1, 1)) }),
+      ("relu", { y, _ in y.relu() }),
+      ("max pool", { y, _ in y.maxPool2d(kernel: 3, stride: 2, padding: 1) }),
+    ]
+    let w = random([4, 1, 3, 3])
+    for (name, consumer) in consumers {
+      if name.contains("conv") {
+        // β = 4 + … keeps every BN output positive, away from the ReLU's kink.
+        checkGradients("bn → \(name)", inputs: [x, gamma, beta + 4, w], step: 1e-2, rtol: 3e-2, atol: 5e-3) {
+          consumer($0[0].batchNormalized(gamma: $0[1], beta: $0[2]).output, $0[3])
+        }
+      }
+      let leaves = [x, gamma, beta, w].map { $0.requiringGradient() }
+      func normalized() -> Tensor { leaves[0].batchNormalized(gamma: leaves[1], beta: leaves[2]).output }
+      let seed = random(withoutGradients { consumer(normalized(), w) }.shape)
+      let recomputed = gradients(of: consumer(normalized(), leaves[3]), wrt: leaves, seed: seed)
+      let kept = gradients(of: consumer(normalized() * 1, leaves[3]), wrt: leaves, seed: seed)
+      XCTAssertNotEqual(recomputed[0].scalars, [Float](repeating: 0, count: x.count), name)
+      for (a, b) in zip(recomputed, kept) { XCTAssertEqual(a.scalars, b.scalars, name) }
+    }
+  }
+
   func testPerChannelAffine() {
     checkGradients("per-channel affine", inputs: [random([2, 3, 4, 5]), random([3]), random([3])]) {
       $0[0].scaledPerChannel(scale: $0[1], shift: $0[2])

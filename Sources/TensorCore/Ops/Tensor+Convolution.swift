@@ -25,19 +25,21 @@ extension Tensor {
     let backend = Tensor.sharedBackend(of: [self, weight])
     let out = Tensor.uninitialized([g.batch, g.outChannels, g.outHeight, g.outWidth], on: backend)
     backend.convolutionForward(g, input: storage, weight: weight.storage, output: out.storage, rectifyingInput: rectifyingInput)
+    let (inputShape, savedInput, savedWeight) = (shape, SavedActivation(self), weight.detached())
     return Tensor.recorded(out, name: "conv2d", inputs: [self, weight]) { gradOut, needed in
       var dx: Tensor?
       var dw: Tensor?
+      let input = needed[1] || (needed[0] && rectifyingInput) ? savedInput.values() : nil
       if needed[0] {
-        let t = Tensor.uninitialized(self.shape, on: backend)
+        let t = Tensor.uninitialized(inputShape, on: backend)
         backend.convolutionBackwardInput(
-          g, gradOutput: gradOut.storage, weight: weight.storage, gradInput: t.storage,
-          rectifiedInput: rectifyingInput ? self.storage : nil)
+          g, gradOutput: gradOut.storage, weight: savedWeight.storage, gradInput: t.storage,
+          rectifiedInput: rectifyingInput ? input : nil)
         dx = t
       }
       if needed[1] {
-        let t = Tensor.uninitialized(weight.shape, on: backend)
-        backend.convolutionBackwardWeight(g, input: self.storage, gradOutput: gradOut.storage, gradWeight: t.storage, rectifyingInput: rectifyingInput)
+        let t = Tensor.uninitialized(savedWeight.shape, on: backend)
+        backend.convolutionBackwardWeight(g, input: input!, gradOutput: gradOut.storage, gradWeight: t.storage, rectifyingInput: rectifyingInput)
         dw = t
       }
       return [dx, dw]
@@ -56,9 +58,10 @@ extension Tensor {
     let g = poolGeometry(kernel: kernel, stride: stride, padding: padding)
     let out = Tensor.uninitialized([shape[0], shape[1], g.outHeight, g.outWidth], on: backend)
     backend.maxPoolForward(g, input: storage, output: out.storage)
+    let (inputShape, savedInput) = (shape, SavedActivation(self))
     return Tensor.recorded(out, name: "maxPool2d", inputs: [self]) { gradOut, _ in
-      let dx = Tensor.uninitialized(self.shape, on: self.backend)
-      self.backend.maxPoolBackward(g, input: self.storage, gradOutput: gradOut.storage, gradInput: dx.storage)
+      let dx = Tensor.uninitialized(inputShape, on: gradOut.backend)
+      gradOut.backend.maxPoolBackward(g, input: savedInput.values(), gradOutput: gradOut.storage, gradInput: dx.storage)
       return [dx]
     }
   }
@@ -112,7 +115,7 @@ extension Tensor {
     // right after the forward pass. With γ/β the input is kept.
     let affineFree = gamma == nil && beta == nil
     let saved = affineFree ? out : self
-    let result = Tensor.recorded(out, name: "batchNorm", inputs: inputs) { gradOut, needed in
+    var result = Tensor.recorded(out, name: "batchNorm", inputs: inputs) { gradOut, needed in
       let dx = Tensor.uninitialized(saved.shape, on: saved.backend)
       let dGamma = Tensor.uninitialized([c], on: saved.backend)
       let dBeta = Tensor.uninitialized([c], on: saved.backend)
@@ -134,6 +137,10 @@ extension Tensor {
       if gamma != nil { grads.append(dGamma) }
       if beta != nil { grads.append(dBeta) }
       return grads
+    }
+    if !affineFree && result.requiresGradient {
+      result.recomputation = ChannelAffineRecomputation(
+        source: storage, scale: scale.storage, shift: shift.storage, batch: n, channels: c, spatial: spatial)
     }
     return (result, mean, variance)
   }

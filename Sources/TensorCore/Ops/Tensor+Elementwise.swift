@@ -114,9 +114,10 @@ extension Tensor {
   public func relu() -> Tensor {
     let out = Tensor.uninitialized(shape, on: backend)
     backend.relu(storage, out: out.storage, count: count)
+    let (inputShape, savedInput) = (shape, SavedActivation(self))
     return Tensor.recorded(out, name: "relu", inputs: [self]) { g, _ in
-      let dx = Tensor.uninitialized(self.shape, on: self.backend)
-      self.backend.reluBackward(input: self.storage, gradOutput: g.storage, gradInput: dx.storage, count: self.count)
+      let dx = Tensor.uninitialized(inputShape, on: g.backend)
+      g.backend.reluBackward(input: savedInput.values(), gradOutput: g.storage, gradInput: dx.storage, count: g.count)
       return [dx]
     }
   }
