@@ -4,8 +4,9 @@ import _TestSupport
 
 /// `BatchNormKernels` against `ReferenceBatchNorm`, on one and two threads.
 final class BatchNormKernelsTests: XCTestCase {
-  /// (batch, channels, spatial).
-  static let shapes = [(2, 3, 13 * 13), (1, 5, 7 * 7), (3, 4, 17), (2, 16, 32 * 32), (1, 1, 1)]
+  /// (batch, channels, spatial): small planes, work items of several images with a shorter last
+  /// one (7 × 16 × 32²), and planes past one item's 64 Ki elements (split by channel).
+  static let shapes = [(2, 3, 13 * 13), (1, 5, 7 * 7), (3, 4, 17), (2, 16, 32 * 32), (1, 1, 1), (7, 16, 32 * 32), (2, 3, 70001), (9, 64, 8 * 8)]
 
   /// Uniform data with the given mean and standard deviation.
   private func data(_ count: Int, seed: UInt64, mean: Float, std: Float) -> [Float] {
