@@ -23,6 +23,8 @@ public struct SearchStepBenchmark {
   public var architectureGradientClip: Float?
   /// The skip-connect dropout rate (with `configuration.skipDropout`).
   public var skipDropoutRate: Float = 0
+  /// The pass timed: the full step, the weight step alone or an evaluation forward pass.
+  public var pass = BenchmarkedPass.step
   /// The processes sharing every batch (`mpirun`): each computes `batch / processes` images
   /// and the gradients are averaged, as in a data-parallel search.
   public var parallelism = BatchParallelism.single()
@@ -130,8 +132,8 @@ public struct SearchStepBenchmark {
     return try StepProfile.measure(steps, on: backend, prepare(on: backend).step)
   }
 
-  /// The network and optimisers built on `backend` and one step taken (the warm-up): `step`
-  /// runs the next.
+  /// The network and optimisers built on `backend` and one step (or forward pass) of `pass`
+  /// taken, the warm-up: `step` runs the next.
   private func prepare(on backend: any Backend) throws -> (backend: any Backend, step: () throws -> Void, parameters: Int) {
     var factory = ParameterFactory(backend: backend, seed: 2)
     let network = SearchNetwork(configuration, using: &factory)
@@ -148,11 +150,17 @@ public struct SearchStepBenchmark {
         labels: (0..<rows).map { _ in Int(generator.next() % UInt64(configuration.classes)) }, globalCount: batch)
     }
     let (train, valid) = (batchOf(), batchOf())
-    let parallelism = parallelism
-    _ = try optimization.step(network: network, train: train, valid: valid, updateArchitecture: true, parallelism: parallelism)
-    let step = {
-      _ = try optimization.step(network: network, train: train, valid: valid, updateArchitecture: true, parallelism: parallelism)
+    let (parallelism, updateArchitecture) = (parallelism, pass == .step)
+    let step: () throws -> Void
+    if pass == .evaluation {
+      network.eval()
+      step = { withoutGradients { _ = network(train.images) } }
+    } else {
+      step = {
+        _ = try optimization.step(network: network, train: train, valid: valid, updateArchitecture: updateArchitecture, parallelism: parallelism)
+      }
     }
+    try step()
     return (backend, step, network.parameterCount(.weight))
   }
 }

@@ -19,6 +19,9 @@ public struct TrainStepBenchmark {
   public var backend: BackendKind = .cpu
   public var steps: Int
   public var dropPath: Float
+  /// The pass timed: the training step or an evaluation forward pass (a training step has no
+  /// architecture step, so `.weightsOnly` is the training step).
+  public var pass = BenchmarkedPass.step
 
   public init(genotype: Genotype = .dartsV2, channels: Int = 36, layers: Int = 20, batch: Int = 96, threads: Int, steps: Int, dropPath: Float = 0.1) {
     self.genotype = genotype
@@ -43,8 +46,8 @@ public struct TrainStepBenchmark {
     return try StepProfile.measure(steps, on: backend, prepare(on: backend))
   }
 
-  /// The network and optimiser built on `backend` and one step taken (the warm-up): the
-  /// closure runs the next.
+  /// The network and optimiser built on `backend` and one step (or forward pass) taken, the
+  /// warm-up: the closure runs the next.
   private func prepare(on backend: any Backend) throws -> () throws -> Void {
     var factory = ParameterFactory(backend: backend, seed: 0)
     let network = NetworkDescription(
@@ -55,6 +58,12 @@ public struct TrainStepBenchmark {
     let images = Tensor.randomNormal([batch, 3, 32, 32], generator: &generator, on: backend)
     let labels = (0..<batch).map { _ in Int(generator.next() % 10) }
     let dropPath = dropPath
+    if pass == .evaluation {
+      network.eval()
+      let forward = { withoutGradients { _ = network(images, generator: &generator) } }
+      forward()
+      return forward
+    }
     _ = try step(network, images: images, labels: labels, dropPath: dropPath, generator: &generator)
     return { _ = try step(network, images: images, labels: labels, dropPath: dropPath, generator: &generator) }
   }

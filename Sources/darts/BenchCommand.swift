@@ -3,10 +3,12 @@ import Benchmarks
 import Foundation
 import TensorCore
 
+extension BenchmarkedPass: ExpressibleByArgument {}
+
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
-    abstract: "Measure this machine: kernels now; search and training steps as they land.",
+    abstract: "Measure this machine: kernels, search steps and training steps.",
     subcommands: [Kernels.self, SearchStep.self, TrainStep.self])
 
   struct Kernels: ParsableCommand {

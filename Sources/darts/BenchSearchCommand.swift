@@ -58,6 +58,8 @@ extension BenchCommand {
     var besideDarts = false
     @Flag(help: "Also print where a step's time goes, per class of kernel (steps run again on a profiling backend).")
     var profile = false
+    @Option(help: "The pass timed: step, weights-only (the weight step alone, as in the warm-up epochs of PC-DARTS and P-DARTS) or evaluation (an evaluation-mode forward pass of the batch without gradients, the validation passes).")
+    var pass = BenchmarkedPass.step
     @Flag(help: "Print JSON lines.")
     var json = false
     @Option(parsing: .unconditional, help: "Compare N processes of --threads/N threads each (started with mpirun) against one process of --threads threads.")
@@ -80,6 +82,9 @@ extension BenchCommand {
         guard ranks >= 2, threads % ranks == 0 else { throw ValidationError("--ranks must be at least 2 and divide --threads \(threads)") }
         guard reference.pytorch == nil, !besideDarts else { throw ValidationError("--ranks takes neither --pytorch nor --beside-darts") }
       }
+      if pass != .step && (reference.pytorch != nil || ranks != nil || besideDarts) {
+        throw ValidationError("--pass \(pass.rawValue) takes none of --pytorch, --ranks and --beside-darts (they compare full steps)")
+      }
       if profile && (ranks != nil || besideDarts) { throw ValidationError("--profile takes neither --ranks nor --beside-darts") }
     }
 
@@ -95,7 +100,8 @@ extension BenchCommand {
     private func onBackend(_ item: SearchMethodBenchmark.Case) -> SearchMethodBenchmark.Case {
       var benchmark = item.benchmark
       benchmark.backend = backendOption.backend
-      return (item.what, benchmark, item.reference)
+      benchmark.pass = pass
+      return (item.what + pass.suffix, benchmark, item.reference)
     }
 
     func run() throws {

@@ -29,10 +29,11 @@ extension BenchCommand {
     @Option(parsing: .unconditional, help: "Cells L.") var layers = 20
     @OptionGroup var reference: PyTorchReferenceOptions
     @OptionGroup var backendOption: BackendOption
+    @Option(help: "The pass timed: step, or evaluation (an evaluation-mode forward pass of the batch without gradients, the test pass of an epoch).") var pass = BenchmarkedPass.step
     @Flag(help: "Also print where a step's time goes, per class of kernel (steps run again on a profiling backend).") var profile = false
     @Flag(help: "Print JSON lines.") var json = false
 
-    var what: String { "train DARTS_V2 C=\(channels) L=\(layers)" }
+    var what: String { "train DARTS_V2 C=\(channels) L=\(layers)\(pass.suffix)" }
 
     func validate() throws {
       guard batch >= 1, threads >= 1, steps >= 1, channels >= 1, layers >= 3 else {
@@ -40,6 +41,8 @@ extension BenchCommand {
       }
       let network = NetworkDescription(genotype: .dartsV2, channels: channels, layers: layers, classes: 10, inputChannels: 3, inputSize: 32, auxiliary: true)
       if let problem = CPUBackend.threadCountProblem(threads) ?? network.problem(batch: batch, training: true) { throw ValidationError(problem) }
+      if pass == .weightsOnly { throw ValidationError("--pass weights-only applies to bench search (a training step has no architecture step)") }
+      if reference.pytorch != nil && pass != .step { throw ValidationError("--pytorch compares the full step only (--pass step)") }
       if reference.pytorch != nil && (channels != 36 || layers != 20) {
         throw ValidationError("--pytorch compares the reference setting only (--channels 36 --layers 20)")
       }
@@ -53,6 +56,7 @@ extension BenchCommand {
       }
       var benchmark = TrainStepBenchmark(channels: channels, layers: layers, batch: batch, threads: threads, steps: steps)
       benchmark.backend = backendOption.backend
+      benchmark.pass = pass
       let result = try benchmark.run()
       let output = BenchReport(batch: batch, threads: threads, steps: steps, json: json)
       output.report(engine: backendOption.engineName, what: what, ms: result.medianMilliseconds, peakBytes: result.peakBytes, tensorBytes: result.peakTensorBytes)

@@ -119,6 +119,32 @@ final class DartsCLITests: XCTestCase {
     }
   }
 
+  /// `--pass` times the weight step alone or an evaluation forward pass (the figures the README
+  /// projects whole runs from), labelled as such; it compares nothing and a training step has no
+  /// weights-only pass.
+  func testBenchPassesAreLabelledAndChecked() throws {
+    for (command, pass, what) in [
+      (["bench", "search", "--method", "pc-darts", "--batch", "2"], "weights-only", "pc-darts K=4 (weights only)"),
+      (["bench", "search", "--method", "pc-darts", "--batch", "2"], "evaluation", "pc-darts K=4 (evaluation)"),
+      (["bench", "train", "--channels", "4", "--layers", "3", "--batch", "2"], "evaluation", "train DARTS_V2 C=4 L=3 (evaluation)"),
+    ] {
+      let result = try run(command + ["--pass", pass, "--steps", "1", "--threads", "2", "--json"])
+      XCTAssertEqual(result.status, 0, result.err)
+      let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+      XCTAssertEqual(object["what"] as? String, what)
+      XCTAssertGreaterThan(object["median_ms"] as? Double ?? 0, 0)
+    }
+    for (bad, message) in [
+      (["bench", "train", "--pass", "weights-only"], "--pass weights-only applies to bench search"),
+      (["bench", "search", "--method", "pc-darts", "--pass", "evaluation", "--beside-darts"], "--pass evaluation takes none of --pytorch, --ranks and --beside-darts"),
+      (["bench", "search", "--pass", "forward"], "--pass"),
+    ] {
+      let result = try run(bad)
+      XCTAssertNotEqual(result.status, 0, "\(bad)")
+      XCTAssert(result.err.contains(message), result.err)
+    }
+  }
+
   /// `bench … --pytorch` runs the reference script named by `--reference-script` (else
   /// Scripts/reference/darts_reference.py under the current directory), never one found by the
   /// binary's own source path; a missing script is one line naming the option, before any step.
