@@ -94,30 +94,47 @@ public enum DepthwiseConvolution {
     precondition(g.isDepthwise, "not a depthwise geometry: \(g)")
     var plan = WindowPlan.forward(g)
     plan.layout.rectify = rectifiedInput
-    // The output gradient, copied into rows padded with zeros to whole vectors and register blocks.
-    let gradLayout = PlaneLayout(
+    // Rows of at least one vector are read in place; narrower ones are copied into rows padded
+    // with zeros to a whole vector.
+    let gradLayout = g.outWidth >= plan.lanes ? nil : PlaneLayout(
       sourceHeight: g.outHeight, sourceWidth: g.outWidth, rowScale: 1, rowOffset: 0,
-      columnScale: 1, columnOffset: 0, phases: 1,
-      phaseWidth: roundUpToMultiple(g.outWidth, plan.lanes), rows: roundUpToMultiple(g.outHeight, WindowPlan.rowBlock))
+      columnScale: 1, columnOffset: 0, phases: 1, phaseWidth: plan.lanes, rows: g.outHeight)
     let taps = g.kernelHeight * g.kernelWidth
     let (inPlane, outPlane) = (g.inHeight * g.inWidth, g.outHeight * g.outWidth)
-    // The task's scratch: the input plane, the gradient plane, then the channel's running sums
-    // (kept there, not in `gradWeight`, whose neighbouring channels other threads update: a
-    // shared cache line would bounce between cores on every plane).
-    let scratchCount = plan.layout.count + gradLayout.count + taps
+    // A chunk of channels runs image by image (reading each image's planes of the chunk in
+    // one contiguous run). Its scratch: the input plane, the padded gradient plane, then each
+    // channel's running sums, one vector per tap (kept there, not in `gradWeight`, whose
+    // neighbouring channels other threads update: a shared cache line would bounce between
+    // cores).
+    let gradCount = gradLayout?.count ?? 0
+    let sumsCount = taps * plan.lanes
     plan.withTapOffsets { offsets in
-      forEachWindowTask(g.inChannels, scratch: scratchCount, fill: 0, pool: pool) { c, scratch in
+      forEachWindowChunk(g.inChannels, scratch: { plan.layout.count + gradCount + $0 * sumsCount },
+        fill: 0, pool: pool) { channels, scratch in
         let gradBuffer = scratch + plan.layout.count
-        let sums = gradBuffer + gradLayout.count
-        sums.update(repeating: 0, count: taps)
-        defer { (gradWeight + c * taps).update(from: sums, count: taps) }
+        let sums = gradBuffer + gradCount
         for n in 0..<g.batch {
-          let plane = n * g.inChannels + c
-          plan.layout.transfer(plane: UnsafeMutablePointer(mutating: input + plane * inPlane),
-            buffer: scratch, intoBuffer: true)
-          gradLayout.transfer(plane: UnsafeMutablePointer(mutating: gradOutput + plane * outPlane),
-            buffer: gradBuffer, intoBuffer: true)
-          plan.correlate(offsets, scratch, gradBuffer, gradLayout, into: sums)
+          for c in channels {
+            let plane = n * g.inChannels + c
+            plan.layout.transfer(plane: UnsafeMutablePointer(mutating: input + plane * inPlane),
+              buffer: scratch, intoBuffer: true)
+            var grad = (rows: gradOutput + plane * outPlane, stride: g.outWidth, width: g.outWidth)
+            if let gradLayout {
+              gradLayout.transfer(plane: UnsafeMutablePointer(mutating: grad.rows),
+                buffer: gradBuffer, intoBuffer: true)
+              grad = (UnsafePointer(gradBuffer), plan.lanes, plan.lanes)
+            }
+            plan.correlate(offsets, scratch, grad.rows, rowStride: grad.stride, width: grad.width,
+              into: sums + (c - channels.lowerBound) * sumsCount)
+          }
+        }
+        for c in channels {
+          let channelSums = sums + (c - channels.lowerBound) * sumsCount
+          for t in 0..<taps {
+            var total: Float = 0
+            for lane in 0..<plan.lanes { total += channelSums[t * plan.lanes + lane] }
+            gradWeight[c * taps + t] = total
+          }
         }
       }
     }
@@ -146,6 +163,8 @@ protocol LaneVector: SIMD where Scalar == Float {
   static func takeGreater(_ value: Self, tag newTag: Float, best: inout Self, tag: inout Self)
   /// `self` in the lanes whose `tags` lane equals `tag`, zero elsewhere.
   func keeping(where tags: Self, equal tag: Float) -> Self
+  /// `self` with lanes `0..<count` set to zero.
+  func zeroingFirst(_ count: Int) -> Self
 }
 
 extension LaneVector {
@@ -187,6 +206,10 @@ extension SIMD16: LaneVector where Scalar == Float {
   }
   @inline(__always)
   func keeping(where tags: Self, equal tag: Float) -> Self { replacing(with: 0, where: tags .!= tag) }
+  @inline(__always)
+  func zeroingFirst(_ count: Int) -> Self {
+    replacing(with: 0, where: Self(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .< Float(count))
+  }
 }
 
 extension SIMD8: LaneVector where Scalar == Float {
@@ -208,6 +231,10 @@ extension SIMD8: LaneVector where Scalar == Float {
   }
   @inline(__always)
   func keeping(where tags: Self, equal tag: Float) -> Self { replacing(with: 0, where: tags .!= tag) }
+  @inline(__always)
+  func zeroingFirst(_ count: Int) -> Self {
+    replacing(with: 0, where: Self(0, 1, 2, 3, 4, 5, 6, 7) .< Float(count))
+  }
 }
 
 extension SIMD4: LaneVector where Scalar == Float {
@@ -229,6 +256,10 @@ extension SIMD4: LaneVector where Scalar == Float {
   }
   @inline(__always)
   func keeping(where tags: Self, equal tag: Float) -> Self { replacing(with: 0, where: tags .!= tag) }
+  @inline(__always)
+  func zeroingFirst(_ count: Int) -> Self {
+    replacing(with: 0, where: Self(0, 1, 2, 3) .< Float(count))
+  }
 }
 
 /// Runs `body(task, scratch)` for every task in `0..<count` on the pool. Tasks are grouped into
@@ -238,17 +269,30 @@ func forEachWindowTask(
   _ count: Int, scratch: Int, fill: Float, pool: WorkerPool,
   _ body: (Int, UnsafeMutablePointer<Float>) -> Void
 ) {
+  forEachWindowChunk(count, scratch: { _ in scratch }, fill: fill, pool: pool) { tasks, region in
+    for task in tasks { body(task, region) }
+  }
+}
+
+/// Runs `body(tasks, scratch)` for contiguous chunks of tasks covering `0..<count` on the pool
+/// (about four chunks per thread). Each chunk gets its own `scratch` region of
+/// `scratch(largest chunk's task count)` floats, set to `fill` (one allocation per call).
+func forEachWindowChunk(
+  _ count: Int, scratch: (Int) -> Int, fill: Float, pool: WorkerPool,
+  _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void
+) {
   if count <= 0 { return }
   let chunks = min(count, pool.threadCount == 1 ? 1 : pool.threadCount * 4)
+  let floats = scratch((count + chunks - 1) / chunks)
   // Regions start on cache lines (64 bytes), so aligned buffer rows give aligned vector loads.
-  let stride = roundUpToMultiple(max(scratch, 1), 16)
+  let stride = roundUpToMultiple(max(floats, 1), 16)
   let raw = UnsafeMutableRawPointer.allocate(byteCount: chunks * stride * 4, alignment: 64)
   defer { raw.deallocate() }
   let buffer = raw.bindMemory(to: Float.self, capacity: chunks * stride)
   pool.parallelFor(chunks) { chunk in
     let region = buffer + chunk * stride
-    region.initialize(repeating: fill, count: scratch)
-    for task in (count * chunk / chunks)..<(count * (chunk + 1) / chunks) { body(task, region) }
+    region.initialize(repeating: fill, count: floats)
+    body((count * chunk / chunks)..<(count * (chunk + 1) / chunks), region)
   }
 }
 
@@ -548,40 +592,133 @@ struct WindowPlan {
     }
   }
 
-  /// Adds `Σ_{y, x} grad[y, x] · window value t at (y, x)` to `sums[t]` for every tap, with
-  /// `grad` held in `gradLayout` (rows padded to whole row blocks, columns to whole vectors,
-  /// zeros in the padding).
+  /// Adds `Σ_{y, x} grad[y, x] · window value t at (y, x)` to the vector `sums[t·lanes ..<
+  /// (t + 1)·lanes]` (lane-wise partial sums) for every tap, with `grad` an
+  /// `outHeight × width` plane of rows `rowStride` apart (`lanes ≤ width`; `width` is
+  /// `outWidth`, or a whole vector over a zero-padded copy of a narrower row).
+  ///
+  /// Taps go in groups of 25, 9, 5, 3 or 1 (a 5×5 or 3×3 kernel in one group), each group one
+  /// pass over the plane that reads a gradient vector once for all its taps and keeps each
+  /// tap's sum in a register.
   func correlate(
     _ offsets: UnsafePointer<Int>, _ buffer: UnsafePointer<Float>, _ grad: UnsafePointer<Float>,
-    _ gradLayout: PlaneLayout, into sums: UnsafeMutablePointer<Float>
+    rowStride: Int, width: Int, into sums: UnsafeMutablePointer<Float>
   ) {
     switch lanes {
-    case 16: correlate(SIMD16<Float>.self, offsets, buffer, grad, gradLayout, sums)
-    case 8: correlate(SIMD8<Float>.self, offsets, buffer, grad, gradLayout, sums)
-    default: correlate(SIMD4<Float>.self, offsets, buffer, grad, gradLayout, sums)
+    case 16: correlate(SIMD16<Float>.self, offsets, buffer, grad, rowStride, width, sums)
+    case 8: correlate(SIMD8<Float>.self, offsets, buffer, grad, rowStride, width, sums)
+    default: correlate(SIMD4<Float>.self, offsets, buffer, grad, rowStride, width, sums)
     }
   }
 
   private func correlate<V: LaneVector>(
     _: V.Type, _ offsets: UnsafePointer<Int>, _ buffer: UnsafePointer<Float>,
-    _ grad: UnsafePointer<Float>, _ gradLayout: PlaneLayout, _ sums: UnsafeMutablePointer<Float>
+    _ grad: UnsafePointer<Float>, _ rowStride: Int, _ width: Int, _ sums: UnsafeMutablePointer<Float>
   ) {
-    let step = outputRowStep
-    let gradStep = gradLayout.rowStride
-    for t in 0..<tapCount {
-      var (s0, s1, s2, s3) = (V(), V(), V(), V())
-      for y in stride(from: 0, to: outHeight, by: Self.rowBlock) {
-        let b = buffer + y * step + offsets[t]
-        let d = grad + y * gradStep
-        for x in stride(from: 0, to: gradStep, by: V.scalarCount) {
-          s0.addProduct(V.load(d + x), V.load(b + x))
-          s1.addProduct(V.load(d + x + gradStep), V.load(b + x + step))
-          s2.addProduct(V.load(d + x + 2 * gradStep), V.load(b + x + 2 * step))
-          s3.addProduct(V.load(d + x + 3 * gradStep), V.load(b + x + 3 * step))
-        }
+    typealias Three = ThreeTaps<OneTap<V>>
+    typealias Five = FiveTaps<OneTap<V>>
+    var t = 0
+    while t < tapCount {
+      let (o, s) = (offsets + t, sums + t * V.scalarCount)
+      switch tapCount - t {
+      case 25...: t += correlate(FiveTaps<Five>.self, o, buffer, grad, rowStride, width, s)
+      case 9...: t += correlate(ThreeTaps<Three>.self, o, buffer, grad, rowStride, width, s)
+      case 5...: t += correlate(Five.self, o, buffer, grad, rowStride, width, s)
+      case 3...: t += correlate(Three.self, o, buffer, grad, rowStride, width, s)
+      default: t += correlate(OneTap<V>.self, o, buffer, grad, rowStride, width, s)
       }
-      sums[t] += ((s0 + s1) + (s2 + s3)).sum()
     }
+  }
+
+  /// One pass for the taps of group `S`; returns their number.
+  @inline(__always)
+  private func correlate<S: TapSums>(
+    _: S.Type, _ offsets: UnsafePointer<Int>, _ buffer: UnsafePointer<Float>,
+    _ grad: UnsafePointer<Float>, _ rowStride: Int, _ width: Int, _ sums: UnsafeMutablePointer<Float>
+  ) -> Int {
+    let n = S.Vector.scalarCount
+    let step = outputRowStep
+    var acc = S()
+    // The last vector of a row that is not a whole number of vectors ends at the row's end,
+    // with the lanes earlier vectors covered zeroed.
+    let (whole, tail) = (width / n * n, width % n)
+    for y in 0..<outHeight {
+      let (d, b) = (grad + y * rowStride, buffer + y * step)
+      var x = 0
+      while x < whole {
+        acc.accumulate(S.Vector.load(d + x), b + x, offsets)
+        x += n
+      }
+      if tail > 0 {
+        acc.accumulate(S.Vector.load(d + width - n).zeroingFirst(n - tail), b + width - n, offsets)
+      }
+    }
+    acc.add(to: sums)
+    return S.count
+  }
+}
+
+/// Register accumulators for a compile-time number of kernel taps (nested groups unroll
+/// completely, one register per tap).
+protocol TapSums {
+  associatedtype Vector: LaneVector
+  static var count: Int { get }
+  init()
+  /// Tap `t`'s sum `+= grad · window[offsets[t]]` for every tap.
+  mutating func accumulate(_ grad: Vector, _ window: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>)
+  /// Adds tap `t`'s sum to the vector at `sums + t·Vector.scalarCount`.
+  func add(to sums: UnsafeMutablePointer<Float>)
+}
+
+struct OneTap<Vector: LaneVector>: TapSums {
+  var sum = Vector()
+  static var count: Int { 1 }
+  @inline(__always)
+  mutating func accumulate(_ grad: Vector, _ window: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>) {
+    sum.addProduct(grad, Vector.load(window + offsets[0]))
+  }
+  @inline(__always)
+  func add(to sums: UnsafeMutablePointer<Float>) { (Vector.load(sums) + sum).store(to: sums) }
+}
+
+/// Three consecutive groups of taps.
+struct ThreeTaps<Group: TapSums>: TapSums {
+  typealias Vector = Group.Vector
+  var groups = (Group(), Group(), Group())
+  static var count: Int { 3 * Group.count }
+  @inline(__always)
+  mutating func accumulate(_ grad: Vector, _ window: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>) {
+    groups.0.accumulate(grad, window, offsets)
+    groups.1.accumulate(grad, window, offsets + Group.count)
+    groups.2.accumulate(grad, window, offsets + 2 * Group.count)
+  }
+  @inline(__always)
+  func add(to sums: UnsafeMutablePointer<Float>) {
+    let n = Group.count * Vector.scalarCount
+    groups.0.add(to: sums)
+    groups.1.add(to: sums + n)
+    groups.2.add(to: sums + 2 * n)
+  }
+}
+
+/// Five consecutive groups of taps.
+struct FiveTaps<Group: TapSums>: TapSums {
+  typealias Vector = Group.Vector
+  var first = ThreeTaps<Group>()
+  var rest = (Group(), Group())
+  static var count: Int { 5 * Group.count }
+  @inline(__always)
+  mutating func accumulate(_ grad: Vector, _ window: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>) {
+    first.accumulate(grad, window, offsets)
+    rest.0.accumulate(grad, window, offsets + 3 * Group.count)
+    rest.1.accumulate(grad, window, offsets + 4 * Group.count)
+  }
+  @inline(__always)
+  func add(to sums: UnsafeMutablePointer<Float>) {
+    let n = Group.count * Vector.scalarCount
+    first.add(to: sums)
+    rest.0.add(to: sums + 3 * n)
+    rest.1.add(to: sums + 4 * n)
   }
 }
 
