@@ -56,22 +56,12 @@ public enum DepthwiseConvolution {
         plane, scratch in
         plan.layout.transfer(plane: UnsafeMutablePointer(mutating: gradOutput + plane * outPlane),
           buffer: scratch, intoBuffer: true)
-        // The flipped kernel: tap t of the correlation uses weight[taps − 1 − t].
-        let flipped = TapWeights(weights: weight + (plane % g.inChannels + 1) * taps - 1, step: -1)
+        // The flipped kernel: tap t of the correlation uses weight[taps − 1 − t]; the fused
+        // ReLU's gradient zeroes the outputs whose input was not positive.
+        let flipped = TapWeights(
+          weights: weight + (plane % g.inChannels + 1) * taps - 1, step: -1,
+          gate: rectifiedInput.map { ($0 + plane * inPlane, g.inWidth) })
         plan.gather(offsets, scratch, flipped, gradInput + plane * inPlane)
-        if let rectifiedInput {
-          let (x, dx) = (rectifiedInput + plane * inPlane, gradInput + plane * inPlane)
-          var i = 0
-          while i + 16 <= inPlane {
-            let v = dx.loadVector(at: i)
-            dx.storeVector(v.replacing(with: 0, where: x.loadVector(at: i) .<= 0), at: i)
-            i += 16
-          }
-          while i < inPlane {
-            if x[i] <= 0 { dx[i] = 0 }
-            i += 1
-          }
-        }
       }
     }
   }
@@ -79,8 +69,9 @@ public enum DepthwiseConvolution {
   /// The gradient of `forward` with respect to its weight:
   /// `gradWeight[c, 0, ky, kx] = Σ_{n, y, x} gradOutput[n, c, y, x] · input[n, c, y·s − p + ky·d, x·s − p + kx·d]`.
   ///
-  /// Channels are independent tasks (each sums over the batch), so no cross-thread reduction is
-  /// needed and the result does not depend on the thread count.
+  /// Threads take contiguous chunks of channels, each channel summed over the batch in image
+  /// order inside its chunk, so no cross-thread reduction is needed and the result does not
+  /// depend on the thread count.
   ///
   /// - Parameters:
   ///   - input: `[batch, C, inHeight, inWidth]`.
@@ -165,6 +156,8 @@ protocol LaneVector: SIMD where Scalar == Float {
   func keeping(where tags: Self, equal tag: Float) -> Self
   /// `self` with lanes `0..<count` set to zero.
   func zeroingFirst(_ count: Int) -> Self
+  /// `self` with zero in the lanes where `gate` is not positive.
+  func zeroing(whereNotPositive gate: Self) -> Self
 }
 
 extension LaneVector {
@@ -175,6 +168,13 @@ extension LaneVector {
   @inline(__always)
   func store(to p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self)
+  }
+  /// Loads `count < scalarCount` lanes (zero in the others).
+  @inline(__always)
+  static func load(_ p: UnsafePointer<Float>, count: Int) -> Self {
+    var v = Self()
+    for lane in 0..<count { v[lane] = p[lane] }
+    return v
   }
   /// Stores the first `count` lanes (all of them when `count >= scalarCount`).
   @inline(__always)
@@ -207,6 +207,8 @@ extension SIMD16: LaneVector where Scalar == Float {
   @inline(__always)
   func keeping(where tags: Self, equal tag: Float) -> Self { replacing(with: 0, where: tags .!= tag) }
   @inline(__always)
+  func zeroing(whereNotPositive gate: Self) -> Self { replacing(with: 0, where: gate .<= 0) }
+  @inline(__always)
   func zeroingFirst(_ count: Int) -> Self {
     replacing(with: 0, where: Self(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .< Float(count))
   }
@@ -232,6 +234,8 @@ extension SIMD8: LaneVector where Scalar == Float {
   @inline(__always)
   func keeping(where tags: Self, equal tag: Float) -> Self { replacing(with: 0, where: tags .!= tag) }
   @inline(__always)
+  func zeroing(whereNotPositive gate: Self) -> Self { replacing(with: 0, where: gate .<= 0) }
+  @inline(__always)
   func zeroingFirst(_ count: Int) -> Self {
     replacing(with: 0, where: Self(0, 1, 2, 3, 4, 5, 6, 7) .< Float(count))
   }
@@ -256,6 +260,8 @@ extension SIMD4: LaneVector where Scalar == Float {
   }
   @inline(__always)
   func keeping(where tags: Self, equal tag: Float) -> Self { replacing(with: 0, where: tags .!= tag) }
+  @inline(__always)
+  func zeroing(whereNotPositive gate: Self) -> Self { replacing(with: 0, where: gate .<= 0) }
   @inline(__always)
   func zeroingFirst(_ count: Int) -> Self {
     replacing(with: 0, where: Self(0, 1, 2, 3) .< Float(count))
@@ -733,11 +739,20 @@ protocol WindowReduction {
 struct TapWeights: WindowReduction {
   var weights: UnsafePointer<Float>
   var step: Int
+  /// A plane of the output's shape (its rows and their width): where it is not positive, the
+  /// output is zero instead of the sum.
+  var gate: (rows: UnsafePointer<Float>, width: Int)? = nil
 
   @inline(__always) func start<V: LaneVector>() -> V { V() }
   @inline(__always)
   func combine<V: LaneVector>(_ accumulator: V, _ value: V, tap: Int) -> V {
     accumulator.addingProduct(value, V(repeating: weights[tap * step]))
   }
-  @inline(__always) func finish<V: LaneVector>(_ accumulator: V, y: Int, x: Int) -> V { accumulator }
+  @inline(__always)
+  func finish<V: LaneVector>(_ accumulator: V, y: Int, x: Int) -> V {
+    guard let gate else { return accumulator }
+    let row = gate.rows + y * gate.width + x
+    return accumulator.zeroing(
+      whereNotPositive: gate.width >= V.scalarCount ? V.load(row) : V.load(row, count: gate.width))
+  }
 }

@@ -20,21 +20,31 @@ final class DepthwiseConvolutionTests: XCTestCase {
     (1, 3, 3, 3, 3, 2, 1, 1),  // 2×2 output
     (1, 2, 10, 10, 3, 3, 1, 1),  // stride 3 (scalar buffer copies)
     (1, 2, 6, 6, 3, 1, 3, 1),  // padding wider than the kernel's reach
+    (3, 7, 32, 32, 3, 1, 1, 1),  // several images per channel chunk
+    (2, 9, 8, 8, 5, 1, 2, 1),  // sep 5×5 on 8×8 planes
+    (2, 6, 16, 16, 5, 2, 4, 2),  // dil 5×5, stride 2 on 16×16
+    (2, 3, 21, 21, 3, 1, 2, 2),  // dil 3×3, odd width over one whole vector (masked last one)
+    (2, 3, 5, 5, 3, 1, 1, 1),  // 4-lane rows with a masked last vector
+    (2, 3, 2, 3, 3, 1, 1, 1),  // rows narrower than a vector (padded gradient copy)
+    (1, 2, 4, 4, 3, 2, 1, 1),  // 2×2 output, stride 2
   ]
 
+  /// `cases` as square depthwise geometries.
+  static let geometries = cases.map { b, c, h, w, k, s, p, d in
+    ConvolutionGeometry(
+      batch: b, inChannels: c, outChannels: c, inHeight: h, inWidth: w, kernelHeight: k,
+      kernelWidth: k, strideHeight: s, strideWidth: s, padHeight: p, padWidth: p,
+      dilationHeight: d, dilationWidth: d, groups: c)
+  }
+
   func testMatchesReference() {
-    var geometries = Self.cases.map { b, c, h, w, k, s, p, d in
-      ConvolutionGeometry(
-        batch: b, inChannels: c, outChannels: c, inHeight: h, inWidth: w, kernelHeight: k,
-        kernelWidth: k, strideHeight: s, strideWidth: s, padHeight: p, padWidth: p,
-        dilationHeight: d, dilationWidth: d, groups: c)
-    }
+    var geometries = Self.geometries
     // Non-square input, kernel, stride, padding and dilation.
     geometries.append(ConvolutionGeometry(
       batch: 2, inChannels: 3, outChannels: 3, inHeight: 12, inWidth: 19, kernelHeight: 3,
       kernelWidth: 5, strideHeight: 2, strideWidth: 1, padHeight: 1, padWidth: 4,
       dilationHeight: 1, dilationWidth: 2, groups: 3))
-    for threads in [1, 2] {
+    for threads in [1, 2, 3] {
       let pool = WorkerPool(threadCount: threads)
       for (index, g) in geometries.enumerated() {
         check(g, pool: pool, seed: UInt64(index), "\(g) threads \(threads)")
@@ -74,13 +84,9 @@ final class DepthwiseConvolutionTests: XCTestCase {
   /// The fused input ReLU equals the reference on `max(x, 0)`, and its input gradient is the
   /// reference gradient masked where `x ≤ 0`.
   func testRectifiedInputMatchesReferenceOnReLU() {
-    for threads in [1, 2] {
+    for threads in [1, 3] {
       let pool = WorkerPool(threadCount: threads)
-      for (index, (b, c, h, w, k, s, p, d)) in Self.cases.prefix(8).enumerated() {
-        let g = ConvolutionGeometry(
-          batch: b, inChannels: c, outChannels: c, inHeight: h, inWidth: w, kernelHeight: k,
-          kernelWidth: k, strideHeight: s, strideWidth: s, padHeight: p, padWidth: p,
-          dilationHeight: d, dilationWidth: d, groups: c)
+      for (index, g) in Self.geometries.enumerated() {
         let input = randomArray(g.inputCount, seed: UInt64(index))
         let rectified = input.map { max($0, 0) }
         let weight = randomArray(g.weightCount, seed: 7)
@@ -104,6 +110,24 @@ final class DepthwiseConvolutionTests: XCTestCase {
         ReferenceConvolution.backwardWeight(g, input: rectified, gradOutput: gradOutput, gradWeight: &expectedGradWeight)
         assertClose(gradWeight, expectedGradWeight, rtol: 1e-4, atol: 1e-4, "backward weight \(g)")
       }
+    }
+  }
+
+  /// The weight gradient sums over images in a fixed order within each channel: bit-identical
+  /// on any thread count.
+  func testWeightGradientIndependentOfThreadCount() {
+    for (index, g) in Self.geometries.enumerated() {
+      let input = randomArray(g.inputCount, seed: UInt64(index))
+      let gradOutput = randomArray(g.outputCount, seed: UInt64(index) + 50)
+      let results = [1, 2, 3].map { threads in
+        var gradWeight = [Float](repeating: .nan, count: g.weightCount)
+        DepthwiseConvolution.backwardWeight(
+          g, input: input, gradOutput: gradOutput, gradWeight: &gradWeight,
+          pool: WorkerPool(threadCount: threads), rectifiedInput: true)
+        return gradWeight
+      }
+      XCTAssertEqual(results[0], results[1], "\(g) 1 vs 2 threads")
+      XCTAssertEqual(results[0], results[2], "\(g) 1 vs 3 threads")
     }
   }
 }
