@@ -518,6 +518,18 @@ struct WindowPlan {
       columnOffset: (g.kernelWidth - 1) * g.dilationWidth - g.padWidth)
   }
 
+  /// The input-gradient window of a pooling layer: output-shaped planes spread out by the
+  /// stride (zero insertion) at offset `kernel − 1 − pad`, correlated at stride 1 over the
+  /// input's extent (tap `t` of the correlation meets the output windows' tap `taps − 1 − t`).
+  static func transposed(_ g: PoolGeometry) -> WindowPlan {
+    WindowPlan(
+      outHeight: g.inHeight, outWidth: g.inWidth, kernelHeight: g.kernelHeight,
+      kernelWidth: g.kernelWidth, strideY: 1, strideX: 1, dilationY: 1, dilationX: 1,
+      sourceHeight: g.outHeight, sourceWidth: g.outWidth, rowScale: g.strideHeight,
+      rowOffset: g.kernelHeight - 1 - g.padHeight, columnScale: g.strideWidth,
+      columnOffset: g.kernelWidth - 1 - g.padWidth)
+  }
+
   /// The forward window of a pooling layer.
   static func pooling(_ g: PoolGeometry) -> WindowPlan {
     WindowPlan(
@@ -558,7 +570,9 @@ struct WindowPlan {
     } while x < outWidth
   }
 
-  /// Computes the output plane `output[y, x] = finish(fold_t combine(·, window value t))`.
+  /// Computes the output plane `output[y, x] = finish(fold_t combine(·, window value t))`
+  /// (`combine` gets a pointer to the window value, so it can read more buffers of the same
+  /// layout at a fixed distance).
   func gather<R: WindowReduction>(
     _ offsets: UnsafePointer<Int>, _ buffer: UnsafePointer<Float>, _ reduction: R,
     _ output: UnsafeMutablePointer<Float>
@@ -583,10 +597,10 @@ struct WindowPlan {
         var (a1, a2, a3) = (a0, a0, a0)
         for t in 0..<taps {
           let p = base + offsets[t]
-          a0 = reduction.combine(a0, V.load(p), tap: t)
-          a1 = reduction.combine(a1, V.load(p + step), tap: t)
-          a2 = reduction.combine(a2, V.load(p + 2 * step), tap: t)
-          a3 = reduction.combine(a3, V.load(p + 3 * step), tap: t)
+          a0 = reduction.combine(a0, p, tap: t)
+          a1 = reduction.combine(a1, p + step, tap: t)
+          a2 = reduction.combine(a2, p + 2 * step, tap: t)
+          a3 = reduction.combine(a3, p + 3 * step, tap: t)
         }
         let out = output + y * width + x
         let rowsLeft = outHeight - y
@@ -731,7 +745,7 @@ struct FiveTaps<Group: TapSums>: TapSums {
 /// How a `WindowPlan.gather` folds the window values of one output position (lane-wise).
 protocol WindowReduction {
   func start<V: LaneVector>() -> V
-  func combine<V: LaneVector>(_ accumulator: V, _ value: V, tap: Int) -> V
+  func combine<V: LaneVector>(_ accumulator: V, _ value: UnsafePointer<Float>, tap: Int) -> V
   func finish<V: LaneVector>(_ accumulator: V, y: Int, x: Int) -> V
 }
 
@@ -745,8 +759,8 @@ struct TapWeights: WindowReduction {
 
   @inline(__always) func start<V: LaneVector>() -> V { V() }
   @inline(__always)
-  func combine<V: LaneVector>(_ accumulator: V, _ value: V, tap: Int) -> V {
-    accumulator.addingProduct(value, V(repeating: weights[tap * step]))
+  func combine<V: LaneVector>(_ accumulator: V, _ value: UnsafePointer<Float>, tap: Int) -> V {
+    accumulator.addingProduct(V.load(value), V(repeating: weights[tap * step]))
   }
   @inline(__always)
   func finish<V: LaneVector>(_ accumulator: V, y: Int, x: Int) -> V {

@@ -3,9 +3,11 @@
 ///
 /// Each plane is copied into a padded scratch buffer whose columns are split by stride phase
 /// (the layout `DepthwiseConvolution` uses), so every window tap is a contiguous vector load
-/// along the output row. The backward passes add each output's gradient share into a buffer of
-/// the same layout (vector read-modify-writes per tap) and copy it back out, so no index tensor
-/// is stored: max pooling recomputes the argmax from the input. Planes are spread over the pool.
+/// along the output row. The backward passes give each output a gradient share (and max
+/// pooling the tap of its window's first maximum, recomputed from the input: no index tensor
+/// is stored), then gather every input's gradient from the shares of the windows that cover it,
+/// as the transposed convolution does (shares spread out by the stride, read at every tap).
+/// Planes are spread over the pool.
 public enum Pooling {
   /// `output[p, y, x] = max` of the window's in-bounds inputs (padding never wins).
   ///
@@ -83,30 +85,36 @@ public enum Pooling {
     }
   }
 
-  /// Runs a scattering backward pass; `input` (padded with NaN) is needed by max pooling only.
+  /// Runs a gathering backward pass; `input` (padded with NaN) is needed by max pooling only.
   private static func backward<S: WindowScatter>(
     _ g: PoolGeometry, input: UnsafePointer<Float>?, gradOutput: UnsafePointer<Float>,
     gradInput: UnsafeMutablePointer<Float>, pool: WorkerPool, _ rule: S
   ) {
-    let plan = WindowPlan.pooling(g)
+    let (plan, back) = (WindowPlan.pooling(g), WindowPlan.transposed(g))
     let (inPlane, outPlane) = (g.inHeight * g.inWidth, g.outHeight * g.outWidth)
-    let count = plan.layout.count
-    let shareCount = plan.shareCount
-    // Scratch: gradient buffer, shares, tags, then the input's window buffer (max pooling).
-    let scratch = 2 * count + 2 * shareCount
+    let (count, backCount) = (plan.layout.count, back.layout.count)
+    // Scratch: dense shares and tags, their spread-out copies (tags `backCount` after the
+    // shares), then the input's window buffer (max pooling). The padding (NaN for max pooling,
+    // whose tags then match no tap; zero for average pooling) is never overwritten.
+    let dense = roundUpToMultiple(outPlane, 16)
+    let scratch = 2 * dense + 2 * backCount + (input == nil ? 0 : count)
+    let gatherRule = RoutedShares(tags: input == nil ? nil : backCount, taps: back.tapCount)
     plan.withTapOffsets { offsets in
-      forEachWindowTask(g.planes, scratch: scratch, fill: .nan, pool: pool) { plane, scratch in
-        let (gradBuffer, shares) = (scratch, scratch + count)
-        let (tags, window) = (shares + shareCount, shares + 2 * shareCount)
-        if let input {
-          plan.layout.transfer(plane: UnsafeMutablePointer(mutating: input + plane * inPlane),
-            buffer: window, intoBuffer: true)
+      back.withTapOffsets { backOffsets in
+        forEachWindowTask(g.planes, scratch: scratch, fill: input == nil ? 0 : .nan, pool: pool) {
+          plane, scratch in
+          let (shares, tags) = (scratch, scratch + dense)
+          let spread = tags + dense
+          let window = spread + 2 * backCount
+          if let input {
+            plan.layout.transfer(plane: UnsafeMutablePointer(mutating: input + plane * inPlane),
+              buffer: window, intoBuffer: true)
+          }
+          plan.share(offsets, gradOutput + plane * outPlane, window, rule, shares: shares, tags: tags)
+          back.layout.transfer(plane: shares, buffer: spread, intoBuffer: true)
+          if input != nil { back.layout.transfer(plane: tags, buffer: spread + backCount, intoBuffer: true) }
+          back.gather(backOffsets, spread, gatherRule, gradInput + plane * inPlane)
         }
-        gradBuffer.update(repeating: 0, count: count)
-        plan.scatter(
-          offsets, gradOutput + plane * outPlane, window, rule, shares: shares, tags: tags,
-          into: gradBuffer)
-        plan.layout.transfer(plane: gradInput + plane * inPlane, buffer: gradBuffer, intoBuffer: false)
       }
     }
   }
@@ -140,8 +148,8 @@ private func inBounds(_ i: Int, _ stride: Int, _ pad: Int, _ kernel: Int, _ size
 struct MaxReduction: WindowReduction {
   @inline(__always) func start<V: LaneVector>() -> V { V(repeating: -.infinity) }
   @inline(__always)
-  func combine<V: LaneVector>(_ accumulator: V, _ value: V, tap: Int) -> V {
-    V.maximum(accumulator, value)
+  func combine<V: LaneVector>(_ accumulator: V, _ value: UnsafePointer<Float>, tap: Int) -> V {
+    V.maximum(accumulator, V.load(value))
   }
   @inline(__always) func finish<V: LaneVector>(_ accumulator: V, y: Int, x: Int) -> V { accumulator }
 }
@@ -163,7 +171,9 @@ struct AverageFactors: WindowReduction, WindowScatter {
 
   @inline(__always) func start<V: LaneVector>() -> V { V() }
   @inline(__always)
-  func combine<V: LaneVector>(_ accumulator: V, _ value: V, tap: Int) -> V { accumulator + value }
+  func combine<V: LaneVector>(_ accumulator: V, _ value: UnsafePointer<Float>, tap: Int) -> V {
+    accumulator + V.load(value)
+  }
   @inline(__always)
   func finish<V: LaneVector>(_ accumulator: V, y: Int, x: Int) -> V {
     accumulator * factor(y: y, x: x)
@@ -176,96 +186,83 @@ struct AverageFactors: WindowReduction, WindowScatter {
   ) -> (share: V, tag: V) {
     (grad * factor(y: y, x: x), V())
   }
-
-  @inline(__always)
-  func contribution<V: LaneVector>(_ share: V, tag: V, tap: Int) -> V { share }
 }
 
 /// Sends each output gradient to the first window maximum in row-major order.
 struct FirstMaxRouting: WindowScatter {
-  /// The gradient, tagged with the tap of the first maximum.
+  /// The gradient, tagged with `1 +` the tap of the first maximum.
   @inline(__always)
   func share<V: LaneVector>(
     _ grad: V, y: Int, x: Int, window: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
     taps: Int
   ) -> (share: V, tag: V) {
     var best = V.load(window + offsets[0])
-    var bestTap = V()  // tap numbers as floats (exact)
+    var bestTap = V(repeating: 1)  // tap numbers as floats (exact)
     for t in 1..<taps {
-      V.takeGreater(V.load(window + offsets[t]), tag: Float(t), best: &best, tag: &bestTap)
+      V.takeGreater(V.load(window + offsets[t]), tag: Float(t + 1), best: &best, tag: &bestTap)
     }
     return (grad, bestTap)
   }
-
-  @inline(__always)
-  func contribution<V: LaneVector>(_ share: V, tag: V, tap: Int) -> V {
-    share.keeping(where: tag, equal: Float(tap))
-  }
 }
 
-/// How `WindowPlan.scatter` distributes output gradients over the taps of their windows: each
-/// vector of outputs gets a share and a tag (from `window`, pointing at the outputs' base
-/// position), and tap `t` then receives `contribution(share, tag, t)`.
+/// Sums the shares of the windows that cover each input: with `tags` (the distance from the
+/// shares to their tags), only the shares whose tag names the tap that meets the input.
+struct RoutedShares: WindowReduction {
+  var tags: Int?
+  var taps: Int
+
+  @inline(__always) func start<V: LaneVector>() -> V { V() }
+  @inline(__always)
+  func combine<V: LaneVector>(_ accumulator: V, _ value: UnsafePointer<Float>, tap: Int) -> V {
+    guard let tags else { return accumulator + V.load(value) }
+    // Tap t of the gradient window meets the output windows' tap taps − 1 − t, tagged taps − t.
+    return accumulator + V.load(value).keeping(where: V.load(value + tags), equal: Float(taps - tap))
+  }
+  @inline(__always) func finish<V: LaneVector>(_ accumulator: V, y: Int, x: Int) -> V { accumulator }
+}
+
+/// How a pooling backward pass splits output gradients over their windows: each vector of
+/// outputs gets a share and a tag (from `window`, pointing at the outputs' base position); the
+/// tag, when the pass uses tags, is `1 +` the one tap that receives the share, else every tap
+/// receives it.
 protocol WindowScatter {
   func share<V: LaneVector>(
     _ grad: V, y: Int, x: Int, window: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
     taps: Int) -> (share: V, tag: V)
-  func contribution<V: LaneVector>(_ share: V, tag: V, tap: Int) -> V
 }
 
 extension WindowPlan {
-  /// Floats in a plane of shares or tags (`outHeight` rows padded to whole vectors).
-  var shareCount: Int { outHeight * roundUpToMultiple(outWidth, lanes) }
-
-  /// Adds every output gradient `gradOutput[y, x]` (a dense `outHeight × outWidth` plane) into
-  /// `target` at its window's taps, as decided by `rule`. Shares and tags are computed first,
-  /// then added one tap at a time over the whole plane: the read-modify-writes of one tap never
-  /// overlap, and those of consecutive taps are a plane apart (no store-forwarding stalls).
-  func scatter<S: WindowScatter>(
+  /// Writes every output's share and tag, as decided by `rule`, into the dense
+  /// `outHeight × outWidth` planes `shares` and `tags`, from the output gradient plane
+  /// `gradOutput` of the same shape.
+  func share<S: WindowScatter>(
     _ offsets: UnsafePointer<Int>, _ gradOutput: UnsafePointer<Float>,
     _ window: UnsafePointer<Float>, _ rule: S, shares: UnsafeMutablePointer<Float>,
-    tags: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>
+    tags: UnsafeMutablePointer<Float>
   ) {
     switch lanes {
-    case 16: scatter(SIMD16<Float>.self, offsets, gradOutput, window, rule, shares, tags, target)
-    case 8: scatter(SIMD8<Float>.self, offsets, gradOutput, window, rule, shares, tags, target)
-    default: scatter(SIMD4<Float>.self, offsets, gradOutput, window, rule, shares, tags, target)
+    case 16: share(SIMD16<Float>.self, offsets, gradOutput, window, rule, shares, tags)
+    case 8: share(SIMD8<Float>.self, offsets, gradOutput, window, rule, shares, tags)
+    default: share(SIMD4<Float>.self, offsets, gradOutput, window, rule, shares, tags)
     }
   }
 
-  private func scatter<V: LaneVector, S: WindowScatter>(
+  private func share<V: LaneVector, S: WindowScatter>(
     _: V.Type, _ offsets: UnsafePointer<Int>, _ gradOutput: UnsafePointer<Float>,
     _ window: UnsafePointer<Float>, _ rule: S, _ shares: UnsafeMutablePointer<Float>,
-    _ tags: UnsafeMutablePointer<Float>, _ target: UnsafeMutablePointer<Float>
+    _ tags: UnsafeMutablePointer<Float>
   ) {
     let step = outputRowStep
-    let shareStep = roundUpToMultiple(outWidth, V.scalarCount)
-    // Zeros past the last output, so whole vectors can be added below.
-    shares.update(repeating: 0, count: outHeight * shareStep)
     for y in 0..<outHeight {
-      let row = gradOutput + y * outWidth
+      let row = y * outWidth
       forEachBlock { x in
-        var grad = V()
-        if outWidth >= V.scalarCount {
-          grad = V.load(row + x)
-        } else {
-          for lane in 0..<outWidth { grad[lane] = row[lane] }
-        }
+        let grad = outWidth >= V.scalarCount
+          ? V.load(gradOutput + row + x) : V.load(gradOutput + row, count: outWidth)
         // An overlapping last block rewrites the same values.
         let (share, tag) = rule.share(
           grad, y: y, x: x, window: window + y * step + x, offsets: offsets, taps: tapCount)
-        share.store(to: shares + y * shareStep + x)
-        tag.store(to: tags + y * shareStep + x)
-      }
-    }
-    for t in 0..<tapCount {
-      for y in 0..<outHeight {
-        let (destination, source) = (target + y * step + offsets[t], y * shareStep)
-        for x in stride(from: 0, to: shareStep, by: V.scalarCount) {
-          let add = rule.contribution(
-            V.load(shares + source + x), tag: V.load(tags + source + x), tap: t)
-          (V.load(destination + x) + add).store(to: destination + x)
-        }
+        share.store(to: shares + row + x, count: outWidth)
+        tag.store(to: tags + row + x, count: outWidth)
       }
     }
   }

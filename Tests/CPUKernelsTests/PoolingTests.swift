@@ -2,7 +2,7 @@ import CPUKernels
 import XCTest
 import _TestSupport
 
-/// `Pooling` against `ReferencePooling`, on one and two threads.
+/// `Pooling` against `ReferencePooling`, on one, two and three threads.
 final class PoolingTests: XCTestCase {
   /// (planes, height, width, kernel, stride, padding).
   static let geometries: [PoolGeometry] = [
@@ -17,6 +17,8 @@ final class PoolingTests: XCTestCase {
     (2, 7, 7, 5, 2, 0),  // auxiliary head, 5×5 stride 2
     (2, 3, 3, 3, 1, 1),
     (2, 12, 19, 3, 2, 1),  // non-square
+    (3, 8, 8, 3, 1, 1),  // 8×8 planes (8-lane rows)
+    (2, 21, 21, 3, 2, 1),  // stride 2 with an overlapping last vector
   ].map { PoolGeometry(planes: $0, inHeight: $1, inWidth: $2, kernel: $3, stride: $4, padding: $5) }
 
   /// Distinct values in `[-0.5, 0.5)` in a scrambled order (no ties).
@@ -25,7 +27,7 @@ final class PoolingTests: XCTestCase {
   }
 
   func testMaxPoolingMatchesReference() {
-    for threads in [1, 2] {
+    for threads in [1, 2, 3] {
       let pool = WorkerPool(threadCount: threads)
       for (index, g) in Self.geometries.enumerated() {
         let label = "\(g) threads \(threads)"
@@ -76,7 +78,7 @@ final class PoolingTests: XCTestCase {
   }
 
   func testAveragePoolingMatchesReference() {
-    for threads in [1, 2] {
+    for threads in [1, 2, 3] {
       let pool = WorkerPool(threadCount: threads)
       for (index, g) in Self.geometries.enumerated() {
         for includePad in [false, true] {
