@@ -3,7 +3,9 @@
 /// Any kernel size, stride, padding and dilation. Each `(batch, channel)` plane is copied into a
 /// zero-padded scratch buffer whose columns are split by stride phase, so every kernel tap reads
 /// a contiguous run of the buffer and the loops vectorise along the output row (`SIMD16`, `SIMD8`
-/// or `SIMD4` lanes, four output rows per register block). Planes are spread over the pool.
+/// or `SIMD4` lanes, four output rows per register block). Planes are spread over the pool. The
+/// weight gradient reads each output-gradient vector once for all taps of a 3×3 or 5×5 kernel,
+/// with one register sum per tap (`WindowPlan.correlate`).
 /// Semantics are exactly those of `ReferenceConvolution` for depthwise geometries.
 public enum DepthwiseConvolution {
   /// `output[n, c, y, x] = Σ_{ky, kx} input[n, c, y·s − p + ky·d, x·s − p + kx·d] · weight[c, 0, ky, kx]`.
