@@ -9,12 +9,12 @@ import Synchronization
 /// partial-channel operations of PC-DARTS): then a GEMM tile would spend its time on setup and
 /// stores, and a direct loop computes every output row from the input rows of each 64-pixel
 /// block while they are in L1. A ReLU before the convolution can be fused (`rectifiedInput`).
-/// The weight gradient `dW = Σ_images dY · Xᵀ` goes into per-item partial sums (a few images
-/// each, added in item order): with at least `gemmWeightGradientChannels` channels on both sides
-/// as one GEMM per item (its gradient planes side by side and its input pixel-major, so the
-/// contraction runs over all its pixels), with fewer by a dot-product kernel (4×4 output
-/// channels per register tile, `SIMD16` along pixels). Strided convolutions first gather the sampled input pixels into a packed temporary
-/// (and scatter the input gradient back, zeros elsewhere).
+/// The weight gradient `dW = Σ_images dY · Xᵀ` contracts along pixels, which both operands
+/// store contiguously: per image group (at least `weightGradientDepth` pixels; partial sums
+/// added in group order) a dot-product kernel keeps 6×4 output channels in `SIMD16` accumulators
+/// along the pixels of all the group's images, so nothing is packed or transposed. Strided
+/// convolutions first gather the sampled input pixels into a packed temporary (and scatter the
+/// input gradient back, zeros elsewhere).
 public enum PointwiseConvolution {
   /// `output[n, o, y, x] = Σ_c input[n, c, y·sH, x·sW] · weight[o, c]`, of `max(input, 0)`
   /// when `rectifiedInput` (the rectified input is never stored).
@@ -47,10 +47,31 @@ public enum PointwiseConvolution {
     gradInput: UnsafeMutablePointer<Float>, pool: WorkerPool
   ) {
     let pixels = g.outHeight * g.outWidth
-    let strided = pixels != g.inHeight * g.inWidth
-    let sampled =
-      strided ? UnsafeMutablePointer<Float>.allocate(capacity: g.batch * g.inChannels * pixels) : gradInput
-    defer { if strided { sampled.deallocate() } }
+    if pixels == g.inHeight * g.inWidth {
+      return sampledBackwardInput(g, gradOutput: gradOutput, weight: weight, gradInput: gradInput, pool: pool)
+    }
+    pool.withScratch(count: g.batch * g.inChannels * pixels) { sampled in
+      sampledBackwardInput(g, gradOutput: gradOutput, weight: weight, gradInput: sampled, pool: pool)
+      let (ih, iw, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
+      pool.parallelChunks(g.batch * g.inChannels, grain: 4) { planes in
+        for plane in planes {
+          let dst = gradInput + plane * ih * iw
+          let src = sampled + plane * pixels
+          dst.update(repeating: 0, count: ih * iw)
+          for y in 0..<oh {
+            for x in 0..<ow { dst[y * g.strideHeight * iw + x * g.strideWidth] = src[y * ow + x] }
+          }
+        }
+      }
+    }
+  }
+
+  /// The input gradient at the sampled pixels only, `[batch, Cin, Hout·Wout]`.
+  private static func sampledBackwardInput(
+    _ g: ConvolutionGeometry, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    gradInput sampled: UnsafeMutablePointer<Float>, pool: WorkerPool
+  ) {
+    let pixels = g.outHeight * g.outWidth
     if g.outChannels <= directDepthLimit {
       shallowProduct(
         batch: g.batch, rows: g.inChannels, depth: g.outChannels, weight: { weight[$1 * g.inChannels + $0] },
@@ -63,18 +84,6 @@ public enum PointwiseConvolution {
         c: sampled, ldc: pixels, batchStrideC: g.inChannels * pixels,
         accumulate: false, pool: pool)
     }
-    if !strided { return }
-    let (ih, iw, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
-    pool.parallelChunks(g.batch * g.inChannels, grain: 4) { planes in
-      for plane in planes {
-        let dst = gradInput + plane * ih * iw
-        let src = sampled + plane * pixels
-        dst.update(repeating: 0, count: ih * iw)
-        for y in 0..<oh {
-          for x in 0..<ow { dst[y * g.strideHeight * iw + x * g.strideWidth] = src[y * ow + x] }
-        }
-      }
-    }
   }
 
   /// The gradient of `forward` with respect to its weight: `gradWeight[o, c] =
@@ -86,102 +95,185 @@ public enum PointwiseConvolution {
   ) {
     let (cin, cout, batch) = (g.inChannels, g.outChannels, g.batch)
     let pixels = g.outHeight * g.outWidth
-    let gemm = min(cin, cout) >= gemmWeightGradientChannels
-    // Images per work item: the item's input and gradient planes stay in L2 (tiles: re-read
-    // once per 4×4 channel tile; GEMM: 1 MiB, so that the item's contraction runs over as many
-    // pixels as that allows, which keeps the register tile busy on the 8×8 planes of the last
-    // cells).
-    let budget = gemm ? 1 << 20 : 256 << 10
-    let imagesPerItem = max(1, min(batch, budget / max(1, (cin + cout) * pixels * 4)))
-    let itemCount = (batch + imagesPerItem - 1) / imagesPerItem
-    // NOTE: one partial sum per work item (not per thread), added in item order, so the result
-    // does not depend on which thread ran which item: runs are bit-reproducible.
-    let workers = min(pool.threadCount, itemCount)
-    let partials = UnsafeMutablePointer<Float>.allocate(capacity: itemCount * cout * cin)
+    let imagesPerGroup = max(1, min(batch, (weightGradientDepth + pixels - 1) / max(1, pixels)))
+    let groupCount = (batch + imagesPerGroup - 1) / imagesPerGroup
+    // NOTE: one partial sum per image group (not per thread), added in group order, and each of
+    // its elements written by one task, so the result does not depend on which thread ran which
+    // task: runs are bit-reproducible.
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: groupCount * cout * cin)
     defer { partials.deallocate() }
-    partials.update(repeating: 0, count: itemCount * cout * cin)
     withSampledInput(g, input, rectified: rectifiedInput, pool: pool) { x, rectify in
-      let item = WeightGradientItem(
-        cin: cin, cout: cout, pixels: pixels, x: x, gradOutput: gradOutput, rectify: rectify, pool: pool)
-      let nextItem = Atomic<Int>(0)
-      pool.parallelFor(workers) { _ in
+      let plan = WeightGradientPlan(
+        cin: cin, cout: cout, pixels: pixels, depth: imagesPerGroup * pixels, x: x, gradOutput: gradOutput,
+        rectify: rectify)
+      let taskCount = groupCount * plan.narrowBlocks
+      let nextTask = Atomic<Int>(0)
+      pool.parallelFor(min(pool.threadCount, taskCount)) { _ in
+        let sums = UnsafeMutablePointer<SIMD16<Float>>.allocate(capacity: plan.sumCount)
+        defer { sums.deallocate() }
         while true {
-          let index = nextItem.add(1, ordering: .relaxed).oldValue
-          if index >= itemCount { return }
-          let n0 = index * imagesPerItem
-          let images = n0..<min(n0 + imagesPerItem, batch)
-          let partial = partials + index * cout * cin
-          if gemm { item.gemm(images, into: partial) } else { item.tiles(images, into: partial) }
+          let task = nextTask.add(1, ordering: .relaxed).oldValue
+          if task >= taskCount { return }
+          let (group, block) = task.quotientAndRemainder(dividingBy: plan.narrowBlocks)
+          let n0 = group * imagesPerGroup
+          plan.run(
+            n0..<min(n0 + imagesPerGroup, batch), block: block, sums: sums, into: partials + group * cout * cin)
         }
       }
     }
     gradWeight.update(from: partials, count: cout * cin)
-    for item in 1..<max(1, itemCount) {
-      for i in 0..<(cout * cin) { gradWeight[i] += partials[item * cout * cin + i] }
+    for group in 1..<max(1, groupCount) {
+      for i in 0..<(cout * cin) { gradWeight[i] += partials[group * cout * cin + i] }
     }
   }
 
-  /// Channel counts (both sides) from which the weight gradient runs as GEMMs: below, the
-  /// GEMM's 8×32 register tile is mostly padding and the 4×4 dot-product tiles are faster
-  /// (measured on DARTS' 16–64 and 36–144 channel cells).
-  public static let gemmWeightGradientChannels = 72
+  /// Pixels (of whole images) over which each weight-gradient tile sums before its one
+  /// horizontal reduction: an image group.
+  static let weightGradientDepth = 2048
 
-  /// One work item of the weight gradient: the partial sum `Σ_{n in images} dY_n · X_nᵀ`
-  /// (`[Cout × Cin]`) of a few images, by either kernel.
-  private struct WeightGradientItem {
+  /// The planes of the `narrow` operand's rows of one weight-gradient task, in bytes: half the
+  /// L2, where they stay while every tile row re-reads them.
+  static let weightGradientBlockBytes = 512 << 10
+
+  /// Pixels per chunk of a weight-gradient tile row, in at most `weightGradientChunkImages`
+  /// images: the `wide` rows' chunk (24 KiB) stays in L1 while the tiles of the row sweep it
+  /// (measured: 512 pixels are slower on 32² and 16² planes, 1024 slower on 8×8 ones).
+  static let weightGradientChunk = 1024
+  static let weightGradientChunkImages = 8
+
+  /// The weight gradient's tasks: per image group, the partial sum `Σ_{n in group} dY_n · X_nᵀ`
+  /// (`[Cout × Cin]`), in blocks of the `narrow` operand's channels. A task sweeps register tiles
+  /// of `wide` rows of one operand × `narrow` rows of the other (24 `SIMD16` accumulators along
+  /// pixels): per row of tiles and chunk of pixels, every tile of the row adds the chunk to its
+  /// accumulators (kept in memory between chunks), and each tile is reduced once per group. The
+  /// operand with `wide` rows is the one whose channel count wastes fewer padded rows, else the
+  /// one with more channels (so that fewer blocks of the other re-read it).
+  private struct WeightGradientPlan {
+    static let wide = 6, narrow = 4
     let cin: Int, cout: Int, pixels: Int
     /// The (sampled) input and the output gradient, `[batch, C, pixels]`.
     let x: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>
     let rectify: Bool
-    let pool: WorkerPool
+    /// Whether the output gradient is the operand with `wide` rows.
+    let wideIsOutput: Bool
+    /// Rows of the `narrow` operand per task, and the tasks per group.
+    let narrowBlock: Int, narrowBlocks: Int
+    /// Accumulators of one task's row of tiles, then ten vectors of `dotTile` scratch.
+    var sumCount: Int { narrowBlock / Self.narrow * Self.wide * Self.narrow + 10 }
 
-    /// 4×4 dot-product tiles (`dotTile`), accumulated into `partial`.
-    func tiles(_ images: Range<Int>, into partial: UnsafeMutablePointer<Float>) {
-      var sums = SIMD16<Float>()
-      let dy = gradOutput + images.lowerBound * cout * pixels
-      let xs = x + images.lowerBound * cin * pixels
-      for o0 in stride(from: 0, to: cout, by: 4) {
-        for c0 in stride(from: 0, to: cin, by: 4) {
-          // Rows past the last channel repeat it; their sums are dropped.
-          dotTile(
-            dy + min(o0, cout - 1) * pixels, dy + min(o0 + 1, cout - 1) * pixels,
-            dy + min(o0 + 2, cout - 1) * pixels, dy + min(o0 + 3, cout - 1) * pixels,
-            xs + min(c0, cin - 1) * pixels, xs + min(c0 + 1, cin - 1) * pixels,
-            xs + min(c0 + 2, cin - 1) * pixels, xs + min(c0 + 3, cin - 1) * pixels,
-            pixels: pixels, images: images.count, strideDY: cout * pixels, strideX: cin * pixels,
-            rectifyX: rectify, into: &sums)
-          for i in 0..<min(4, cout - o0) {
-            for j in 0..<min(4, cin - c0) { partial[(o0 + i) * cin + c0 + j] += sums[i * 4 + j] }
+    init(
+      cin: Int, cout: Int, pixels: Int, depth: Int, x: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+      rectify: Bool
+    ) {
+      (self.cin, self.cout, self.pixels, self.x, self.gradOutput, self.rectify) = (cin, cout, pixels, x, gradOutput, rectify)
+      func padding(_ rows: Int, _ tile: Int) -> Int { (tile - rows % tile) % tile }
+      let (outputWide, inputWide) = (
+        padding(cout, Self.wide) + padding(cin, Self.narrow), padding(cin, Self.wide) + padding(cout, Self.narrow)
+      )
+      wideIsOutput = outputWide < inputWide || (outputWide == inputWide && cout >= cin)
+      let narrowRows = wideIsOutput ? cin : cout
+      let tiles = (narrowRows + Self.narrow - 1) / Self.narrow
+      let blocks = (tiles + max(1, weightGradientBlockBytes / (4 * depth * Self.narrow)) - 1)
+        / max(1, weightGradientBlockBytes / (4 * depth * Self.narrow))
+      narrowBlock = (tiles + blocks - 1) / blocks * Self.narrow
+      narrowBlocks = (narrowRows + narrowBlock - 1) / narrowBlock
+    }
+
+    /// Writes block `block` of the group `images`'s sum into `partial`, with `sums` (`sumCount`)
+    /// as the accumulators.
+    func run(
+      _ images: Range<Int>, block: Int, sums: UnsafeMutablePointer<SIMD16<Float>>,
+      into partial: UnsafeMutablePointer<Float>
+    ) {
+      let dy = Operand(base: gradOutput + images.lowerBound * cout * pixels, rows: cout, pixels: pixels)
+      let xs = Operand(base: x + images.lowerBound * cin * pixels, rows: cin, pixels: pixels)
+      let (wide, narrow) = wideIsOutput ? (dy, xs) : (xs, dy)
+      let task = Task(
+        narrowRows: (block * narrowBlock)..<min(narrow.rows, (block + 1) * narrowBlock),
+        strides: wideIsOutput ? (cin, 1) : (1, cin), images: images.count, sums: sums,
+        padded: UnsafeMutableRawPointer(sums + narrowBlock / Self.narrow * Self.wide * Self.narrow)
+          .assumingMemoryBound(to: Float.self),
+        partial: partial)
+      switch (wideIsOutput, rectify) {
+      case (true, true): task.tiles(AsStored.self, Rectified.self, wide, narrow)
+      case (false, true): task.tiles(Rectified.self, AsStored.self, wide, narrow)
+      default: task.tiles(AsStored.self, AsStored.self, wide, narrow)
+      }
+    }
+
+    /// One task: element `(i, j)` of `wide · narrowᵀ` for the rows `narrowRows` goes to
+    /// `partial[i·strides.wide + j·strides.narrow]`.
+    private struct Task {
+      let narrowRows: Range<Int>
+      let strides: (wide: Int, narrow: Int)
+      let images: Int
+      let sums: UnsafeMutablePointer<SIMD16<Float>>
+      /// `dotTile`'s tail scratch.
+      let padded: UnsafeMutablePointer<Float>
+      let partial: UnsafeMutablePointer<Float>
+
+      func tiles<WideLoad: InputLoad, NarrowLoad: InputLoad>(
+        _: WideLoad.Type, _: NarrowLoad.Type, _ wide: Operand, _ narrow: Operand
+      ) {
+        let (w, n) = (WeightGradientPlan.wide, WeightGradientPlan.narrow)
+        let pixels = wide.pixels
+        // Chunks: pixel ranges of one image, or whole images when they are smaller.
+        let chunk = weightGradientChunk
+        let imagesPerChunk = max(1, min(weightGradientChunkImages, chunk / max(1, pixels)))
+        let chunksPerImage = imagesPerChunk > 1 ? 1 : (pixels + chunk - 1) / chunk
+        let chunkCount = imagesPerChunk > 1 ? (images + imagesPerChunk - 1) / imagesPerChunk : images * chunksPerImage
+        for i0 in stride(from: 0, to: wide.rows, by: w) {
+          for c in 0..<chunkCount {
+            let (imageRange, pixelRange) =
+              imagesPerChunk > 1
+              ? ((c * imagesPerChunk)..<min(images, (c + 1) * imagesPerChunk), 0..<pixels)
+              : ((c / chunksPerImage)..<(c / chunksPerImage + 1),
+                 (c % chunksPerImage * chunk)..<min(pixels, (c % chunksPerImage + 1) * chunk))
+            for (t, j0) in stride(from: narrowRows.lowerBound, to: narrowRows.upperBound, by: n).enumerated() {
+              dotTile(
+                WideLoad.self, NarrowLoad.self, wide, i0, narrow, j0, images: imageRange, pixels: pixelRange,
+                sums: sums + t * w * n, fresh: c == 0, padded: padded)
+            }
+          }
+          for (t, j0) in stride(from: narrowRows.lowerBound, to: narrowRows.upperBound, by: n).enumerated() {
+            for i in 0..<min(w, wide.rows - i0) {
+              for j in 0..<min(n, narrowRows.upperBound - j0) {
+                partial[(i0 + i) * strides.wide + (j0 + j) * strides.narrow] = sums[t * w * n + i * n + j].sum()
+              }
+            }
           }
         }
       }
     }
+  }
 
-    /// One GEMM over the item's pixels: the gradient planes side by side,
-    /// `[Cout × images·pixels]`, times the input pixel-major, `[images·pixels × Cin]` (an
-    /// untransposed B, whose panels the GEMM packs with contiguous reads); a GEMM inside a
-    /// pool task runs on this thread alone. Overwrites `partial`.
-    func gemm(_ images: Range<Int>, into partial: UnsafeMutablePointer<Float>) {
-      let depth = images.count * pixels
-      pool.withScratch(count: (cout + cin) * depth) { packed in
-        let (dy, xT) = (packed, packed + cout * depth)
-        for channel in 0..<cout {
-          for (slot, image) in images.enumerated() {
-            (dy + channel * depth + slot * pixels).update(from: gradOutput + (image * cout + channel) * pixels, count: pixels)
-          }
-        }
-        for (slot, image) in images.enumerated() {
-          for channel in 0..<cin {
-            let source = x + (image * cin + channel) * pixels
-            let destination = xT + slot * pixels * cin + channel
-            for p in 0..<pixels { destination[p * cin] = source[p] }
-          }
-        }
-        GEMM.multiplyBatched(
-          batch: 1, m: cout, n: cin, k: depth, a: dy, lda: depth, transposeA: false,
-          b: xT, ldb: cin, transposeB: false, batchStrideB: 0,
-          c: partial, ldc: cin, batchStrideC: 0, accumulate: false, rectifyB: rectify, pool: pool)
-      }
+  /// `rows` planes of `pixels` per image, images `rows·pixels` apart from `base`.
+  private struct Operand {
+    let base: UnsafePointer<Float>, rows: Int, pixels: Int
+
+    /// Row `min(row, rows − 1)` of image `image`: rows past the last repeat it.
+    @inline(__always) func row(_ row: Int, image: Int) -> UnsafePointer<Float> {
+      base + (image * rows + min(row, rows - 1)) * pixels
+    }
+  }
+
+  /// The rows of one `dotTile` image: six of `a`, four of `b`.
+  private struct TileRows {
+    var a: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>)
+    var b: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>)
+
+    /// Copies `count` values from offset `start` of each row to the rows of `padded`
+    /// (`[10 × 16]`: the `a` rows, then the `b` rows).
+    func copyTails(from start: Int, count: Int, to padded: UnsafeMutablePointer<Float>) {
+      func copy(_ row: UnsafePointer<Float>, _ k: Int) { (padded + 16 * k).update(from: row + start, count: count) }
+      copy(a.0, 0); copy(a.1, 1); copy(a.2, 2); copy(a.3, 3); copy(a.4, 4); copy(a.5, 5)
+      copy(b.0, 6); copy(b.1, 7); copy(b.2, 8); copy(b.3, 9)
+    }
+
+    /// Moves every row on to the next image.
+    mutating func advance(a strideA: Int, b strideB: Int) {
+      a = (a.0 + strideA, a.1 + strideA, a.2 + strideA, a.3 + strideA, a.4 + strideA, a.5 + strideA)
+      b = (b.0 + strideB, b.1 + strideB, b.2 + strideB, b.3 + strideB)
     }
   }
 
@@ -247,86 +339,103 @@ public enum PointwiseConvolution {
 
   /// Calls `body` with the input sampled at the output pixels, `[batch, Cin, Hout·Wout]`, and
   /// whether the body must still rectify it: the input itself for stride 1, else a gathered
-  /// temporary, rectified while gathering when `rectified`.
+  /// temporary (pool scratch, whose pages stay mapped between calls), rectified while gathering
+  /// when `rectified`.
   private static func withSampledInput(
     _ g: ConvolutionGeometry, _ input: UnsafePointer<Float>, rectified: Bool, pool: WorkerPool,
     _ body: (UnsafePointer<Float>, Bool) -> Void
   ) {
     let (ih, iw, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
     if oh * ow == ih * iw { return body(input, rectified) }
-    let sampled = UnsafeMutablePointer<Float>.allocate(capacity: g.batch * g.inChannels * oh * ow)
-    defer { sampled.deallocate() }
-    pool.parallelChunks(g.batch * g.inChannels, grain: 4) { planes in
-      for plane in planes {
-        let src = input + plane * ih * iw
-        let dst = sampled + plane * oh * ow
-        for y in 0..<oh {
-          for x in 0..<ow {
-            let v = src[y * g.strideHeight * iw + x * g.strideWidth]
-            dst[y * ow + x] = rectified ? max(v, 0) : v
+    pool.withScratch(count: g.batch * g.inChannels * oh * ow) { sampled in
+      pool.parallelChunks(g.batch * g.inChannels, grain: 4) { planes in
+        for plane in planes {
+          let src = input + plane * ih * iw
+          let dst = sampled + plane * oh * ow
+          for y in 0..<oh {
+            for x in 0..<ow {
+              let v = src[y * g.strideHeight * iw + x * g.strideWidth]
+              dst[y * ow + x] = rectified ? max(v, 0) : v
+            }
           }
         }
       }
+      body(sampled, false)
     }
-    body(sampled, false)
   }
 
-  /// `sums[i·4 + j] = Σ_{image, p} dy_i[image·strideDY + p] · x_j[image·strideX + p]` over
-  /// `images` images of `pixels` pixels: a 4×4 block of the weight gradient.
+  /// Adds to the 6×4 block of accumulators `sums[i·4 + j]` (or sets it, when `fresh`) the
+  /// products `a_i[p] · b_j[p]` of rows `i0 + i` of `a` and `j0 + j` of `b` (read through `LoadA`
+  /// and `LoadB`) at pixels `pixels` of images `images`, lane `p mod 16` of each; rows past an
+  /// operand's last repeat it. `padded` (160 values) is scratch for the pixels past the last
+  /// multiple of 16.
   @inline(never)
-  private static func dotTile(
-    _ dy0: UnsafePointer<Float>, _ dy1: UnsafePointer<Float>,
-    _ dy2: UnsafePointer<Float>, _ dy3: UnsafePointer<Float>,
-    _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>,
-    _ x2: UnsafePointer<Float>, _ x3: UnsafePointer<Float>,
-    pixels: Int, images: Int, strideDY: Int, strideX: Int, rectifyX: Bool,
-    into sums: inout SIMD16<Float>
+  private static func dotTile<LoadA: InputLoad, LoadB: InputLoad>(
+    _: LoadA.Type, _: LoadB.Type, _ a: Operand, _ i0: Int, _ b: Operand, _ j0: Int,
+    images: Range<Int>, pixels: Range<Int>, sums: UnsafeMutablePointer<SIMD16<Float>>, fresh: Bool,
+    padded: UnsafeMutablePointer<Float>
   ) {
     typealias V = SIMD16<Float>
-    @inline(__always) func load(_ p: UnsafePointer<Float>) -> V {
-      UnsafeRawPointer(p).loadUnaligned(as: V.self)
-    }
-    @inline(__always) func loadX(_ p: UnsafePointer<Float>) -> V { rectifyX ? load(p).rectified : load(p) }
-    @inline(__always) func x(_ p: UnsafePointer<Float>) -> Float { rectifyX ? max(p.pointee, 0) : p.pointee }
-    var s00 = V(), s01 = V(), s02 = V(), s03 = V(), s10 = V(), s11 = V(), s12 = V(), s13 = V()
-    var s20 = V(), s21 = V(), s22 = V(), s23 = V(), s30 = V(), s31 = V(), s32 = V(), s33 = V()
-    var tail = V()
-    let vectorEnd = pixels & ~15
-    for image in 0..<images {
-      let (d0, d1, d2, d3) = (
-        dy0 + image * strideDY, dy1 + image * strideDY, dy2 + image * strideDY,
-        dy3 + image * strideDY
-      )
-      let (y0, y1, y2, y3) = (
-        x0 + image * strideX, x1 + image * strideX, x2 + image * strideX, x3 + image * strideX
-      )
-      var p = 0
-      while p < vectorEnd {
-        let a0 = load(d0 + p), a1 = load(d1 + p), a2 = load(d2 + p), a3 = load(d3 + p)
-        let b0 = loadX(y0 + p), b1 = loadX(y1 + p), b2 = loadX(y2 + p), b3 = loadX(y3 + p)
-        s00 = s00.addingProduct(a0, b0); s01 = s01.addingProduct(a0, b1)
-        s02 = s02.addingProduct(a0, b2); s03 = s03.addingProduct(a0, b3)
-        s10 = s10.addingProduct(a1, b0); s11 = s11.addingProduct(a1, b1)
-        s12 = s12.addingProduct(a1, b2); s13 = s13.addingProduct(a1, b3)
-        s20 = s20.addingProduct(a2, b0); s21 = s21.addingProduct(a2, b1)
-        s22 = s22.addingProduct(a2, b2); s23 = s23.addingProduct(a2, b3)
-        s30 = s30.addingProduct(a3, b0); s31 = s31.addingProduct(a3, b1)
-        s32 = s32.addingProduct(a3, b2); s33 = s33.addingProduct(a3, b3)
+    let n0 = images.lowerBound
+    var rows = TileRows(
+      a: (a.row(i0, image: n0), a.row(i0 + 1, image: n0), a.row(i0 + 2, image: n0),
+          a.row(i0 + 3, image: n0), a.row(i0 + 4, image: n0), a.row(i0 + 5, image: n0)),
+      b: (b.row(j0, image: n0), b.row(j0 + 1, image: n0), b.row(j0 + 2, image: n0), b.row(j0 + 3, image: n0)))
+    @inline(__always) func initial(_ t: Int) -> V { fresh ? V() : sums[t] }
+    var s00 = initial(0), s01 = initial(1), s02 = initial(2), s03 = initial(3)
+    var s10 = initial(4), s11 = initial(5), s12 = initial(6), s13 = initial(7)
+    var s20 = initial(8), s21 = initial(9), s22 = initial(10), s23 = initial(11)
+    var s30 = initial(12), s31 = initial(13), s32 = initial(14), s33 = initial(15)
+    var s40 = initial(16), s41 = initial(17), s42 = initial(18), s43 = initial(19)
+    var s50 = initial(20), s51 = initial(21), s52 = initial(22), s53 = initial(23)
+    let vectorEnd = pixels.lowerBound + (pixels.count & ~15)
+    let tail = pixels.upperBound - vectorEnd
+    // The last pixels of each row, zero-padded to a vector (a full load could run past the
+    // buffer), as one more pass of the loop below over `padded`.
+    if tail > 0 { padded.update(repeating: 0, count: 160) }
+    let pad = UnsafePointer(padded)
+    let paddedRows = TileRows(
+      a: (pad, pad + 16, pad + 32, pad + 48, pad + 64, pad + 80), b: (pad + 96, pad + 112, pad + 128, pad + 144))
+    var (r, p, end) = (rows, pixels.lowerBound, vectorEnd)
+    var (image, tailPending) = (0, tail > 0)
+    while true {
+      while p < end {
+        let y0 = LoadB.vector(r.b.0.loadVector(at: p)), y1 = LoadB.vector(r.b.1.loadVector(at: p))
+        let y2 = LoadB.vector(r.b.2.loadVector(at: p)), y3 = LoadB.vector(r.b.3.loadVector(at: p))
+        var x = LoadA.vector(r.a.0.loadVector(at: p))
+        s00 = s00.addingProduct(x, y0); s01 = s01.addingProduct(x, y1)
+        s02 = s02.addingProduct(x, y2); s03 = s03.addingProduct(x, y3)
+        x = LoadA.vector(r.a.1.loadVector(at: p))
+        s10 = s10.addingProduct(x, y0); s11 = s11.addingProduct(x, y1)
+        s12 = s12.addingProduct(x, y2); s13 = s13.addingProduct(x, y3)
+        x = LoadA.vector(r.a.2.loadVector(at: p))
+        s20 = s20.addingProduct(x, y0); s21 = s21.addingProduct(x, y1)
+        s22 = s22.addingProduct(x, y2); s23 = s23.addingProduct(x, y3)
+        x = LoadA.vector(r.a.3.loadVector(at: p))
+        s30 = s30.addingProduct(x, y0); s31 = s31.addingProduct(x, y1)
+        s32 = s32.addingProduct(x, y2); s33 = s33.addingProduct(x, y3)
+        x = LoadA.vector(r.a.4.loadVector(at: p))
+        s40 = s40.addingProduct(x, y0); s41 = s41.addingProduct(x, y1)
+        s42 = s42.addingProduct(x, y2); s43 = s43.addingProduct(x, y3)
+        x = LoadA.vector(r.a.5.loadVector(at: p))
+        s50 = s50.addingProduct(x, y0); s51 = s51.addingProduct(x, y1)
+        s52 = s52.addingProduct(x, y2); s53 = s53.addingProduct(x, y3)
         p += 16
       }
-      while p < pixels {
-        let a = V(
-          d0[p], d0[p], d0[p], d0[p], d1[p], d1[p], d1[p], d1[p],
-          d2[p], d2[p], d2[p], d2[p], d3[p], d3[p], d3[p], d3[p])
-        let (e0, e1, e2, e3) = (x(y0 + p), x(y1 + p), x(y2 + p), x(y3 + p))
-        let b = V(e0, e1, e2, e3, e0, e1, e2, e3, e0, e1, e2, e3, e0, e1, e2, e3)
-        tail = tail.addingProduct(a, b)
-        p += 1
+      if tailPending {
+        rows.copyTails(from: vectorEnd, count: tail, to: padded)
+        (r, p, end, tailPending) = (paddedRows, 0, 16, false)
+        continue
       }
+      image += 1
+      if image == images.count { break }
+      rows.advance(a: a.rows * a.pixels, b: b.rows * b.pixels)
+      (r, p, end, tailPending) = (rows, pixels.lowerBound, vectorEnd, tail > 0)
     }
-    sums = tail + V(
-      s00.sum(), s01.sum(), s02.sum(), s03.sum(), s10.sum(), s11.sum(), s12.sum(), s13.sum(),
-      s20.sum(), s21.sum(), s22.sum(), s23.sum(), s30.sum(), s31.sum(), s32.sum(), s33.sum())
+    (sums[0], sums[1], sums[2], sums[3], sums[4], sums[5]) = (s00, s01, s02, s03, s10, s11)
+    (sums[6], sums[7], sums[8], sums[9], sums[10], sums[11]) = (s12, s13, s20, s21, s22, s23)
+    (sums[12], sums[13], sums[14], sums[15], sums[16], sums[17]) = (s30, s31, s32, s33, s40, s41)
+    (sums[18], sums[19], sums[20], sums[21], sums[22], sums[23]) = (s42, s43, s50, s51, s52, s53)
   }
 }
 

@@ -3,7 +3,7 @@ import XCTest
 import _TestSupport
 
 /// The fast convolutions, called through the `Convolution` dispatcher, against
-/// `ReferenceConvolution` on 1 and 2 threads.
+/// `ReferenceConvolution` on 1, 2 and 3 threads.
 final class ConvolutionTests: XCTestCase {
   private func check(
     _ g: ConvolutionGeometry, file: StaticString = #filePath, line: UInt = #line
@@ -19,7 +19,7 @@ final class ConvolutionTests: XCTestCase {
       g, gradOutput: gradOutput, weight: weight, gradInput: &gradInput)
     ReferenceConvolution.backwardWeight(
       g, input: input, gradOutput: gradOutput, gradWeight: &gradWeight)
-    for threads in [1, 2] {
+    for threads in [1, 2, 3] {
       let pool = WorkerPool(threadCount: threads)
       // Stale values in the outputs must be overwritten.
       var actual = [Float](repeating: 7, count: g.outputCount)
@@ -52,7 +52,7 @@ final class ConvolutionTests: XCTestCase {
     var gradWeight = [Float](repeating: 0, count: g.weightCount)
     ReferenceConvolution.forward(g, input: rectified, weight: weight, output: &output)
     ReferenceConvolution.backwardWeight(g, input: rectified, gradOutput: gradOutput, gradWeight: &gradWeight)
-    for threads in [1, 2] {
+    for threads in [1, 2, 3] {
       let pool = WorkerPool(threadCount: threads)
       var actual = [Float](repeating: 7, count: g.outputCount)
       Convolution.forward(g, input: input, weight: weight, output: &actual, pool: pool, rectifiedInput: true)
@@ -92,13 +92,36 @@ final class ConvolutionTests: XCTestCase {
     check(geometry(batch: 2, 8, 4, 32, 31, kernel: (1, 1), stride: (2, 2)))
   }
 
-  /// From 72 channels on both sides the weight gradient runs as GEMMs over work items of
-  /// several images (gathered planes, pixel-major input); below, as 4×4 dot-product tiles.
-  func testPointwiseWideWeightGradient() {
-    XCTAssertEqual(PointwiseConvolution.gemmWeightGradientChannels, 72)
-    check(geometry(batch: 5, 72, 80, 6, 7, kernel: (1, 1)))
-    check(geometry(batch: 3, 96, 72, 9, 8, kernel: (1, 1), stride: (2, 2)))
-    check(geometry(batch: 2, 71, 72, 4, 4, kernel: (1, 1)))
+  /// The weight gradient's dot-product tiles (6 rows of one operand × 4 of the other): the
+  /// output gradient on the 6-row side (fewer padded rows, or a tie and more channels), the
+  /// input there (rectified input on either side), padded rows on both, image groups of at least
+  /// 2048 pixels with a partial last group, several blocks of the 4-row side's channels,
+  /// pixel chunks of 1024 within an image and of up to 8 whole images, and pixel tails.
+  func testPointwiseWeightGradientTiles() {
+    check(geometry(batch: 5, 12, 18, 6, 7, kernel: (1, 1)))
+    check(geometry(batch: 3, 18, 8, 9, 8, kernel: (1, 1)))
+    check(geometry(batch: 2, 7, 11, 5, 3, kernel: (1, 1)))
+    check(geometry(batch: 40, 132, 132, 8, 8, kernel: (1, 1)))
+    check(geometry(batch: 3, 9, 6, 33, 35, kernel: (1, 1)))
+    check(geometry(batch: 19, 6, 10, 3, 3, kernel: (1, 1)))
+    check(geometry(batch: 4, 24, 12, 17, 17, kernel: (1, 1), stride: (2, 2)))
+  }
+
+  /// The weight gradient's partial sums belong to image groups, not threads: every thread
+  /// count gives the same bits.
+  func testPointwiseWeightGradientIsDeterministic() {
+    let g = geometry(batch: 70, 36, 24, 8, 8, kernel: (1, 1))
+    let input = randomArray(g.inputCount, seed: 21)
+    let gradOutput = randomArray(g.outputCount, seed: 22)
+    let results = [1, 2, 3].map { threads in
+      var gradWeight = [Float](repeating: 0, count: g.weightCount)
+      Convolution.backwardWeight(
+        g, input: input, gradOutput: gradOutput, gradWeight: &gradWeight, pool: WorkerPool(threadCount: threads),
+        rectifiedInput: true)
+      return gradWeight
+    }
+    XCTAssertEqual(results[0], results[1])
+    XCTAssertEqual(results[0], results[2])
   }
 
   func testPointwiseStrided() {
