@@ -1,14 +1,10 @@
 /// Fast batch-normalisation kernels over NCHW tensors (`spatial = H·W`); semantics exactly
 /// those of `ReferenceBatchNorm`.
 ///
-/// The per-channel reductions read memory in order: the batch is cut into work items of a few
-/// images (and, for planes of more than 64 Ki elements, of a few channels), fixed by the shape
-/// alone, and each item sums every `(n, c)` plane it holds with `SIMD16<Float>` accumulators
-/// around a shift close to the data (the channel's first element for the statistics, the mean
-/// for the backward pass) into `Double` per-channel partial sums; the partials are added in item
-/// order. So the result stays accurate for data far from zero, does not depend on the thread
-/// count, and the small planes of the last cells (8×8 = 256 bytes) are no longer read one per
-/// channel stride apart. The element-wise passes run over contiguous plane ranges.
+/// Reductions run per channel as pool tasks (no cross-thread reduction): each `(n, c)` plane is
+/// summed with `SIMD16<Float>` accumulators around a shift close to the data (the channel's
+/// first element for the statistics, the mean for the backward pass), and the plane sums are
+/// combined in `Double`, so the result stays accurate for data far from zero.
 public enum BatchNormKernels {
   /// Per-channel mean and *biased* variance over batch and spatial positions, in one read of
   /// `input`.
@@ -20,16 +16,15 @@ public enum BatchNormKernels {
     input: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int,
     mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>, pool: WorkerPool
   ) {
-    if channels <= 0 { return }
     let count = Double(batch * spatial)
-    let shifts = (0..<channels).map { c in batch * spatial > 0 ? input[c * spatial] : 0 }
-    shifts.withUnsafeBufferPointer { shift in
-      channelSums(input, shift.baseAddress, input, shift.baseAddress!, batch: batch, channels: channels, spatial: spatial, pool: pool) {
-        c, sum, squares in
-        let m = sum / count
-        mean[c] = Float(Double(shift[c]) + m)
-        variance[c] = Float(max(0, squares / count - m * m))
-      }
+    pool.parallelFor(channels) { c in
+      let shift = batch * spatial > 0 ? input[c * spatial] : 0
+      let x = input + c * spatial
+      let (sum, squares) = shiftedSums(
+        x, shift, x, shift, planes: batch, planeStride: channels * spatial, count: spatial)
+      let m = sum / count
+      mean[c] = Float(Double(shift) + m)
+      variance[c] = Float(max(0, squares / count - m * m))
     }
   }
 
@@ -61,7 +56,7 @@ public enum BatchNormKernels {
   /// `x̂ = (x − mean)·invStd`, `m = batch·spatial`, `γ = 1` when `gamma` is nil):
   /// `gradBeta[c] = Σ dy`, `gradGamma[c] = Σ dy·x̂`,
   /// `dx = γ·invStd·(dy − gradBeta/m − x̂·gradGamma/m)`. Two passes over `gradOutput` and
-  /// `input`: the sums, then `dx`.
+  /// `input` per channel.
   ///
   /// - Parameters:
   ///   - gradOutput, input, gradInput: `[batch, channels, spatial]`; `gradInput` overwritten.
@@ -75,77 +70,30 @@ public enum BatchNormKernels {
     pool: WorkerPool
   ) {
     let count = Double(batch * spatial)
-    // dx = a·dy + b·(x − mean) + d, per channel.
-    var coefficients = [Float](repeating: 0, count: 3 * channels)
-    coefficients.withUnsafeMutableBufferPointer { abd in
-      channelSums(gradOutput, nil, input, mean, batch: batch, channels: channels, spatial: spatial, pool: pool) {
-        c, sumDy, sumDyCentered in
-        let sigma = Double(invStd[c])
-        gradBeta[c] = Float(sumDy)
-        gradGamma[c] = Float(sumDyCentered * sigma)
-        let g = Double(gamma?[c] ?? 1) * sigma
-        abd[3 * c] = Float(g)
-        abd[3 * c + 1] = Float(-g * sigma * sigma * sumDyCentered / count)
-        abd[3 * c + 2] = Float(-g * sumDy / count)
-      }
-    }
-    coefficients.withUnsafeBufferPointer { abd in
-      pool.parallelChunks(batch * channels, grain: max(1, 8192 / max(spatial, 1))) { planes in
-        for plane in planes {
-          let c = plane % channels
-          let (a, b, d, mu) = (abd[3 * c], abd[3 * c + 1], abd[3 * c + 2], mean[c])
-          let offset = plane * spatial
-          let (dy, x, dx) = (gradOutput + offset, input + offset, gradInput + offset)
-          forEachVector(spatial) { i in
-            let centered = SIMD16.load(x + i) - mu
-            (SIMD16.load(dy + i) * a + d).addingProduct(centered, SIMD16(repeating: b))
-              .store(to: dx + i)
-          } scalar: { i in
-            dx[i] = (dy[i] * a + d) + (x[i] - mu) * b
-          }
+    pool.parallelFor(channels) { c in
+      let mu = mean[c]
+      let (sumDy, sumDyCentered) = shiftedSums(
+        gradOutput + c * spatial, 0, input + c * spatial, mu, planes: batch,
+        planeStride: channels * spatial, count: spatial)
+      let sigma = Double(invStd[c])
+      gradBeta[c] = Float(sumDy)
+      gradGamma[c] = Float(sumDyCentered * sigma)
+      // dx = a·dy + b·(x − mean) + d.
+      let g = Double(gamma?[c] ?? 1) * sigma
+      let a = Float(g)
+      let b = Float(-g * sigma * sigma * sumDyCentered / count)
+      let d = Float(-g * sumDy / count)
+      for n in 0..<batch {
+        let offset = (n * channels + c) * spatial
+        let (dy, x, dx) = (gradOutput + offset, input + offset, gradInput + offset)
+        forEachVector(spatial) { i in
+          let centered = SIMD16.load(x + i) - mu
+          (SIMD16.load(dy + i) * a + d).addingProduct(centered, SIMD16(repeating: b))
+            .store(to: dx + i)
+        } scalar: { i in
+          dx[i] = (dy[i] * a + d) + (x[i] - mu) * b
         }
       }
-    }
-  }
-
-  /// Calls `result(c, Σ (u − uShift[c]), Σ (u − uShift[c])·(v − vShift[c]))` for every channel
-  /// (sums over batch and spatial positions; `uShift` nil is 0), from the per-item partial sums
-  /// described on the type, added in item order.
-  private static func channelSums(
-    _ u: UnsafePointer<Float>, _ uShift: UnsafePointer<Float>?, _ v: UnsafePointer<Float>,
-    _ vShift: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, pool: WorkerPool,
-    _ result: (_ channel: Int, _ first: Double, _ second: Double) -> Void
-  ) {
-    let itemElements = 1 << 16
-    let imagesPerItem = max(1, min(batch, itemElements / max(1, channels * spatial)))
-    let channelsPerItem = imagesPerItem > 1 ? channels : max(1, min(channels, itemElements / max(1, spatial)))
-    let imageChunks = (batch + imagesPerItem - 1) / imagesPerItem
-    let channelChunks = (channels + channelsPerItem - 1) / channelsPerItem
-    // Partial sums of image chunk i, channel c at 2·(i·channels + c); each item writes its own.
-    let partials = UnsafeMutablePointer<Double>.allocate(capacity: 2 * imageChunks * channels)
-    defer { partials.deallocate() }
-    pool.parallelFor(imageChunks * channelChunks) { item in
-      let (imageChunk, channelChunk) = (item / channelChunks, item % channelChunks)
-      let images = (imageChunk * imagesPerItem)..<min(batch, (imageChunk + 1) * imagesPerItem)
-      let itemChannels = (channelChunk * channelsPerItem)..<min(channels, (channelChunk + 1) * channelsPerItem)
-      let sums = partials + 2 * imageChunk * channels
-      for c in itemChannels { (sums[2 * c], sums[2 * c + 1]) = (0, 0) }
-      for n in images {
-        for c in itemChannels {
-          let offset = (n * channels + c) * spatial
-          let (first, second) = shiftedSums(u + offset, uShift?[c] ?? 0, v + offset, vShift[c], count: spatial)
-          sums[2 * c] += first
-          sums[2 * c + 1] += second
-        }
-      }
-    }
-    for c in 0..<channels {
-      var (first, second) = (0.0, 0.0)
-      for chunk in 0..<imageChunks {
-        first += partials[2 * (chunk * channels + c)]
-        second += partials[2 * (chunk * channels + c) + 1]
-      }
-      result(c, first, second)
     }
   }
 }
@@ -165,39 +113,50 @@ func forEachVector(_ count: Int, _ vector: (Int) -> Void, scalar: (Int) -> Void)
   }
 }
 
-/// `(Σ (u − uShift), Σ (u − uShift)·(v − vShift))` over `count` elements: `Float` vector sums
-/// over segments of at most 4096 elements, combined in `Double`.
+/// `(Σ (u − uShift), Σ (u − uShift)·(v − vShift))` over `planes` runs of `count` elements,
+/// `planeStride` apart: `Float` vector sums over segments of at most 4096 elements (one
+/// segment may span several small planes), combined in `Double`.
 @inline(__always)
 private func shiftedSums(
-  _ u: UnsafePointer<Float>, _ uShift: Float, _ v: UnsafePointer<Float>, _ vShift: Float, count: Int
+  _ u: UnsafePointer<Float>, _ uShift: Float, _ v: UnsafePointer<Float>, _ vShift: Float,
+  planes: Int, planeStride: Int, count: Int
 ) -> (Double, Double) {
   var (first, second) = (0.0, 0.0)
-  var i = 0
-  while i < count {
-    let end = min(count, i + 4096)
-    var (s0, s1, q0, q1) = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
-    while end - i >= 32 {
-      let (a0, a1) = (SIMD16.load(u + i) - uShift, SIMD16.load(u + i + 16) - uShift)
-      s0 += a0
-      s1 += a1
-      q0.addProduct(a0, SIMD16.load(v + i) - vShift)
-      q1.addProduct(a1, SIMD16.load(v + i + 16) - vShift)
-      i += 32
+  var (s0, s1, q0, q1) = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+  var pending = 0
+  for plane in 0..<planes {
+    let (u, v) = (u + plane * planeStride, v + plane * planeStride)
+    var i = 0
+    while i < count {
+      let (start, end) = (i, min(count, i + 4096))
+      while end - i >= 32 {
+        let (a0, a1) = (SIMD16.load(u + i) - uShift, SIMD16.load(u + i + 16) - uShift)
+        s0 += a0
+        s1 += a1
+        q0.addProduct(a0, SIMD16.load(v + i) - vShift)
+        q1.addProduct(a1, SIMD16.load(v + i + 16) - vShift)
+        i += 32
+      }
+      if end - i >= 16 {
+        let a = SIMD16.load(u + i) - uShift
+        s0 += a
+        q0.addProduct(a, SIMD16.load(v + i) - vShift)
+        i += 16
+      }
+      while i < end {
+        let a = u[i] - uShift
+        s0[0] += a
+        q0[0] += a * (v[i] - vShift)
+        i += 1
+      }
+      pending += end - start
+      if pending >= 4096 || plane == planes - 1 && end == count {
+        first += Double((s0 + s1).sum())
+        second += Double((q0 + q1).sum())
+        (s0, s1, q0, q1) = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+        pending = 0
+      }
     }
-    if end - i >= 16 {
-      let a = SIMD16.load(u + i) - uShift
-      s0 += a
-      q0.addProduct(a, SIMD16.load(v + i) - vShift)
-      i += 16
-    }
-    while i < end {
-      let a = u[i] - uShift
-      s0[0] += a
-      q0[0] += a * (v[i] - vShift)
-      i += 1
-    }
-    first += Double((s0 + s1).sum())
-    second += Double((q0 + q1).sum())
   }
   return (first, second)
 }
