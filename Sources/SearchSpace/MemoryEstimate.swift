@@ -11,7 +11,7 @@ import Foundation
 /// cell's in inference. The real figures are larger (depthwise taps, BN, the intermediates
 /// inside each operation, gradients, optimiser state), so a network this estimate refuses
 /// cannot run. For DARTS_V2 at C = 36, L = 20 it gives 3.0 M of the 3.35 M weights and, at
-/// batch 96 on 32×32 images, 1.1 GiB of the 7.4 GiB a training step peaks at.
+/// batch 96 on 32×32 images, 1.1 GiB of the 4.5 GiB a training step peaks at.
 public struct MemoryEstimate: Sendable, Equatable {
   /// Float32 weights counted.
   public var weights: Double
