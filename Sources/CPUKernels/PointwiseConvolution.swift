@@ -147,7 +147,10 @@ public enum PointwiseConvolution {
   /// pixels): per row of tiles and chunk of pixels, every tile of the row adds the chunk to its
   /// accumulators (kept in memory between chunks), and each tile is reduced once per group. The
   /// operand with `wide` rows is the one whose channel count wastes fewer padded rows, else the
-  /// one with more channels (so that fewer blocks of the other re-read it).
+  /// one that makes fewer rows read (every block re-reads the wide operand), else the one with
+  /// fewer channels (more blocks, so more tasks: 576→144 channels on 8×8 planes run as 27 tasks
+  /// instead of 9). The orientation does not change any sum (the same products in the same
+  /// order).
   private struct WeightGradientPlan {
     static let wide = 6, narrow = 4
     let cin: Int, cout: Int, pixels: Int
@@ -167,15 +170,23 @@ public enum PointwiseConvolution {
     ) {
       (self.cin, self.cout, self.pixels, self.x, self.gradOutput, self.rectify) = (cin, cout, pixels, x, gradOutput, rectify)
       func padding(_ rows: Int, _ tile: Int) -> Int { (tile - rows % tile) % tile }
-      let (outputWide, inputWide) = (
-        padding(cout, Self.wide) + padding(cin, Self.narrow), padding(cin, Self.wide) + padding(cout, Self.narrow)
+      let tilesPerBlock = max(1, weightGradientBlockBytes / (4 * depth * Self.narrow))
+      func blocks(_ narrowRows: Int) -> Int {
+        ((narrowRows + Self.narrow - 1) / Self.narrow + tilesPerBlock - 1) / tilesPerBlock
+      }
+      // Padded rows first, then the rows read per pixel (the narrow operand once, the wide one
+      // once per block), then the fewer wide rows (more blocks: more tasks, and when only the
+      // input is rectified, fewer of its vectors per tile): (padding, rows read, wide is larger).
+      let outputWide = (
+        padding(cout, Self.wide) + padding(cin, Self.narrow), cin + blocks(cin) * cout, cout > cin ? 1 : 0
       )
-      wideIsOutput = outputWide < inputWide || (outputWide == inputWide && cout >= cin)
+      let inputWide = (
+        padding(cin, Self.wide) + padding(cout, Self.narrow), cout + blocks(cout) * cin, cin >= cout ? 1 : 0
+      )
+      wideIsOutput = outputWide < inputWide
       let narrowRows = wideIsOutput ? cin : cout
       let tiles = (narrowRows + Self.narrow - 1) / Self.narrow
-      let blocks = (tiles + max(1, weightGradientBlockBytes / (4 * depth * Self.narrow)) - 1)
-        / max(1, weightGradientBlockBytes / (4 * depth * Self.narrow))
-      narrowBlock = (tiles + blocks - 1) / blocks * Self.narrow
+      narrowBlock = (tiles + blocks(narrowRows) - 1) / blocks(narrowRows) * Self.narrow
       narrowBlocks = (narrowRows + narrowBlock - 1) / narrowBlock
     }
 

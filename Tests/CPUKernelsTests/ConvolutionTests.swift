@@ -93,10 +93,12 @@ final class ConvolutionTests: XCTestCase {
   }
 
   /// The weight gradient's dot-product tiles (6 rows of one operand × 4 of the other): the
-  /// output gradient on the 6-row side (fewer padded rows, or a tie and more channels), the
-  /// input there (rectified input on either side), padded rows on both, image groups of at least
-  /// 2048 pixels with a partial last group, several blocks of the 4-row side's channels,
-  /// pixel chunks of 1024 within an image and of up to 8 whole images, and pixel tails.
+  /// output gradient on the 6-row side (fewer padded rows, or ties and as many or fewer
+  /// channels), the input there (fewer padded rows, or fewer rows read: 144→36 on 8×8 planes),
+  /// rectified input on either side, padded rows on both, image groups of at least 2048 pixels
+  /// with a partial last group, several blocks of the 4-row side's channels (also the input's,
+  /// 288→72 on 16×16 planes), pixel chunks of 1024 within an image and of up to 8 whole images,
+  /// and pixel tails.
   func testPointwiseWeightGradientTiles() {
     check(geometry(batch: 5, 12, 18, 6, 7, kernel: (1, 1)))
     check(geometry(batch: 3, 18, 8, 9, 8, kernel: (1, 1)))
@@ -105,12 +107,19 @@ final class ConvolutionTests: XCTestCase {
     check(geometry(batch: 3, 9, 6, 33, 35, kernel: (1, 1)))
     check(geometry(batch: 19, 6, 10, 3, 3, kernel: (1, 1)))
     check(geometry(batch: 4, 24, 12, 17, 17, kernel: (1, 1), stride: (2, 2)))
+    check(geometry(batch: 33, 144, 36, 8, 8, kernel: (1, 1)))
+    check(geometry(batch: 9, 288, 72, 16, 16, kernel: (1, 1)))
   }
 
   /// The weight gradient's partial sums belong to image groups, not threads: every thread
   /// count gives the same bits.
   func testPointwiseWeightGradientIsDeterministic() {
-    let g = geometry(batch: 70, 36, 24, 8, 8, kernel: (1, 1))
+    for g in [geometry(batch: 70, 36, 24, 8, 8, kernel: (1, 1)), geometry(batch: 9, 288, 72, 16, 16, kernel: (1, 1))] {
+      checkDeterministicWeightGradient(g)
+    }
+  }
+
+  private func checkDeterministicWeightGradient(_ g: ConvolutionGeometry) {
     let input = randomArray(g.inputCount, seed: 21)
     let gradOutput = randomArray(g.outputCount, seed: 22)
     let results = [1, 2, 3].map { threads in

@@ -3,12 +3,14 @@ import XCTest
 import _TestSupport
 
 final class GEMMTests: XCTestCase {
-  /// Shapes around the kernel's tile (8×32), depth block (256) and column block (512) sizes.
+  /// Shapes around the kernel's tile (8×32), depth block (256) and column block (512, or 1024
+  /// up to 144 deep) sizes.
   private let shapes: [(m: Int, n: Int, k: Int)] = [
     (1, 1, 1), (1, 37, 5), (17, 1, 9), (8, 32, 16), (13, 29, 7), (33, 65, 300), (9, 530, 3),
+    (13, 1100, 144), (11, 1100, 145),
   ]
 
-  /// Runs one product through `GEMM.multiply` on 1 and 2 threads and compares it with
+  /// Runs one product through `GEMM.multiply` on 1, 2 and 3 threads (the same bits on each) and compares it with
   /// `ReferenceGEMM`; every matrix gets a leading dimension `pad` elements wider than its rows.
   private func check(
     m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool, pad: Int,
@@ -24,7 +26,8 @@ final class GEMMTests: XCTestCase {
     ReferenceGEMM.multiply(
       m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
       transposeB: transposeB, c: &expected, ldc: ldc, accumulate: accumulate)
-    for threads in [1, 2] {
+    var results: [[Float]] = []
+    for threads in [1, 2, 3] {
       let pool = WorkerPool(threadCount: threads)
       var actual = c0
       GEMM.multiply(
@@ -34,7 +37,11 @@ final class GEMMTests: XCTestCase {
         actual, expected, rtol: 1e-4, atol: 1e-4,
         "m\(m) n\(n) k\(k) tA \(transposeA) tB \(transposeB) acc \(accumulate) threads \(threads)",
         file: file, line: line)
+      results.append(actual)
     }
+    // The split into tasks depends on the thread count, the sums do not.
+    XCTAssertEqual(results[0], results[1], file: file, line: line)
+    XCTAssertEqual(results[0], results[2], file: file, line: line)
   }
 
   func testAllTransposeCombinationsAndShapes() {
