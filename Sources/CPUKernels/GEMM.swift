@@ -21,14 +21,18 @@ public enum GEMM {
   private static let inPlaceRowLimit = 64
   /// Columns of B packed at once: a `kc×nc` B block (512 KiB) stays in L2.
   private static let nc = 512
-  /// Depth up to which `2·nc` columns are packed at once (a block of at most 576 KiB, still in
-  /// L2): for shallow products packing is mostly waiting on memory, and longer runs of each row
-  /// (whole 4 KiB rows of a 32×32 plane) stream faster (measured: 14–20% faster 1×1
-  /// convolutions with 36 or 144 input channels on 32×32 planes).
-  private static let wideBlockDepth = 144
+  /// Rows of A and depths for which `2·nc` columns are packed at once (a block of at most
+  /// 576 KiB, still in L2): packing such shallow products is mostly waiting on memory, and
+  /// longer runs of each row (whole 4 KiB rows of a 32×32 plane) stream faster. Measured on
+  /// 1×1 convolutions over 32×32 planes: 12–20% faster with 36 rows and 36 or 144 deep, or 144
+  /// rows and 36 deep; 15–40% slower with 16 rows or 16 deep, hence the lower bounds.
+  private static let wideBlockRows = 32
+  private static let wideBlockDepths = 32...144
 
-  /// The columns of B packed at once for products `k` deep.
-  private static func columnBlock(depth k: Int) -> Int { k <= wideBlockDepth ? 2 * nc : nc }
+  /// The columns of B packed at once for `m` rows of A and products `k` deep.
+  private static func columnBlock(rows m: Int, depth k: Int) -> Int {
+    m >= wideBlockRows && wideBlockDepths.contains(k) ? 2 * nc : nc
+  }
 
   /// `C = op(A)·op(B)`, or `C += op(A)·op(B)` when `accumulate`; row-major with leading
   /// dimensions.
@@ -81,7 +85,7 @@ public enum GEMM {
     // first (no repeated packing of A), then rows (each row chunk re-packs its B panels).
     let threads = pool.threadCount
     let wanted = threads == 1 ? 1 : 4 * threads
-    let columns = columnBlock(depth: k)
+    let columns = columnBlock(rows: m, depth: k)
     var colChunks = (nPanels * nr + columns - 1) / columns
     var rowChunks = 1
     if batch * colChunks < wanted {

@@ -4,10 +4,10 @@ import _TestSupport
 
 final class GEMMTests: XCTestCase {
   /// Shapes around the kernel's tile (8×32), depth block (256) and column block (512, or 1024
-  /// up to 144 deep) sizes.
+  /// for at least 32 rows and 32 to 144 deep) sizes.
   private let shapes: [(m: Int, n: Int, k: Int)] = [
     (1, 1, 1), (1, 37, 5), (17, 1, 9), (8, 32, 16), (13, 29, 7), (33, 65, 300), (9, 530, 3),
-    (13, 1100, 144), (11, 1100, 145),
+    (33, 1100, 144), (40, 1100, 145), (31, 1100, 36), (33, 1100, 31),
   ]
 
   /// Runs one product through `GEMM.multiply` on 1, 2 and 3 threads (the same bits on each) and compares it with
