@@ -19,8 +19,9 @@ public struct TrainStepBenchmark {
   public var backend: BackendKind = .cpu
   public var steps: Int
   public var dropPath: Float
-  /// The pass timed: the training step or an evaluation forward pass (a training step has no
-  /// architecture step, so `.weightsOnly` is the training step).
+  /// The pass timed: the training step or an evaluation forward pass. A training step has no
+  /// architecture step, so `.weightsOnly` times the training step (`darts bench train` refuses
+  /// it rather than print a misleading label).
   public var pass = BenchmarkedPass.step
 
   public init(genotype: Genotype = .dartsV2, channels: Int = 36, layers: Int = 20, batch: Int = 96, threads: Int, steps: Int, dropPath: Float = 0.1) {

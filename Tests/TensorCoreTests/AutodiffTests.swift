@@ -79,7 +79,7 @@ final class AutodiffTests: XCTestCase {
     let w = Tensor.randomNormal([16, 1, 3, 3], generator: &generator, on: backend).requiringGradient()
     let before = backend.memory.statistics.live
     let y = x.batchNormalized(gamma: gamma, beta: beta).output.conv2d(weight: w, padding: (1, 1), groups: 16, rectifyingInput: true)
-    // x and y are 1 MiB each; the normalised tensor would be a third.
+    // x and y are 1 MiB each; a kept normalised tensor would add a third MiB-sized one.
     XCTAssertLessThan(backend.memory.statistics.live - before, (1 << 20) + (1 << 18), "only the output y is live")
     XCTAssertEqual(gradients(of: y.sum(), wrt: [x, gamma, beta, w]).map(\.shape), [x.shape, [16], [16], w.shape])
   }

@@ -112,7 +112,9 @@ extension Tensor {
     if let beta { inputs.append(beta) }
     // NOTE: without γ/β the output *is* x̂, so the backward pass reads the output instead of
     // the input, and the input (usually a convolution output nothing else keeps) can be freed
-    // right after the forward pass. With γ/β the input is kept.
+    // right after the forward pass. With γ/β the input is kept, and the output carries the
+    // recipe that rebuilds it from the input (`ChannelAffineRecomputation`), so the operations
+    // that read it save the recipe instead and the output is freed after the forward pass.
     let affineFree = gamma == nil && beta == nil
     let saved = affineFree ? out : self
     var result = Tensor.recorded(out, name: "batchNorm", inputs: inputs) { gradOut, needed in
