@@ -29,24 +29,34 @@ public enum BatchNormKernels {
   }
 
   /// `output[n, c, s] = input[n, c, s] · scale[c] + shift[c]` (normalisation folded into an
-  /// affine map: `scale = γ/√(var+ε)`, `shift = β − mean·scale`). `output` may be `input`.
+  /// affine map: `scale = γ/√(var+ε)`, `shift = β − mean·scale`), then `· sampleScale[n]` when
+  /// given (a drop-path mask). `output` may be `input`.
   ///
   /// - Parameters:
   ///   - input, output: `[batch, channels, spatial]`.
   ///   - scale, shift: `[channels]`.
+  ///   - sampleScale: `[batch]`, or nil.
   public static func channelAffine(
     input: UnsafePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
     output: UnsafeMutablePointer<Float>, batch: Int, channels: Int, spatial: Int,
-    pool: WorkerPool
+    sampleScale: UnsafePointer<Float>? = nil, pool: WorkerPool
   ) {
     pool.parallelChunks(batch * channels, grain: max(1, 8192 / max(spatial, 1))) { planes in
       for plane in planes {
         let (a, b) = (scale[plane % channels], shift[plane % channels])
         let (x, y) = (input + plane * spatial, output + plane * spatial)
-        forEachVector(spatial) { i in
-          (SIMD16.load(x + i) * a + b).store(to: y + i)
-        } scalar: { i in
-          y[i] = x[i] * a + b
+        if let m = sampleScale?[plane / channels] {
+          forEachVector(spatial) { i in
+            ((SIMD16.load(x + i) * a + b) * m).store(to: y + i)
+          } scalar: { i in
+            y[i] = (x[i] * a + b) * m
+          }
+        } else {
+          forEachVector(spatial) { i in
+            (SIMD16.load(x + i) * a + b).store(to: y + i)
+          } scalar: { i in
+            y[i] = x[i] * a + b
+          }
         }
       }
     }

@@ -7,20 +7,27 @@
 /// * everything else (stems, 2×2, 1×7/7×1, grouped): im2col + GEMM (`GeneralConvolution`).
 ///
 /// Semantics are exactly those of `ReferenceConvolution`; outputs are overwritten.
-/// `rectifiedInput` (pointwise and depthwise only) convolves `max(input, 0)` without forming it.
+/// `rectifiedInput` (pointwise and depthwise only) convolves `max(input, 0)` without forming it;
+/// `inputAffine` (depthwise only) convolves the input mapped per channel, before the ReLU.
 public enum Convolution {
   /// Whether `rectifiedInput` is supported for `g`: the ReLU is fused into the kernel.
   public static func fusesRectification(_ g: ConvolutionGeometry) -> Bool { g.isPointwise || g.isDepthwise }
 
+  /// Whether `inputAffine` is supported for `g`: the per-channel map is fused into the kernel.
+  public static func fusesChannelAffine(_ g: ConvolutionGeometry) -> Bool { g.isDepthwise }
+
   public static func forward(
     _ g: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    output: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false
+    output: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false,
+    inputAffine: ChannelAffineRead? = nil
   ) {
     precondition(!rectifiedInput || fusesRectification(g), "no fused ReLU for \(g)")
+    precondition(inputAffine == nil || fusesChannelAffine(g), "no fused channel map for \(g)")
     if g.isPointwise {
       PointwiseConvolution.forward(g, input: input, weight: weight, output: output, pool: pool, rectifiedInput: rectifiedInput)
     } else if g.isDepthwise {
-      DepthwiseConvolution.forward(g, input: input, weight: weight, output: output, pool: pool, rectifiedInput: rectifiedInput)
+      DepthwiseConvolution.forward(
+        g, input: input, weight: weight, output: output, pool: pool, rectifiedInput: rectifiedInput, inputAffine: inputAffine)
     } else {
       GeneralConvolution.forward(g, input: input, weight: weight, output: output, pool: pool)
     }
@@ -44,15 +51,18 @@ public enum Convolution {
 
   public static func backwardWeight(
     _ g: ConvolutionGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
-    gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false
+    gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false,
+    inputAffine: ChannelAffineRead? = nil
   ) {
     precondition(!rectifiedInput || fusesRectification(g), "no fused ReLU for \(g)")
+    precondition(inputAffine == nil || fusesChannelAffine(g), "no fused channel map for \(g)")
     if g.isPointwise {
       PointwiseConvolution.backwardWeight(
         g, input: input, gradOutput: gradOutput, gradWeight: gradWeight, pool: pool, rectifiedInput: rectifiedInput)
     } else if g.isDepthwise {
       DepthwiseConvolution.backwardWeight(
-        g, input: input, gradOutput: gradOutput, gradWeight: gradWeight, pool: pool, rectifiedInput: rectifiedInput)
+        g, input: input, gradOutput: gradOutput, gradWeight: gradWeight, pool: pool, rectifiedInput: rectifiedInput,
+        inputAffine: inputAffine)
     } else {
       GeneralConvolution.backwardWeight(
         g, input: input, gradOutput: gradOutput, gradWeight: gradWeight, pool: pool)

@@ -16,9 +16,11 @@ public enum DepthwiseConvolution {
   ///   - weight: `[C, 1, kernelHeight, kernelWidth]`.
   ///   - output: `[batch, C, outHeight, outWidth]`, overwritten.
   ///   - rectifiedInput: convolve `max(input, 0)` (a ReLU fused into the input read).
+  ///   - inputAffine: convolve the input mapped per channel (before the ReLU), as it is read.
   public static func forward(
     _ g: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    output: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false
+    output: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false,
+    inputAffine: ChannelAffineRead? = nil
   ) {
     precondition(g.isDepthwise, "not a depthwise geometry: \(g)")
     var plan = WindowPlan.forward(g)
@@ -29,7 +31,7 @@ public enum DepthwiseConvolution {
       forEachWindowTask(g.batch * g.inChannels, scratch: plan.layout.count, fill: 0, pool: pool) {
         plane, scratch in
         plan.layout.transfer(plane: UnsafeMutablePointer(mutating: input + plane * inPlane),
-          buffer: scratch, intoBuffer: true)
+          buffer: scratch, intoBuffer: true, affine: inputAffine?.coefficients(channel: plane % g.inChannels))
         let kernel = TapWeights(weights: weight + (plane % g.inChannels) * taps, step: 1)
         plan.gather(offsets, scratch, kernel, output + plane * outPlane)
       }
@@ -45,9 +47,12 @@ public enum DepthwiseConvolution {
   ///   - gradInput: `[batch, C, inHeight, inWidth]`, overwritten.
   ///   - rectifiedInput: the forward pass read `max(rectifiedInput, 0)`; the gradient is zeroed
   ///     where the input is not positive (the fused ReLU's gradient).
+  ///   - inputAffine: the forward pass mapped `rectifiedInput` per channel before the ReLU; the
+  ///     gate is the mapped value.
   public static func backwardInput(
     _ g: ConvolutionGeometry, gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    gradInput: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: UnsafePointer<Float>? = nil
+    gradInput: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: UnsafePointer<Float>? = nil,
+    inputAffine: ChannelAffineRead? = nil
   ) {
     precondition(g.isDepthwise, "not a depthwise geometry: \(g)")
     let plan = WindowPlan.transposed(g)
@@ -62,7 +67,9 @@ public enum DepthwiseConvolution {
         // ReLU's gradient zeroes the outputs whose input was not positive.
         let flipped = TapWeights(
           weights: weight + (plane % g.inChannels + 1) * taps - 1, step: -1,
-          gate: rectifiedInput.map { ($0 + plane * inPlane, g.inWidth) })
+          gate: rectifiedInput.map {
+            ($0 + plane * inPlane, g.inWidth, inputAffine?.coefficients(channel: plane % g.inChannels))
+          })
         plan.gather(offsets, scratch, flipped, gradInput + plane * inPlane)
       }
     }
@@ -80,9 +87,11 @@ public enum DepthwiseConvolution {
   ///   - gradOutput: `[batch, C, outHeight, outWidth]`.
   ///   - gradWeight: `[C, 1, kernelHeight, kernelWidth]`, overwritten.
   ///   - rectifiedInput: the forward pass read `max(input, 0)`.
+  ///   - inputAffine: the forward pass mapped the input per channel (before the ReLU).
   public static func backwardWeight(
     _ g: ConvolutionGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
-    gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false
+    gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false,
+    inputAffine: ChannelAffineRead? = nil
   ) {
     precondition(g.isDepthwise, "not a depthwise geometry: \(g)")
     var plan = WindowPlan.forward(g)
@@ -110,7 +119,7 @@ public enum DepthwiseConvolution {
           for c in channels {
             let plane = n * g.inChannels + c
             plan.layout.transfer(plane: UnsafeMutablePointer(mutating: input + plane * inPlane),
-              buffer: scratch, intoBuffer: true)
+              buffer: scratch, intoBuffer: true, affine: inputAffine?.coefficients(channel: c))
             var grad = (rows: gradOutput + plane * outPlane, stride: g.outWidth, width: g.outWidth)
             if let gradLayout {
               gradLayout.transfer(plane: UnsafeMutablePointer(mutating: grad.rows),
@@ -342,18 +351,30 @@ struct PlaneLayout {
   }
 
   /// Copies a whole plane into the buffer (`intoBuffer`) or back out of it; copying out writes
-  /// zero for source positions outside the buffer.
+  /// zero for source positions outside the buffer. Copying in maps each value by `affine`
+  /// (then rectifies it, with `rectify`).
   @inline(__always)
-  func transfer(plane: UnsafeMutablePointer<Float>, buffer: UnsafeMutablePointer<Float>, intoBuffer: Bool) {
+  func transfer(
+    plane: UnsafeMutablePointer<Float>, buffer: UnsafeMutablePointer<Float>, intoBuffer: Bool,
+    affine: ChannelAffineCoefficients? = nil
+  ) {
     let kind = runKind(intoBuffer: intoBuffer)
+    precondition(affine == nil || intoBuffer, "only a copy into the buffer maps its values")
     let width = kind == .split ? sourceWidth / 2 : sourceWidth
     if kind != .scalar && width >= 16 {
-      transferRows(SIMD16<Float>.self, kind, plane, buffer, intoBuffer: intoBuffer)
+      transferRows(SIMD16<Float>.self, kind, plane, buffer, intoBuffer: intoBuffer, affine)
     } else if kind != .scalar && width >= 8 {
-      transferRows(SIMD8<Float>.self, kind, plane, buffer, intoBuffer: intoBuffer)
+      transferRows(SIMD8<Float>.self, kind, plane, buffer, intoBuffer: intoBuffer, affine)
     } else {
-      transferRows(SIMD4<Float>.self, width >= 4 ? kind : .scalar, plane, buffer, intoBuffer: intoBuffer)
+      transferRows(SIMD4<Float>.self, width >= 4 ? kind : .scalar, plane, buffer, intoBuffer: intoBuffer, affine)
     }
+  }
+
+  /// A value as it enters the buffer: mapped by `affine`, then rectified with `rectify`.
+  @inline(__always)
+  private func entering<V: LaneVector>(_ x: V, _ affine: ChannelAffineCoefficients?) -> V {
+    let mapped = affine.map { $0(x) } ?? x
+    return rectify ? V.maximum(V(), mapped) : mapped
   }
 
   /// Moves every row in runs of `V` lanes (the last run moved left to end at the row's end;
@@ -362,7 +383,7 @@ struct PlaneLayout {
   @inline(__always)
   private func transferRows<V: LaneVector>(
     _: V.Type, _ kind: RunKind, _ plane: UnsafeMutablePointer<Float>,
-    _ buffer: UnsafeMutablePointer<Float>, intoBuffer: Bool
+    _ buffer: UnsafeMutablePointer<Float>, intoBuffer: Bool, _ affine: ChannelAffineCoefficients?
   ) {
     let run = kind == .split ? 2 * V.scalarCount : kind == .scalar ? sourceWidth : V.scalarCount
     for i in 0..<sourceHeight {
@@ -376,8 +397,8 @@ struct PlaneLayout {
       var next = 0
       while next < sourceWidth {
         let j = min(next, sourceWidth - run)
-        if !transferRun(V.self, kind, planeRow, bufferRow, at: j, intoBuffer: intoBuffer) {
-          for e in j..<(j + run) { transferElement(e, planeRow, bufferRow, intoBuffer: intoBuffer) }
+        if !transferRun(V.self, kind, planeRow, bufferRow, at: j, intoBuffer: intoBuffer, affine) {
+          for e in j..<(j + run) { transferElement(e, planeRow, bufferRow, intoBuffer: intoBuffer, affine) }
         }
         next = j + run
       }
@@ -389,7 +410,8 @@ struct PlaneLayout {
   @inline(__always)
   private func transferRun<V: LaneVector>(
     _: V.Type, _ kind: RunKind, _ planeRow: UnsafeMutablePointer<Float>,
-    _ bufferRow: UnsafeMutablePointer<Float>, at j: Int, intoBuffer: Bool
+    _ bufferRow: UnsafeMutablePointer<Float>, at j: Int, intoBuffer: Bool,
+    _ affine: ChannelAffineCoefficients?
   ) -> Bool {
     let n = V.scalarCount
     switch kind {
@@ -397,8 +419,7 @@ struct PlaneLayout {
       let v = j + columnOffset
       guard v >= 0 && v + n <= phaseWidth else { return false }
       if intoBuffer {
-        let x = V.load(planeRow + j)
-        (rectify ? V.maximum(V(), x) : x).store(to: bufferRow + v)
+        entering(V.load(planeRow + j), affine).store(to: bufferRow + v)
       } else {
         V.load(bufferRow + v).store(to: planeRow + j)
       }
@@ -409,14 +430,14 @@ struct PlaneLayout {
       let odd = bufferRow + ((v + 1) & 1) * phaseWidth + (v + 1) >> 1
       if intoBuffer {
         let (e, o) = V.split(UnsafeRawPointer(planeRow + j).loadUnaligned(as: V.Pair.self))
-        (rectify ? V.maximum(V(), e) : e).store(to: even)
-        (rectify ? V.maximum(V(), o) : o).store(to: odd)
+        entering(e, affine).store(to: even)
+        entering(o, affine).store(to: odd)
       } else {
         UnsafeMutableRawPointer(planeRow + j).storeBytes(
           of: V.merge(even: V.load(even), odd: V.load(odd)), as: V.Pair.self)
       }
     case .insert:
-      precondition(!rectify, "zero insertion never reads a rectified input")
+      precondition(!rectify && affine == nil, "zero insertion never reads a rectified or mapped input")
       // Odd buffer columns of the run get the zeros they already hold.
       let v = 2 * j + columnOffset
       guard v >= 0 && v + 2 * n <= phaseWidth else { return false }
@@ -440,11 +461,12 @@ struct PlaneLayout {
   @inline(__always)
   private func transferElement(
     _ j: Int, _ planeRow: UnsafeMutablePointer<Float>, _ bufferRow: UnsafeMutablePointer<Float>,
-    intoBuffer: Bool
+    intoBuffer: Bool, _ affine: ChannelAffineCoefficients?
   ) {
     let index = bufferIndex(j)
     if intoBuffer {
-      if let index { bufferRow[index] = rectify ? max(planeRow[j], 0) : planeRow[j] }
+      let mapped = affine.map { $0(planeRow[j]) } ?? planeRow[j]
+      if let index { bufferRow[index] = rectify ? max(mapped, 0) : mapped }
     } else {
       planeRow[j] = index.map { bufferRow[$0] } ?? 0
     }
@@ -755,9 +777,9 @@ protocol WindowReduction {
 struct TapWeights: WindowReduction {
   var weights: UnsafePointer<Float>
   var step: Int
-  /// A plane of the output's shape (its rows and their width): where it is not positive, the
-  /// output is zero instead of the sum.
-  var gate: (rows: UnsafePointer<Float>, width: Int)? = nil
+  /// A plane of the output's shape (its rows and their width), optionally mapped: where it is
+  /// not positive, the output is zero instead of the sum.
+  var gate: (rows: UnsafePointer<Float>, width: Int, affine: ChannelAffineCoefficients?)? = nil
 
   @inline(__always) func start<V: LaneVector>() -> V { V() }
   @inline(__always)
@@ -768,7 +790,7 @@ struct TapWeights: WindowReduction {
   func finish<V: LaneVector>(_ accumulator: V, y: Int, x: Int) -> V {
     guard let gate else { return accumulator }
     let row = gate.rows + y * gate.width + x
-    return accumulator.zeroing(
-      whereNotPositive: gate.width >= V.scalarCount ? V.load(row) : V.load(row, count: gate.width))
+    let values: V = gate.width >= V.scalarCount ? V.load(row) : V.load(row, count: gate.width)
+    return accumulator.zeroing(whereNotPositive: gate.affine.map { $0(values) } ?? values)
   }
 }

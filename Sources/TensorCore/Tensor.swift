@@ -7,8 +7,11 @@
 public struct Tensor: @unchecked Sendable, CustomStringConvertible {
   /// The extent of each axis, outermost first. `[]` is a scalar.
   public let shape: [Int]
-  /// The element buffer (at least `count` floats).
-  public private(set) var storage: TensorStorage
+  /// The element buffer (at least `count` floats). The values of a deferred tensor
+  /// (`deferredValues`) are formed here on first use.
+  public var storage: TensorStorage { heldStorage ?? deferredValues!.storage }
+  /// The buffer; nil only while the values are deferred.
+  private var heldStorage: TensorStorage?
   /// Where the storage lives and the kernels run.
   public let backend: any Backend
   /// The graph node that produced this tensor, or the leaf node of a tensor that requires a
@@ -19,16 +22,33 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
   /// contribution is summed into the input's gradient without forming the zeros (see
   /// `accumulatedGradient`).
   private(set) var embedding: ChannelEmbedding?
-  /// Set only on the output of a training-mode batch normalisation with γ/β: the recipe that
-  /// recomputes these values from the normalisation's input, which operations save instead of
-  /// the values (`SavedActivation`).
-  var recomputation: ChannelAffineRecomputation?
+  /// Set only on the output of a training-mode batch normalisation with γ/β while the graph is
+  /// recorded: the values are formed from the normalisation's input when first read, and a
+  /// depthwise convolution never reads them (it maps the input as it reads it).
+  private var deferredValues: DeferredChannelAffine?
+  /// The recipe that recomputes a deferred tensor's values from the normalisation's input,
+  /// which operations save instead of the values (`SavedActivation`), or nil.
+  var recomputation: ChannelAffineRecomputation? { deferredValues?.recipe }
 
   init(shape: [Int], storage: TensorStorage, backend: any Backend, node: GradientNode? = nil) {
     self.shape = shape
-    self.storage = storage
+    self.heldStorage = storage
     self.backend = backend
     self.node = node
+  }
+
+  /// A tensor of `shape` whose values `recipe` forms when they are first read.
+  init(shape: [Int], deferring recipe: ChannelAffineRecomputation, on backend: any Backend) {
+    self.shape = shape
+    self.backend = backend
+    deferredValues = DeferredChannelAffine(recipe, count: shape.reduce(1, *), on: backend)
+  }
+
+  /// These values (deferred or not) with `node` as their graph node.
+  func withNode(_ node: GradientNode) -> Tensor {
+    var result = self
+    result.node = node
+    return result
   }
 
   /// Where a gradient contribution of channels `channels` sits in its input of `shape`.
@@ -158,8 +178,12 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
   mutating func updateInPlace(_ update: (TensorStorage) -> Void) {
     let wasLeaf = node != nil
     node = nil
-    if !isKnownUniquelyReferenced(&storage) {
-      storage = copied().storage
+    if heldStorage == nil {
+      heldStorage = storage
+      deferredValues = nil
+    }
+    if !isKnownUniquelyReferenced(&heldStorage!) {
+      heldStorage = copied().storage
     }
     update(storage)
     if wasLeaf { node = GradientNode(leafShape: shape) }

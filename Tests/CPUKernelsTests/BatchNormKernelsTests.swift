@@ -67,6 +67,35 @@ final class BatchNormKernelsTests: XCTestCase {
     }
   }
 
+  /// The map followed by a per-image factor (a drop-path mask, kept images scaled by 2) is,
+  /// bit for bit, the map's output multiplied by the factor afterwards.
+  func testChannelAffineWithSampleScaleEqualsTheMapThenTheProduct() {
+    for threads in [1, 2] {
+      let pool = WorkerPool(threadCount: threads)
+      for (index, (batch, channels, spatial)) in Self.shapes.enumerated() {
+        let count = batch * channels * spatial
+        let input = randomArray(count, seed: UInt64(index) + 60)
+        let (scale, shift) = (randomArray(channels, seed: 61), randomArray(channels, seed: 62))
+        let mask = (0..<batch).map { $0 % 3 == 1 ? Float(0) : 2 }
+        var output = [Float](repeating: .nan, count: count)
+        var mapped = output
+        BatchNormKernels.channelAffine(
+          input: input, scale: scale, shift: shift, output: &output, batch: batch, channels: channels,
+          spatial: spatial, sampleScale: mask, pool: pool)
+        BatchNormKernels.channelAffine(
+          input: input, scale: scale, shift: shift, output: &mapped, batch: batch, channels: channels,
+          spatial: spatial, pool: pool)
+        let expected = mapped.indices.map { mapped[$0] * mask[$0 / (channels * spatial)] }
+        XCTAssertEqual(output, expected, "\(batch)x\(channels)x\(spatial) threads \(threads)")
+        var reference = [Float](repeating: .nan, count: count)
+        ReferenceBatchNorm.channelAffine(
+          input: input, scale: scale, shift: shift, output: &reference, batch: batch, channels: channels,
+          spatial: spatial, sampleScale: mask)
+        XCTAssertEqual(reference, expected, "reference \(batch)x\(channels)x\(spatial)")
+      }
+    }
+  }
+
   func testBackwardMatchesReference() {
     for threads in [1, 2] {
       let pool = WorkerPool(threadCount: threads)

@@ -113,6 +113,59 @@ final class DepthwiseConvolutionTests: XCTestCase {
     }
   }
 
+  /// A per-channel map fused into the input read (a batch normalisation's output rebuilt as it
+  /// is read) gives exactly what the same kernels give on the mapped values formed by
+  /// `BatchNormKernels.channelAffine`, with and without the ReLU after it; the input gradient's
+  /// ReLU gate is the mapped value.
+  func testChannelAffineInputEqualsTheKernelsOnTheMappedValues() {
+    for threads in [1, 3] {
+      let pool = WorkerPool(threadCount: threads)
+      for (index, g) in Self.geometries.enumerated() {
+        let spatial = g.inHeight * g.inWidth
+        let input = randomArray(g.inputCount, seed: UInt64(index) + 300)
+        // Maps that keep both signs in every channel, so the ReLU gate opens and closes.
+        let scale = randomArray(g.inChannels, seed: UInt64(index) + 400, low: 0.5, high: 1.5)
+        let shift = randomArray(g.inChannels, seed: UInt64(index) + 500, low: -0.4, high: 0.4)
+        var mapped = [Float](repeating: .nan, count: g.inputCount)
+        BatchNormKernels.channelAffine(
+          input: input, scale: scale, shift: shift, output: &mapped, batch: g.batch, channels: g.inChannels,
+          spatial: spatial, pool: pool)
+        let weight = randomArray(g.weightCount, seed: 9)
+        let gradOutput = randomArray(g.outputCount, seed: 10)
+        // The three passes on `values`, read through `affine` (the gate too when rectified).
+        func passes(_ values: [Float], _ affine: ChannelAffineRead?, rectified: Bool) -> [[Float]] {
+          var output = [Float](repeating: .nan, count: g.outputCount)
+          var gradWeight = [Float](repeating: .nan, count: g.weightCount)
+          var gradInput = [Float](repeating: .nan, count: g.inputCount)
+          DepthwiseConvolution.forward(
+            g, input: values, weight: weight, output: &output, pool: pool, rectifiedInput: rectified, inputAffine: affine)
+          DepthwiseConvolution.backwardWeight(
+            g, input: values, gradOutput: gradOutput, gradWeight: &gradWeight, pool: pool, rectifiedInput: rectified,
+            inputAffine: affine)
+          DepthwiseConvolution.backwardInput(
+            g, gradOutput: gradOutput, weight: weight, gradInput: &gradInput, pool: pool,
+            rectifiedInput: rectified ? values : nil, inputAffine: affine)
+          return [output, gradWeight, gradInput]
+        }
+        scale.withUnsafeBufferPointer { scale in
+          shift.withUnsafeBufferPointer { shift in
+            let affine = ChannelAffineRead(scale: scale.baseAddress!, shift: shift.baseAddress!)
+            for rectified in [false, true] {
+              let fused = passes(input, affine, rectified: rectified)
+              let formed = passes(mapped, nil, rectified: rectified)
+              for (pass, name) in ["forward", "backward weight", "backward input"].enumerated() {
+                XCTAssertEqual(fused[pass], formed[pass], "\(name) \(g) rectified \(rectified) threads \(threads)")
+              }
+              if rectified {
+                XCTAssertTrue(formed[2].contains(0) && mapped.contains { $0 > 0 }, "the gate closes somewhere and opens somewhere: \(g)")
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
   /// The weight gradient sums over images in a fixed order within each channel: bit-identical
   /// on any thread count.
   func testWeightGradientIndependentOfThreadCount() {

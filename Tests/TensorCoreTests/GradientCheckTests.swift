@@ -221,17 +221,31 @@ final class GradientCheckTests: XCTestCase {
     }
   }
 
-  /// The consumers of an affine batch norm's output (convolutions, ReLU, max pooling) recompute
-  /// it in their backward rules instead of keeping it: the gradients are bit-identical to those
-  /// of consumers that keep a copy (`y · 1` has no recipe), and the convolutions' match finite
+  /// The consumers of an affine batch norm's deferred output (convolutions, ReLU, max pooling)
+  /// (and drop path, which defers its product with them) recompute it in their backward rules
+  /// instead of keeping it, and depthwise convolutions map
+  /// the normalisation's input as they read it instead of forming it: outputs and gradients are
+  /// bit-identical to those of consumers of a copy (`y · 1` is an ordinary tensor), also when a
+  /// depthwise convolution and another reader share it, and the convolutions' match finite
   /// differences (away from the ReLU's kink: the kinks of ReLU and max pooling at BN outputs
   /// near 0 and near ties defeat a finite-difference step; their own rules are checked in
   /// `testUnaryFunctions` and `testPooling`).
   func testConsumersOfAnAffineBatchNormRecomputeItExactly() {
     let x = random([3, 4, 6, 6], low: 0, high: 3)
     let (gamma, beta) = (random([4], low: 0.5, high: 1.5), random([4]))
+    // The same drop-path mask at every call, dropping some of the three images and keeping some.
+    func droppingPaths(_ y: Tensor) -> Tensor {
+      var generator = SeededGenerator(seed: 2)
+      return y.droppingPath(probability: 0.5, generator: &generator)
+    }
+    let imagesKept = Set(droppingPaths(Tensor(repeating: 1, shape: [3, 1, 1, 1], on: x.backend)).scalars)
+    XCTAssertEqual(imagesKept, [0, 2])
     let consumers: [(String, (Tensor, Tensor) -> Tensor)] = [
       ("relu dw conv", { y, w in y.conv2d(weight: w, padding: (1, 1), groups: 4, rectifyingInput: true) }),
+      ("dw conv stride 2 dilation 2", { y, w in y.conv2d(weight: w, stride: (2, 2), padding: (2, 2), dilation: (2, 2), groups: 4) }),
+      ("relu dw conv and a skip", { y, w in y.conv2d(weight: w, padding: (1, 1), groups: 4, rectifyingInput: true) + y }),
+      ("drop path", { y, _ in droppingPaths(y) }),
+      ("drop path, relu dw conv", { y, w in droppingPaths(y).conv2d(weight: w, padding: (1, 1), groups: 4, rectifyingInput: true) }),
       ("dense conv", { y, w in y.conv2d(weight: w.reshaped(to: [1, 4, 3, 3]), padding: (1, 1)) }),
       ("relu", { y, _ in y.relu() }),
       ("max pool", { y, _ in y.maxPool2d(kernel: 3, stride: 2, padding: 1) }),
@@ -247,6 +261,7 @@ final class GradientCheckTests: XCTestCase {
       let leaves = [x, gamma, beta, w].map { $0.requiringGradient() }
       func normalized() -> Tensor { leaves[0].batchNormalized(gamma: leaves[1], beta: leaves[2]).output }
       let seed = random(withoutGradients { consumer(normalized(), w) }.shape)
+      XCTAssertEqual(consumer(normalized(), leaves[3]).scalars, consumer(normalized() * 1, leaves[3]).scalars, name)
       let recomputed = gradients(of: consumer(normalized(), leaves[3]), wrt: leaves, seed: seed)
       let kept = gradients(of: consumer(normalized() * 1, leaves[3]), wrt: leaves, seed: seed)
       XCTAssertNotEqual(recomputed[0].scalars, [Float](repeating: 0, count: x.count), name)

@@ -43,13 +43,18 @@ public enum ReferenceBatchNorm {
   }
 
   /// `output[n, c, s] = input[n, c, s] · scale[c] + shift[c]` (normalisation folded into an
-  /// affine map: `scale = γ/√(var+ε)`, `shift = β − mean·scale`).
+  /// affine map: `scale = γ/√(var+ε)`, `shift = β − mean·scale`), then `· sampleScale[n]`
+  /// when given.
   public static func channelAffine(
     input: UnsafePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
-    output: UnsafeMutablePointer<Float>, batch: Int, channels: Int, spatial: Int
+    output: UnsafeMutablePointer<Float>, batch: Int, channels: Int, spatial: Int,
+    sampleScale: UnsafePointer<Float>? = nil
   ) {
     for c in 0..<channels {
       forEach(batch, channels, spatial, c) { output[$0] = input[$0] * scale[c] + shift[c] }
+    }
+    if let sampleScale {
+      for i in 0..<(batch * channels * spatial) { output[i] *= sampleScale[i / (channels * spatial)] }
     }
   }
 

@@ -45,11 +45,15 @@ extension Tensor {
     _ result: Tensor, name: String, inputs: [Tensor],
     backward: @escaping (Tensor, [Bool]) -> [Tensor?]
   ) -> Tensor {
-    guard GradientMode.isRecording, inputs.contains(where: { $0.requiresGradient }) else {
-      return result
-    }
+    guard recordsGradient(of: inputs) else { return result }
     let node = GradientNode(
       name: name, inputs: inputs.map { $0.node }, shape: result.shape, backward: backward)
-    return Tensor(shape: result.shape, storage: result.storage, backend: result.backend, node: node)
+    return result.withNode(node)
+  }
+
+  /// Whether an operation on `inputs` is recorded (`recorded` attaches a node to its result):
+  /// recording is on and an input requires a gradient.
+  static func recordsGradient(of inputs: [Tensor]) -> Bool {
+    GradientMode.isRecording && inputs.contains(where: { $0.requiresGradient })
   }
 }

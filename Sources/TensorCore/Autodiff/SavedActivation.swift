@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The values of an operation's input that its backward rule reads, kept either as the tensor
 /// itself or, for the output of a batch normalisation with γ/β, as the recipe that recomputes
 /// it from tensors the normalisation keeps anyway (`ChannelAffineRecomputation`).
@@ -24,22 +26,58 @@ struct SavedActivation {
 
   /// The values: the kept storage, or a fresh one recomputed on each call (call once per rule).
   func values() -> TensorStorage {
-    if let kept { return kept }
-    let r = recomputation!
-    let out = backend.allocate(shape.reduce(1, *))
-    backend.channelAffine(input: r.source, scale: r.scale, shift: r.shift, output: out, batch: r.batch, channels: r.channels, spatial: r.spatial)
-    return out
+    kept ?? recomputation!.values(count: shape.reduce(1, *), on: backend)
   }
 }
 
 /// How to recompute a tensor `y[n, c, …] = source[n, c, …]·scale[c] + shift[c]` (NCHW with
-/// `spatial` = H·W): a training-mode batch normalisation with γ/β, whose backward pass keeps its
-/// input `source` anyway.
+/// `spatial` = H·W), times `sampleScale[n]` when set: a training-mode batch normalisation with
+/// γ/β, whose backward pass keeps its input `source` anyway, and its drop path.
 struct ChannelAffineRecomputation {
   let source: TensorStorage
   let scale: TensorStorage
   let shift: TensorStorage
+  /// `[batch]`: the drop-path mask applied to the normalisation's output, or nil.
+  var sampleScale: TensorStorage?
   let batch: Int
   let channels: Int
   let spatial: Int
+
+  /// The values, in a fresh storage of `count` elements.
+  func values(count: Int, on backend: any Backend) -> TensorStorage {
+    let out = backend.allocate(count)
+    backend.channelAffine(
+      input: source, scale: scale, shift: shift, sampleScale: sampleScale, output: out, batch: batch, channels: channels,
+      spatial: spatial)
+    return out
+  }
+}
+
+/// The values of a tensor that are formed only when something first reads them: the output of
+/// a training-mode batch normalisation with γ/β (`ChannelAffineRecomputation`). A depthwise
+/// convolution maps the normalisation's input as it reads it instead (`ConvolutionInput`), so
+/// the BN → ReLU → depthwise chain in the middle of every separable convolution never forms
+/// that output: one pass over the map saved in the forward pass and one in the backward pass,
+/// per separable convolution. Any other reader forms it here once, and shares it.
+final class DeferredChannelAffine: @unchecked Sendable {
+  let recipe: ChannelAffineRecomputation
+  private let count: Int
+  private let backend: any Backend
+  private let formed = Mutex<TensorStorage?>(nil)
+
+  init(_ recipe: ChannelAffineRecomputation, count: Int, on backend: any Backend) {
+    self.recipe = recipe
+    self.count = count
+    self.backend = backend
+  }
+
+  /// The values, formed on the first call.
+  var storage: TensorStorage {
+    formed.withLock { formed in
+      if let formed { return formed }
+      let values = recipe.values(count: count, on: backend)
+      formed = values
+      return values
+    }
+  }
 }

@@ -147,52 +147,89 @@ extension CPUBackend {
 extension CPUBackend {
   /// A ReLU in front of a pointwise or depthwise convolution is applied as the kernel reads
   /// (the ReLU → depthwise pair of every DARTS separable and dilated convolution, the ReLU →
-  /// 1×1 preprocessing of the cells); other kernels read a rectified copy in the pool's
-  /// scratch memory, which is not a tensor and never fragments the allocator.
-  public func convolutionForward(
-    _ g: ConvolutionGeometry, input: TensorStorage, weight: TensorStorage, output: TensorStorage,
-    rectifyingInput: Bool
-  ) {
-    withInput(input, g, rectifying: rectifyingInput) { x, fused in
-      Convolution.forward(g, input: x, weight: weight.pointer, output: output.pointer, pool: pool, rectifiedInput: fused)
+  /// 1×1 preprocessing of the cells), and so is a batch normalisation's channel map in front
+  /// of a depthwise one (the BN → ReLU → depthwise chain in the middle of every separable
+  /// convolution); other kernels read a mapped or rectified copy in the pool's scratch memory,
+  /// which is not a tensor and never fragments the allocator.
+  public func convolutionForward(_ g: ConvolutionGeometry, input: ConvolutionInput, weight: TensorStorage, output: TensorStorage) {
+    withInput(input, g) { x, read in
+      Convolution.forward(
+        g, input: x, weight: weight.pointer, output: output.pointer, pool: pool, rectifiedInput: read.rectified,
+        inputAffine: read.affine)
     }
   }
 
   public func convolutionBackwardInput(
     _ g: ConvolutionGeometry, gradOutput: TensorStorage, weight: TensorStorage, gradInput: TensorStorage,
-    rectifiedInput: TensorStorage?
+    rectifiedInput: ConvolutionInput?
   ) {
     if let rectifiedInput, g.isDepthwise {
       DepthwiseConvolution.backwardInput(
         g, gradOutput: gradOutput.pointer, weight: weight.pointer, gradInput: gradInput.pointer, pool: pool,
-        rectifiedInput: rectifiedInput.pointer)
+        rectifiedInput: rectifiedInput.values.pointer, inputAffine: Self.affineRead(rectifiedInput))
       return
     }
     Convolution.backwardInput(g, gradOutput: gradOutput.pointer, weight: weight.pointer, gradInput: gradInput.pointer, pool: pool)
     if let rectifiedInput {
-      Elementwise.reluBackward(input: rectifiedInput.pointer, gradOutput: gradInput.pointer, gradInput: gradInput.pointer, count: g.inputCount, pool: pool)
+      withMappedValues(rectifiedInput, g) { x in
+        Elementwise.reluBackward(input: x, gradOutput: gradInput.pointer, gradInput: gradInput.pointer, count: g.inputCount, pool: pool)
+      }
     }
   }
 
   public func convolutionBackwardWeight(
-    _ g: ConvolutionGeometry, input: TensorStorage, gradOutput: TensorStorage, gradWeight: TensorStorage,
-    rectifyingInput: Bool
+    _ g: ConvolutionGeometry, input: ConvolutionInput, gradOutput: TensorStorage, gradWeight: TensorStorage
   ) {
-    withInput(input, g, rectifying: rectifyingInput) { x, fused in
-      Convolution.backwardWeight(g, input: x, gradOutput: gradOutput.pointer, gradWeight: gradWeight.pointer, pool: pool, rectifiedInput: fused)
+    withInput(input, g) { x, read in
+      Convolution.backwardWeight(
+        g, input: x, gradOutput: gradOutput.pointer, gradWeight: gradWeight.pointer, pool: pool,
+        rectifiedInput: read.rectified, inputAffine: read.affine)
     }
   }
 
-  /// Calls `body(x, fused)` with the input a convolution kernel reads: `input` itself, with
-  /// `fused` telling the kernel to rectify as it reads, or a rectified scratch copy.
-  private func withInput(_ input: TensorStorage, _ g: ConvolutionGeometry, rectifying: Bool, _ body: (UnsafePointer<Float>, Bool) -> Void) {
-    guard rectifying, !Convolution.fusesRectification(g) else {
-      body(input.pointer, rectifying)
+  private static func affineRead(_ input: ConvolutionInput) -> ChannelAffineRead? {
+    input.channelAffine.map { ChannelAffineRead(scale: $0.scale.pointer, shift: $0.shift.pointer) }
+  }
+
+  /// Calls `body(x, read)` with the values a convolution kernel reads and what it applies to
+  /// them as it reads (`read`): the input's own values with its channel map and ReLU, where the
+  /// kernel fuses them (`Convolution.fusesChannelAffine`, `fusesRectification`), else a
+  /// scratch copy with what the kernel does not fuse already applied.
+  private func withInput(
+    _ input: ConvolutionInput, _ g: ConvolutionGeometry,
+    _ body: (UnsafePointer<Float>, (rectified: Bool, affine: ChannelAffineRead?)) -> Void
+  ) {
+    let affine = Self.affineRead(input)
+    let mapHere = affine != nil && !Convolution.fusesChannelAffine(g)
+    let rectifyHere = input.rectified && !Convolution.fusesRectification(g)
+    guard mapHere || rectifyHere else {
+      body(input.values.pointer, (input.rectified, affine))
+      return
+    }
+    withMappedValues(input, g) { mapped in
+      guard rectifyHere else {
+        body(mapped, (input.rectified, nil))
+        return
+      }
+      pool.withScratch(count: g.inputCount) { scratch in
+        Elementwise.relu(mapped, scratch, count: g.inputCount, pool: pool)
+        body(scratch, (false, nil))
+      }
+    }
+  }
+
+  /// Calls `body` with the input's values mapped by its channel map (a scratch copy), or with
+  /// its values when it has none.
+  private func withMappedValues(_ input: ConvolutionInput, _ g: ConvolutionGeometry, _ body: (UnsafePointer<Float>) -> Void) {
+    guard let affine = Self.affineRead(input) else {
+      body(input.values.pointer)
       return
     }
     pool.withScratch(count: g.inputCount) { scratch in
-      Elementwise.relu(input.pointer, scratch, count: g.inputCount, pool: pool)
-      body(scratch, false)
+      affine.apply(
+        input: input.values.pointer, output: scratch, batch: g.batch, channels: g.inChannels,
+        spatial: g.inHeight * g.inWidth, pool: pool)
+      body(scratch)
     }
   }
 
@@ -229,8 +266,13 @@ extension CPUBackend {
     BatchNormKernels.statistics(input: input.pointer, batch: batch, channels: channels, spatial: spatial, mean: mean.pointer, variance: variance.pointer, pool: pool)
   }
 
-  public func channelAffine(input: TensorStorage, scale: TensorStorage, shift: TensorStorage, output: TensorStorage, batch: Int, channels: Int, spatial: Int) {
-    BatchNormKernels.channelAffine(input: input.pointer, scale: scale.pointer, shift: shift.pointer, output: output.pointer, batch: batch, channels: channels, spatial: spatial, pool: pool)
+  public func channelAffine(
+    input: TensorStorage, scale: TensorStorage, shift: TensorStorage, sampleScale: TensorStorage?, output: TensorStorage,
+    batch: Int, channels: Int, spatial: Int
+  ) {
+    BatchNormKernels.channelAffine(
+      input: input.pointer, scale: scale.pointer, shift: shift.pointer, output: output.pointer, batch: batch,
+      channels: channels, spatial: spatial, sampleScale: sampleScale?.pointer, pool: pool)
   }
 
   public func batchNormBackward(

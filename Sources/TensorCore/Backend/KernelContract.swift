@@ -40,6 +40,24 @@ public struct BufferPosition: @unchecked Sendable {
   }
 }
 
+/// How a convolution reads its input `[N, C, H, W]`: the stored `values`, mapped per channel
+/// when `channelAffine` is set (`values[n, c, …]·scale[c] + shift[c]`: the output of a
+/// training-mode batch normalisation rebuilt from its input as it is read, exactly as
+/// `channelAffine` computes it), then rectified (`max(·, 0)`, a ReLU in front of the
+/// convolution) when `rectified`. Nothing read this way is stored.
+public struct ConvolutionInput: @unchecked Sendable {
+  public let values: TensorStorage
+  /// `[C]` each.
+  public let channelAffine: (scale: TensorStorage, shift: TensorStorage)?
+  public let rectified: Bool
+
+  public init(_ values: TensorStorage, channelAffine: (scale: TensorStorage, shift: TensorStorage)? = nil, rectified: Bool = false) {
+    self.values = values
+    self.channelAffine = channelAffine
+    self.rectified = rectified
+  }
+}
+
 /// Moving elements between host memory and a backend's buffers: the only places where values
 /// cross between the program and the backend (tensor creation from host values, reading
 /// results, files).
@@ -117,23 +135,19 @@ public protocol ReductionPrimitives {
 
 /// Convolution, pooling and matrix products.
 public protocol ConvolutionPrimitives {
-  /// PyTorch `conv2d` without bias: `output[n, o, y, x] = Σ input[n, c, y·s − p + ky·d,
-  /// x·s − p + kx·d]·weight[o, c, ky, kx]` over the group's input channels, zero padding.
-  /// With `rectifyingInput`, convolves `max(input, 0)` instead (without keeping it).
-  func convolutionForward(
-    _ g: ConvolutionGeometry, input: TensorStorage, weight: TensorStorage, output: TensorStorage,
-    rectifyingInput: Bool)
-  /// The gradient of `convolutionForward` with respect to its input. With `rectifiedInput`
-  /// (the forward pass's input, when it rectified), the result is masked by
-  /// `rectifiedInput > 0`, the ReLU's backward pass.
+  /// PyTorch `conv2d` without bias: `output[n, o, y, x] = Σ in[n, c, y·s − p + ky·d,
+  /// x·s − p + kx·d]·weight[o, c, ky, kx]` over the group's input channels, zero padding, with
+  /// `in` the values `input` reads (mapped and rectified as it says, without keeping them).
+  func convolutionForward(_ g: ConvolutionGeometry, input: ConvolutionInput, weight: TensorStorage, output: TensorStorage)
+  /// The gradient of `convolutionForward` with respect to the values it read. With
+  /// `rectifiedInput` (the forward pass's input, when it rectified), the result is masked
+  /// where the mapped value was not positive, the ReLU's backward pass.
   func convolutionBackwardInput(
     _ g: ConvolutionGeometry, gradOutput: TensorStorage, weight: TensorStorage, gradInput: TensorStorage,
-    rectifiedInput: TensorStorage?)
-  /// The gradient of `convolutionForward` with respect to its weight (of `max(input, 0)` when
-  /// `rectifyingInput`).
+    rectifiedInput: ConvolutionInput?)
+  /// The gradient of `convolutionForward` with respect to its weight.
   func convolutionBackwardWeight(
-    _ g: ConvolutionGeometry, input: TensorStorage, gradOutput: TensorStorage, gradWeight: TensorStorage,
-    rectifyingInput: Bool)
+    _ g: ConvolutionGeometry, input: ConvolutionInput, gradOutput: TensorStorage, gradWeight: TensorStorage)
   /// Max pooling per plane (padding never wins).
   func maxPoolForward(_ g: PoolGeometry, input: TensorStorage, output: TensorStorage)
   /// Routes each output gradient to the first maximal input of its window (PyTorch's choice).
@@ -158,8 +172,11 @@ public protocol NormalizationPrimitives {
   func batchNormCoefficients(
     mean: TensorStorage, variance: TensorStorage, gamma: TensorStorage?, beta: TensorStorage?, epsilon: Float,
     channels: Int, invStd: TensorStorage, scale: TensorStorage, shift: TensorStorage)
-  /// `output[n, c, s] = input[n, c, s]·scale[c] + shift[c]`.
-  func channelAffine(input: TensorStorage, scale: TensorStorage, shift: TensorStorage, output: TensorStorage, batch: Int, channels: Int, spatial: Int)
+  /// `output[n, c, s] = input[n, c, s]·scale[c] + shift[c]`, then `·sampleScale[n]` when given
+  /// (`[batch]`: a drop-path mask), each product and sum rounded to float32 on its own.
+  func channelAffine(
+    input: TensorStorage, scale: TensorStorage, shift: TensorStorage, sampleScale: TensorStorage?, output: TensorStorage,
+    batch: Int, channels: Int, spatial: Int)
   /// The backward pass of training-mode batch normalisation from the saved `mean` and
   /// `invStd`: `gradInput`, and the per-channel `gradGamma = Σ g·x̂`, `gradBeta = Σ g`
   /// (γ = 1 when nil).

@@ -206,37 +206,39 @@ extension ProfilingBackend {
     2 * g.outputCount * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth
   }
 
-  /// Input, weight and output once: the least traffic of each pass of a convolution.
-  private static func convolutionBytes(_ g: ConvolutionGeometry) -> Int {
-    bytes(g.inputCount + g.weightCount + g.outputCount)
+  /// Input (with its channel map, if any), weight and output once: the least traffic of each
+  /// pass of a convolution.
+  private static func convolutionBytes(_ g: ConvolutionGeometry, _ input: ConvolutionInput?) -> Int {
+    bytes(g.inputCount + g.weightCount + g.outputCount + (input.map { Self.mapCount($0, g) } ?? 0))
   }
 
-  public func convolutionForward(
-    _ g: ConvolutionGeometry, input: TensorStorage, weight: TensorStorage, output: TensorStorage,
-    rectifyingInput: Bool
-  ) {
-    timed(.convolution(g, .forward), flops: Self.convolutionFlops(g), bytes: Self.convolutionBytes(g)) {
-      wrapped.convolutionForward(g, input: input, weight: weight, output: output, rectifyingInput: rectifyingInput)
+  /// The scale and shift of a channel-mapped input (none without a map).
+  private static func mapCount(_ input: ConvolutionInput, _ g: ConvolutionGeometry) -> Int {
+    input.channelAffine == nil ? 0 : 2 * g.inChannels
+  }
+
+  public func convolutionForward(_ g: ConvolutionGeometry, input: ConvolutionInput, weight: TensorStorage, output: TensorStorage) {
+    timed(.convolution(g, .forward), flops: Self.convolutionFlops(g), bytes: Self.convolutionBytes(g, input)) {
+      wrapped.convolutionForward(g, input: input, weight: weight, output: output)
     }
   }
 
   /// Counts the rectified input's read when the gradient is masked by it.
   public func convolutionBackwardInput(
     _ g: ConvolutionGeometry, gradOutput: TensorStorage, weight: TensorStorage, gradInput: TensorStorage,
-    rectifiedInput: TensorStorage?
+    rectifiedInput: ConvolutionInput?
   ) {
-    let traffic = Self.convolutionBytes(g) + (rectifiedInput == nil ? 0 : bytes(g.inputCount))
+    let traffic = Self.convolutionBytes(g, nil) + (rectifiedInput.map { bytes(g.inputCount + Self.mapCount($0, g)) } ?? 0)
     timed(.convolution(g, .backwardInput), flops: Self.convolutionFlops(g), bytes: traffic) {
       wrapped.convolutionBackwardInput(g, gradOutput: gradOutput, weight: weight, gradInput: gradInput, rectifiedInput: rectifiedInput)
     }
   }
 
   public func convolutionBackwardWeight(
-    _ g: ConvolutionGeometry, input: TensorStorage, gradOutput: TensorStorage, gradWeight: TensorStorage,
-    rectifyingInput: Bool
+    _ g: ConvolutionGeometry, input: ConvolutionInput, gradOutput: TensorStorage, gradWeight: TensorStorage
   ) {
-    timed(.convolution(g, .backwardWeight), flops: Self.convolutionFlops(g), bytes: Self.convolutionBytes(g)) {
-      wrapped.convolutionBackwardWeight(g, input: input, gradOutput: gradOutput, gradWeight: gradWeight, rectifyingInput: rectifyingInput)
+    timed(.convolution(g, .backwardWeight), flops: Self.convolutionFlops(g), bytes: Self.convolutionBytes(g, input)) {
+      wrapped.convolutionBackwardWeight(g, input: input, gradOutput: gradOutput, gradWeight: gradWeight)
     }
   }
 
@@ -293,9 +295,14 @@ extension ProfilingBackend {
     }
   }
 
-  public func channelAffine(input: TensorStorage, scale: TensorStorage, shift: TensorStorage, output: TensorStorage, batch: Int, channels: Int, spatial: Int) {
-    timed(.channelAffine, bytes: bytes(2 * batch * channels * spatial + 2 * channels)) {
-      wrapped.channelAffine(input: input, scale: scale, shift: shift, output: output, batch: batch, channels: channels, spatial: spatial)
+  public func channelAffine(
+    input: TensorStorage, scale: TensorStorage, shift: TensorStorage, sampleScale: TensorStorage?, output: TensorStorage,
+    batch: Int, channels: Int, spatial: Int
+  ) {
+    timed(.channelAffine, bytes: bytes(2 * batch * channels * spatial + 2 * channels + (sampleScale == nil ? 0 : batch))) {
+      wrapped.channelAffine(
+        input: input, scale: scale, shift: shift, sampleScale: sampleScale, output: output, batch: batch, channels: channels,
+        spatial: spatial)
     }
   }
 

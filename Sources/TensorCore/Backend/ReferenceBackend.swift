@@ -120,43 +120,44 @@ extension ReferenceBackend {
 // MARK: Convolution, pooling, matrix products
 
 extension ReferenceBackend {
-  public func convolutionForward(
-    _ g: ConvolutionGeometry, input: TensorStorage, weight: TensorStorage, output: TensorStorage,
-    rectifyingInput: Bool
-  ) {
-    withInput(input, g, rectifying: rectifyingInput) { x in
-      ReferenceConvolution.forward(g, input: x, weight: weight.pointer, output: output.pointer)
-    }
+  public func convolutionForward(_ g: ConvolutionGeometry, input: ConvolutionInput, weight: TensorStorage, output: TensorStorage) {
+    let x = readValues(input, g, rectifying: input.rectified)
+    ReferenceConvolution.forward(g, input: x.pointer, weight: weight.pointer, output: output.pointer)
   }
 
   public func convolutionBackwardInput(
     _ g: ConvolutionGeometry, gradOutput: TensorStorage, weight: TensorStorage, gradInput: TensorStorage,
-    rectifiedInput: TensorStorage?
+    rectifiedInput: ConvolutionInput?
   ) {
     ReferenceConvolution.backwardInput(g, gradOutput: gradOutput.pointer, weight: weight.pointer, gradInput: gradInput.pointer)
     if let rectifiedInput {
-      ReferenceElementwise.reluBackward(input: rectifiedInput.pointer, gradOutput: gradInput.pointer, gradInput: gradInput.pointer, count: g.inputCount)
+      let gate = readValues(rectifiedInput, g, rectifying: false)
+      ReferenceElementwise.reluBackward(input: gate.pointer, gradOutput: gradInput.pointer, gradInput: gradInput.pointer, count: g.inputCount)
     }
   }
 
   public func convolutionBackwardWeight(
-    _ g: ConvolutionGeometry, input: TensorStorage, gradOutput: TensorStorage, gradWeight: TensorStorage,
-    rectifyingInput: Bool
+    _ g: ConvolutionGeometry, input: ConvolutionInput, gradOutput: TensorStorage, gradWeight: TensorStorage
   ) {
-    withInput(input, g, rectifying: rectifyingInput) { x in
-      ReferenceConvolution.backwardWeight(g, input: x, gradOutput: gradOutput.pointer, gradWeight: gradWeight.pointer)
-    }
+    let x = readValues(input, g, rectifying: input.rectified)
+    ReferenceConvolution.backwardWeight(g, input: x.pointer, gradOutput: gradOutput.pointer, gradWeight: gradWeight.pointer)
   }
 
-  /// Calls `body` with `input`, or with a rectified copy of it when `rectifying`.
-  private func withInput(_ input: TensorStorage, _ g: ConvolutionGeometry, rectifying: Bool, _ body: (UnsafePointer<Float>) -> Void) {
-    guard rectifying else {
-      body(input.pointer)
-      return
+  /// The values a convolution reads from `input`, formed in full: mapped by its channel map,
+  /// then rectified when `rectifying`.
+  private func readValues(_ input: ConvolutionInput, _ g: ConvolutionGeometry, rectifying: Bool) -> TensorStorage {
+    var values = input.values
+    if let (scale, shift) = input.channelAffine {
+      let mapped = allocate(g.inputCount)
+      channelAffine(
+        input: values, scale: scale, shift: shift, sampleScale: nil, output: mapped, batch: g.batch, channels: g.inChannels,
+        spatial: g.inHeight * g.inWidth)
+      values = mapped
     }
+    guard rectifying else { return values }
     let rectified = allocate(g.inputCount)
-    ReferenceElementwise.relu(input.pointer, rectified.pointer, count: g.inputCount)
-    body(rectified.pointer)
+    ReferenceElementwise.relu(values.pointer, rectified.pointer, count: g.inputCount)
+    return rectified
   }
 
   public func maxPoolForward(_ g: PoolGeometry, input: TensorStorage, output: TensorStorage) {
@@ -192,8 +193,13 @@ extension ReferenceBackend {
     ReferenceBatchNorm.statistics(input: input.pointer, batch: batch, channels: channels, spatial: spatial, mean: mean.pointer, variance: variance.pointer)
   }
 
-  public func channelAffine(input: TensorStorage, scale: TensorStorage, shift: TensorStorage, output: TensorStorage, batch: Int, channels: Int, spatial: Int) {
-    ReferenceBatchNorm.channelAffine(input: input.pointer, scale: scale.pointer, shift: shift.pointer, output: output.pointer, batch: batch, channels: channels, spatial: spatial)
+  public func channelAffine(
+    input: TensorStorage, scale: TensorStorage, shift: TensorStorage, sampleScale: TensorStorage?, output: TensorStorage,
+    batch: Int, channels: Int, spatial: Int
+  ) {
+    ReferenceBatchNorm.channelAffine(
+      input: input.pointer, scale: scale.pointer, shift: shift.pointer, output: output.pointer, batch: batch,
+      channels: channels, spatial: spatial, sampleScale: sampleScale?.pointer)
   }
 
   public func batchNormBackward(

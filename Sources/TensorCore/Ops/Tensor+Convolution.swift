@@ -24,12 +24,21 @@ extension Tensor {
     precondition(g.outHeight > 0 && g.outWidth > 0, "conv2d: \(g) has an empty output")
     let backend = Tensor.sharedBackend(of: [self, weight])
     let out = Tensor.uninitialized([g.batch, g.outChannels, g.outHeight, g.outWidth], on: backend)
-    backend.convolutionForward(g, input: storage, weight: weight.storage, output: out.storage, rectifyingInput: rectifyingInput)
-    let (inputShape, savedInput, savedWeight) = (shape, SavedActivation(self), weight.detached())
+    // A depthwise convolution reads a batch normalisation's deferred output through its recipe
+    // (the kernel maps the normalisation's input as it reads it), so it never forms that
+    // output; other convolutions read the values (formed once, shared with other readers).
+    let mapped = recomputation.flatMap { r in
+      g.isDepthwise && r.sampleScale == nil
+        ? ConvolutionInput(r.source, channelAffine: (r.scale, r.shift), rectified: rectifyingInput) : nil
+    }
+    backend.convolutionForward(g, input: mapped ?? ConvolutionInput(storage, rectified: rectifyingInput), weight: weight.storage, output: out.storage)
+    let (inputShape, savedWeight) = (shape, weight.detached())
+    let savedInput = mapped == nil ? SavedActivation(self) : nil
     return Tensor.recorded(out, name: "conv2d", inputs: [self, weight]) { gradOut, needed in
       var dx: Tensor?
       var dw: Tensor?
-      let input = needed[1] || (needed[0] && rectifyingInput) ? savedInput.values() : nil
+      let input = needed[1] || (needed[0] && rectifyingInput)
+        ? mapped ?? ConvolutionInput(savedInput!.values(), rectified: rectifyingInput) : nil
       if needed[0] {
         let t = Tensor.uninitialized(inputShape, on: backend)
         backend.convolutionBackwardInput(
@@ -39,7 +48,7 @@ extension Tensor {
       }
       if needed[1] {
         let t = Tensor.uninitialized(savedWeight.shape, on: backend)
-        backend.convolutionBackwardWeight(g, input: input!, gradOutput: gradOut.storage, gradWeight: t.storage, rectifyingInput: rectifyingInput)
+        backend.convolutionBackwardWeight(g, input: input!, gradOutput: gradOut.storage, gradWeight: t.storage)
         dw = t
       }
       return [dx, dw]
@@ -105,19 +114,29 @@ extension Tensor {
     backend.batchNormCoefficients(
       mean: mean.storage, variance: variance.storage, gamma: gamma?.storage, beta: beta?.storage, epsilon: epsilon,
       channels: c, invStd: invStd.storage, scale: scale.storage, shift: shift.storage)
-    let out = Tensor.uninitialized(shape, on: backend)
-    backend.channelAffine(input: storage, scale: scale.storage, shift: shift.storage, output: out.storage, batch: n, channels: c, spatial: spatial)
     var inputs = [self]
     if let gamma { inputs.append(gamma) }
     if let beta { inputs.append(beta) }
     // NOTE: without γ/β the output *is* x̂, so the backward pass reads the output instead of
     // the input, and the input (usually a convolution output nothing else keeps) can be freed
-    // right after the forward pass. With γ/β the input is kept, and the output carries the
-    // recipe that rebuilds it from the input (`ChannelAffineRecomputation`), so the operations
-    // that read it save the recipe instead and the output is freed after the forward pass.
+    // right after the forward pass. With γ/β the input is kept, and while the graph is recorded
+    // the output is deferred: formed from the input when first read, never by a depthwise
+    // convolution, and rebuilt by the rules that read it (`ChannelAffineRecomputation`), so
+    // it is freed after the forward pass.
     let affineFree = gamma == nil && beta == nil
+    let out: Tensor
+    if !affineFree && Tensor.recordsGradient(of: inputs) {
+      out = Tensor(shape: shape, deferring: ChannelAffineRecomputation(
+        source: storage, scale: scale.storage, shift: shift.storage, sampleScale: nil, batch: n, channels: c,
+        spatial: spatial), on: backend)
+    } else {
+      out = Tensor.uninitialized(shape, on: backend)
+      backend.channelAffine(
+        input: storage, scale: scale.storage, shift: shift.storage, sampleScale: nil, output: out.storage, batch: n,
+        channels: c, spatial: spatial)
+    }
     let saved = affineFree ? out : self
-    var result = Tensor.recorded(out, name: "batchNorm", inputs: inputs) { gradOut, needed in
+    let result = Tensor.recorded(out, name: "batchNorm", inputs: inputs) { gradOut, needed in
       let dx = Tensor.uninitialized(saved.shape, on: saved.backend)
       let dGamma = Tensor.uninitialized([c], on: saved.backend)
       let dBeta = Tensor.uninitialized([c], on: saved.backend)
@@ -140,10 +159,6 @@ extension Tensor {
       if beta != nil { grads.append(dBeta) }
       return grads
     }
-    if !affineFree && result.requiresGradient {
-      result.recomputation = ChannelAffineRecomputation(
-        source: storage, scale: scale.storage, shift: shift.storage, batch: n, channels: c, spatial: spatial)
-    }
     return (result, mean, variance)
   }
 
@@ -154,13 +169,17 @@ extension Tensor {
     let (n, c, spatial) = (shape[0], shape[1], shape[2] * shape[3])
     let backend = Tensor.sharedBackend(of: [self, scale, shift])
     let out = Tensor.uninitialized(shape, on: backend)
-    backend.channelAffine(input: storage, scale: scale.storage, shift: shift.storage, output: out.storage, batch: n, channels: c, spatial: spatial)
+    backend.channelAffine(
+      input: storage, scale: scale.storage, shift: shift.storage, sampleScale: nil, output: out.storage, batch: n,
+      channels: c, spatial: spatial)
     return Tensor.recorded(out, name: "scaledPerChannel", inputs: [self, scale, shift]) { g, needed in
       var dx: Tensor?
       if needed[0] {
         let t = Tensor.uninitialized(self.shape, on: self.backend)
         let zeros = Tensor.zeros([c], on: self.backend)
-        backend.channelAffine(input: g.storage, scale: scale.storage, shift: zeros.storage, output: t.storage, batch: n, channels: c, spatial: spatial)
+        backend.channelAffine(
+          input: g.storage, scale: scale.storage, shift: zeros.storage, sampleScale: nil, output: t.storage, batch: n,
+          channels: c, spatial: spatial)
         dx = t
       }
       let perChannel = [1, c, 1, 1]

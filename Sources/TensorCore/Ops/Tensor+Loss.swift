@@ -50,12 +50,22 @@ extension Tensor {
 
   /// Drop path (Larsson et al., FractalNet 2017; DARTS evaluation): each sample of an NCHW
   /// batch is kept with probability `1 − p` and scaled by `1/(1 − p)`, or zeroed whole.
+  ///
+  /// On a batch normalisation's deferred output (the last layer of every DARTS operation) the
+  /// result is deferred too: the mask joins the normalisation's map, and whoever first reads
+  /// the result forms `(x·scale + shift)·mask` in one pass, bit for bit the values of the two
+  /// passes it replaces.
   public func droppingPath(probability p: Float, generator: inout SeededGenerator) -> Tensor {
     if p <= 0 { return self }
     let keep = 1 - p
     let mask = (0..<shape[0]).map { _ in generator.nextUniform() < keep ? 1 / keep : 0 }
     var maskShape = [Int](repeating: 1, count: rank)
     maskShape[0] = shape[0]
-    return self * Tensor(shape: maskShape, scalars: mask, on: backend)
+    let maskTensor = Tensor(shape: maskShape, scalars: mask, on: backend)
+    guard var recipe = recomputation, recipe.sampleScale == nil else { return self * maskTensor }
+    recipe.sampleScale = maskTensor.storage
+    return Tensor.recorded(Tensor(shape: shape, deferring: recipe, on: backend), name: "droppingPath", inputs: [self]) { g, _ in
+      [g * maskTensor]
+    }
   }
 }
