@@ -7,7 +7,6 @@ import TensorCore
 
 extension DatasetKind: ExpressibleByArgument {}
 extension SearchSettings.Method: ExpressibleByArgument {}
-extension OperationSpace: ExpressibleByArgument {}
 
 struct SearchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -53,7 +52,9 @@ struct SearchCommand: ParsableCommand {
   @Option(parsing: .unconditional, help: "Global-norm clip of the architecture gradients.") var archGradClip: Double?
   @Option(parsing: .unconditional, help: "Epochs before the architecture starts to learn (P-DARTS: in each stage).") var archWarmupEpochs: Int?
   @Option(parsing: .unconditional, help: "Intermediate nodes per cell.") var nodes: Int?
-  @Option(help: "Operations of every edge: \(OperationSpace.allCases.map(\.rawValue).listed()) (default darts).") var space: OperationSpace?
+  // A string checked in validate(), so that a wrong name is one error line (ArgumentParser lists
+  // six choices over several lines).
+  @Option(help: "Operations of every edge: \(Self.spaceNames) (default darts).") var space: String?
   @Option(help: "A term added to the architecture loss: none or beta (β-DARTS; first order only).") var regularizer: Regularizer?
   @Option(parsing: .unconditional, help: "β-DARTS: λ(epoch) = max · epoch / divisor; the max (default 50).") var betaLambdaMax: Double?
   @Option(parsing: .unconditional, help: "β-DARTS: the divisor of λ(epoch) (default 100).") var betaLambdaDivisor: Double?
@@ -82,7 +83,7 @@ struct SearchCommand: ParsableCommand {
     if let v = archWeightDecay { s.architectureWeightDecay = v }
     if let v = archWarmupEpochs { s.architectureWarmupEpochs = v }
     if let v = nodes { s.nodes = v }
-    if let v = space { s.space = v }
+    if let v = space.flatMap(OperationSpace.init(rawValue:)) { s.space = v }
     switch regularizer {
     case .beta?:
       let defaults = BetaRegularization()
@@ -106,6 +107,7 @@ struct SearchCommand: ParsableCommand {
 
   func validate() throws {
     if imagenet && method != .pcDarts { throw ValidationError("--imagenet is the PC-DARTS ImageNet setting: add --method pc-darts") }
+    if let space, OperationSpace(rawValue: space) == nil { throw ValidationError("--space must be \(Self.spaceNames), got '\(space)'") }
     if (betaLambdaMax != nil || betaLambdaDivisor != nil) && regularizer != .beta {
       throw ValidationError("--beta-lambda-max and --beta-lambda-divisor apply to --regularizer beta only")
     }
@@ -134,6 +136,9 @@ struct SearchCommand: ParsableCommand {
 }
 
 extension SearchCommand {
+  /// The names of `--space`, in prose.
+  static var spaceNames: String { OperationSpace.allCases.map(\.rawValue).listed() }
+
   /// The choices of `--regularizer`.
   enum Regularizer: String, ExpressibleByArgument, CaseIterable {
     case none, beta
