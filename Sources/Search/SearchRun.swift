@@ -287,16 +287,6 @@ public final class SearchRun {
   /// The skip-connect dropout layers of the network.
   private var skipDropouts: [Dropout] { network.modules().compactMap { $0 as? Dropout } }
 
-  /// The layers that draw random values (skip dropout, S4's noise), in module order.
-  private var randomLayers: [any RandomLayer] { network.modules().compactMap { $0 as? any RandomLayer } }
-
-  /// Seeds every random layer with a generator split off `generator` (one derived from the
-  /// seed and a position), in order.
-  private static func reseed(_ layers: [any RandomLayer], from generator: SeededGenerator) {
-    var generator = generator
-    for layer in layers { layer.generator = generator.split() }
-  }
-
   // MARK: The loop
 
   /// Runs the remaining epochs (of every remaining stage); writes `genotype.json` and
@@ -345,7 +335,7 @@ public final class SearchRun {
       if let rate = strategy.skipDropoutRate(stage: stage, epoch: epoch) {
         for layer in dropout { layer.probability = Float(rate) }
       }
-      let random = randomLayers
+      let random = network.randomLayers  // skip dropout, S4's noise
       var genotype = GenotypeDerivation.genotype(of: network)
       var startFields: [String: JSONValue] = ["genotype": .string(genotype.description)]
       if let rate = dropout.first?.probability { startFields["skip_dropout"] = .double(Double(rate)) }
@@ -359,7 +349,7 @@ public final class SearchRun {
           // Masks and noise keyed by the position only (and the pass and micro-batch of a batch
           // cut into several): a resumed run, and every process, draws the same ones.
           let chunked = parallelism.shard.chunkCount > 1
-          if !random.isEmpty && !chunked { Self.reseed(random, from: derivedGenerator(settings.seed, Self.randomLayerStream, UInt64(position), UInt64(index))) }
+          if !random.isEmpty && !chunked { reseed(random, from: derivedGenerator(settings.seed, Self.randomLayerStream, UInt64(position), UInt64(index))) }
           let (train, valid) = try group.together {
             guard let train = trainLoader.next(), let valid = architectureLoader.next() else {
               if let failure = trainLoader.failure ?? architectureLoader.failure { throw SearchRunError("\(failure)") }
@@ -374,7 +364,7 @@ public final class SearchRun {
               updateArchitecture: updateArchitecture, parallelism: parallelism,
               prepareChunk: { pass, chunk in
                 guard chunked, !random.isEmpty else { return }
-                Self.reseed(random, from: derivedGenerator(settings.seed, Self.randomLayerStream, UInt64(position), UInt64(index), UInt64(pass), UInt64(chunk)))
+                reseed(random, from: derivedGenerator(settings.seed, Self.randomLayerStream, UInt64(position), UInt64(index), UInt64(pass), UInt64(chunk)))
               })
             try NonFiniteError.check(checkpointTensors(), after: "the step")
             return result
@@ -390,7 +380,7 @@ public final class SearchRun {
           summary.fields.merge(collapse.fields) { a, _ in a }
           if strategy.validates(epoch: epoch) {
             // The evaluation's noise (S4) keyed by the epoch, past every step's key.
-            Self.reseed(random, from: derivedGenerator(settings.seed, Self.randomLayerStream, UInt64(position), UInt64.max))
+            reseed(random, from: derivedGenerator(settings.seed, Self.randomLayerStream, UInt64(position), UInt64.max))
             let validation = try directory.stoppingOnNonFinite(at: "epoch \(epoch) evaluation") { try evaluateArchitectureSplit() }
             summary.fields["valid_loss"] = .double(validation.loss)
             summary.fields["valid_accuracy"] = .double(validation.accuracy)

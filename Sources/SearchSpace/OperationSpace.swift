@@ -7,18 +7,18 @@
 public enum OperationSpace: String, Codable, Sendable, CaseIterable {
   /// The 8 primitives of DARTS on every edge (SPEC §1.1), `none` included (RobustDARTS,
   /// DARTS- use it so).
-  case darts = "darts"
+  case darts
   /// The 7 DARTS primitives without `none`, as SDARTS, DARTS-PT and β-DARTS search.
   case dartsNoNone = "darts-no-none"
   /// A fixed pair of operations per edge and cell type (RobustDARTS `primitives_1`); defined
   /// for cells of 4 nodes (14 edges).
-  case s1 = "s1"
+  case s1
   /// `skip_connect`, `sep_conv_3x3` on every edge.
-  case s2 = "s2"
+  case s2
   /// `none`, `skip_connect`, `sep_conv_3x3` on every edge.
-  case s3 = "s3"
+  case s3
   /// `noise`, `sep_conv_3x3` on every edge.
-  case s4 = "s4"
+  case s4
 
   /// The operations of each of the `edges` edges of a normal (`reduction` false) or reduction
   /// cell, or nil when the space has no table for that many edges (S1: 14 only).

@@ -9,3 +9,15 @@ public protocol RandomLayer: Layer {
 }
 
 extension Dropout: RandomLayer {}
+
+extension Module {
+  /// The random layers of this module and its descendants, in module order.
+  public var randomLayers: [any RandomLayer] { modules().compactMap { $0 as? any RandomLayer } }
+}
+
+/// Gives each of `layers`, in order, a generator split off `generator` (one derived from a
+/// seed and a position, so that a resumed run draws what the uninterrupted one drew).
+public func reseed(_ layers: [any RandomLayer], from generator: SeededGenerator) {
+  var generator = generator
+  for layer in layers { layer.generator = generator.split() }
+}
