@@ -186,6 +186,10 @@ final class SearchCLITests: XCTestCase {
       }
     }
     XCTAssertEqual(result.out.components(separatedBy: "  normal skip ").count - 1, 2, result.out)
+    let help = try runDarts(["search", "--help"]).out
+    for option in ["--space <space>", "--regularizer <regularizer>", "--beta-lambda-max <beta-lambda-max>", "--beta-lambda-divisor <beta-lambda-divisor>"] {
+      XCTAssert(help.contains(option), option)
+    }
     let genotype = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("genotype.json"))) as? [String: Any])
     let architecture = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("architecture.json"))) as? [String: Any])
     for cell in ["normal", "reduce"] {

@@ -12,6 +12,11 @@ import TensorCore
 ///
 /// Positions count epochs across stages (stage `s` owns epochs `s·E ..< (s+1)·E`); the
 /// network of stage `s > 0` is drawn from `(seed, stage)`.
+///
+/// The first stage searches every operation of the settings' space: `darts` 8 → 5 → 3 → 1,
+/// `darts-no-none` 7 → 5 → 3 → 1 (`none` is then never there to be forced out, and the skip
+/// cap works as usual). Spaces with no more operations per edge than the first stage keeps
+/// (RobustDARTS S1–S4, 2 or 3) are refused by ``settingsProblem(_:)``.
 public struct PDARTSStrategy: SearchStrategy {
   public static let name = "p-darts"
   public static let displayName = "P-DARTS"
