@@ -218,6 +218,7 @@ public final class TrainRun {
     for epoch in start.epoch..<settings.epochs {
       let lr = plan.learningRate(epoch: epoch)
       let dropPath = settings.dropPathProbability(epoch: epoch)
+      let random = network.randomLayers
       step.optimizer.learningRate = Float(lr)
       var cursor = state.cursor
       try runner.run(
@@ -231,8 +232,10 @@ public final class TrainRun {
             }
             return batch
           }
-          // Masks keyed by the position only: a resumed run, and every process, draws the same.
+          // Masks (and the noise of a genotype from the search space S4) keyed by the position
+          // only: a resumed run, and every process, draws the same.
           var generator = derivedGenerator(settings.seed, 3, UInt64(epoch), UInt64(index))
+          reseed(random, from: derivedGenerator(settings.seed, 4, UInt64(epoch), UInt64(index)))
           let result = try directory.stoppingOnNonFinite(at: "epoch \(epoch) step \(index)") {
             let result = try step(
               network, images: batch.images, labels: batch.labels, globalCount: batch.globalCount, dropPath: Float(dropPath),
@@ -245,6 +248,7 @@ public final class TrainRun {
           return StepReport(loss: Double(result.loss), correct: result.correct, count: batch.globalCount, fields: fields)
         },
         evaluate: {
+          reseed(random, from: derivedGenerator(settings.seed, 4, UInt64(epoch), UInt64.max))
           test = try directory.stoppingOnNonFinite(at: "epoch \(epoch) test split") {
             try SplitMetrics.evaluate(network, on: data.test, backend: backend, group: group)
           }

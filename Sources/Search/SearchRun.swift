@@ -276,12 +276,13 @@ public final class SearchRun {
       architecture: Adam(learningRate: settings.architectureLearningRate, beta1: 0.5, beta2: 0.999, weightDecay: settings.architectureWeightDecay),
       architect: Architect(order: settings.order == 2 ? .second : .first),
       weightGradientClip: Float(settings.gradientClip),
-      architectureGradientClip: strategy.architectureGradientClip)
+      architectureGradientClip: strategy.architectureGradientClip,
+      regularization: settings.betaRegularization.map { ArchitectureRegularization($0) })
   }
 
   /// Random streams of a run besides the samplers' 0–2.
   static let stageStream: UInt64 = 3
-  private static let dropoutStream: UInt64 = 4
+  private static let randomLayerStream: UInt64 = 4
 
   /// The skip-connect dropout layers of the network.
   private var skipDropouts: [Dropout] { network.modules().compactMap { $0 as? Dropout } }
@@ -329,25 +330,26 @@ public final class SearchRun {
       let lr = settings.learningRate(epoch: epoch)
       optimization.weights.learningRate = Float(lr)
       let updateArchitecture = strategy.updatesArchitecture(epoch: epoch)
+      optimization.regularization?.epoch = epoch
       let dropout = skipDropouts
       if let rate = strategy.skipDropoutRate(stage: stage, epoch: epoch) {
         for layer in dropout { layer.probability = Float(rate) }
       }
+      let random = network.randomLayers  // skip dropout, S4's noise
       var genotype = GenotypeDerivation.genotype(of: network)
       var startFields: [String: JSONValue] = ["genotype": .string(genotype.description)]
       if let rate = dropout.first?.probability { startFields["skip_dropout"] = .double(Double(rate)) }
+      var epochFields = stageFields.merging(["lr": .double(lr)]) { a, _ in a }
+      epochFields.merge(optimization.regularization?.penalty.eventFields(epoch: epoch) ?? [:]) { a, _ in a }
       var cursor = state.cursor
       try runner.run(
         epoch: epoch, label: "\(stageLabel)epoch \(epoch + 1)/\(settings.epochs)", cursor: &cursor,
-        fields: stageFields.merging(["lr": .double(lr)]) { a, _ in a }, startFields: startFields,
+        fields: epochFields, startFields: startFields,
         step: { index in
-          // Masks keyed by the position only (and the pass and micro-batch of a batch cut into
-          // several): a resumed run, and every process, draws the same ones.
+          // Masks and noise keyed by the position only (and the pass and micro-batch of a batch
+          // cut into several): a resumed run, and every process, draws the same ones.
           let chunked = parallelism.shard.chunkCount > 1
-          if !dropout.isEmpty && !chunked {
-            var generator = derivedGenerator(settings.seed, Self.dropoutStream, UInt64(position), UInt64(index))
-            for layer in dropout { layer.generator = generator.split() }
-          }
+          if !random.isEmpty && !chunked { reseed(random, from: derivedGenerator(settings.seed, Self.randomLayerStream, UInt64(position), UInt64(index))) }
           let (train, valid) = try group.together {
             guard let train = trainLoader.next(), let valid = architectureLoader.next() else {
               if let failure = trainLoader.failure ?? architectureLoader.failure { throw SearchRunError("\(failure)") }
@@ -361,9 +363,8 @@ public final class SearchRun {
               valid: LabelledBatch(images: valid.images, labels: valid.labels, globalCount: valid.globalCount),
               updateArchitecture: updateArchitecture, parallelism: parallelism,
               prepareChunk: { pass, chunk in
-                guard chunked, !dropout.isEmpty else { return }
-                var generator = derivedGenerator(settings.seed, Self.dropoutStream, UInt64(position), UInt64(index), UInt64(pass), UInt64(chunk))
-                for layer in dropout { layer.generator = generator.split() }
+                guard chunked, !random.isEmpty else { return }
+                reseed(random, from: derivedGenerator(settings.seed, Self.randomLayerStream, UInt64(position), UInt64(index), UInt64(pass), UInt64(chunk)))
               })
             try NonFiniteError.check(checkpointTensors(), after: "the step")
             return result
@@ -374,12 +375,16 @@ public final class SearchRun {
         },
         evaluate: {
           genotype = GenotypeDerivation.genotype(of: network)
-          var summary = EpochSummary(fields: ["genotype": .string(genotype.description), "architecture": architectureJSON()])
+          let collapse = CollapseDiagnostics(network, genotype: genotype)
+          var summary = EpochSummary(fields: ["genotype": .string(genotype.description), "architecture": architectureJSON()], text: collapse.text)
+          summary.fields.merge(collapse.fields) { a, _ in a }
           if strategy.validates(epoch: epoch) {
+            // The evaluation's noise (S4) keyed by the epoch, past every step's key.
+            reseed(random, from: derivedGenerator(settings.seed, Self.randomLayerStream, UInt64(position), UInt64.max))
             let validation = try directory.stoppingOnNonFinite(at: "epoch \(epoch) evaluation") { try evaluateArchitectureSplit() }
             summary.fields["valid_loss"] = .double(validation.loss)
             summary.fields["valid_accuracy"] = .double(validation.accuracy)
-            summary.text = String(format: "  valid loss %.4f acc %.4f", validation.loss, validation.accuracy)
+            summary.text += String(format: "  valid loss %.4f acc %.4f", validation.loss, validation.accuracy)
           }
           return summary
         },

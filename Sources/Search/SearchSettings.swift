@@ -32,6 +32,11 @@ public struct SearchSettings: Codable, Sendable, Equatable {
   public var channels: Int = 16
   public var layers: Int = 8
   public var nodes: Int = 4
+  /// The candidate operations of each edge (`--space`; default: the 8 of DARTS).
+  public var space: OperationSpace = .darts
+  /// β-DARTS (`--regularizer beta`): λ(epoch)·L_β(α) added to the loss of every α step (nil:
+  /// no term).
+  public var betaRegularization: BetaRegularization?
   /// PC-DARTS partial channels K (1: off).
   public var partialChannels: Int = 1
   /// PC-DARTS edge normalisation.
@@ -116,11 +121,19 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     return s
   }
 
-  /// The supernet these settings describe (P-DARTS: of stage 0, with every operation).
+  /// The supernet these settings describe (P-DARTS: of stage 0, with every operation of the
+  /// space). Valid settings only (S1 needs 14 edges).
   public func networkConfiguration(inputChannels: Int, classes: Int) -> SearchNetworkConfiguration {
-    SearchNetworkConfiguration(
+    var configuration = SearchNetworkConfiguration(
       channels: channels, layers: layers, steps: nodes, classes: classes, inputChannels: inputChannels,
       partialChannels: partialChannels, edgeNormalization: edgeNormalization, stem: stem)
+    let edges = configuration.topology.edgeCount
+    guard let normal = space.operations(edges: edges, reduction: false), let reduce = space.operations(edges: edges, reduction: true) else {
+      preconditionFailure("--space \(space.rawValue) has no table for \(edges) edges (validation rejects it)")
+    }
+    configuration.normalOperations = normal
+    configuration.reduceOperations = reduce
+    return configuration
   }
 
   /// Whether epoch `epoch` (counted within its stage) ends with an evaluation of the
@@ -139,6 +152,10 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     if !(2...Genotype.maximumNodes).contains(nodes) { return "--nodes must be in 2...\(Genotype.maximumNodes), got \(nodes)" }
     if let problem = CPUBackend.threadCountProblem(threads) { return problem }
     if order != 1 && order != 2 { return "--order must be 1 or 2" }
+    if let edges = space.edgeCount, edges != CellTopology(steps: nodes).edgeCount {
+      return "--space \(space.rawValue) is defined for cells of 4 nodes (\(edges) edges), not --nodes \(nodes)"
+    }
+    if let problem = betaRegularization?.settingsProblem(order: order) { return problem }
     if let problem = method.strategy.settingsProblem(self) { return problem }
     if batchSize < 1 { return "--batch-size must be positive" }
     if epochs < 1 { return "--epochs must be positive" }
@@ -180,7 +197,8 @@ extension SearchSettings {
       ("--momentum", momentum), ("--weight-decay", weightDecay), ("--grad-clip", gradientClip),
       ("--arch-learning-rate", architectureLearningRate), ("--arch-weight-decay", architectureWeightDecay),
       ("--arch-grad-clip", architectureGradientClip), ("--weight-fraction", weightFraction),
-      ("--arch-fraction", architectureFraction),
+      ("--arch-fraction", architectureFraction), ("--beta-lambda-max", betaRegularization?.lambdaMax),
+      ("--beta-lambda-divisor", betaRegularization?.lambdaDivisor),
     ]
     if let bad = values.first(where: { !($0.value?.isFinite ?? true) }) { return "\(bad.flag) must be finite, got \(bad.value!)" }
     if learningRateMin < 0 { return "--learning-rate-min must not be negative" }

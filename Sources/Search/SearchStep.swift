@@ -12,13 +12,19 @@ public struct SearchOptimization: Sendable {
   public var weightGradientClip: Float
   /// Global-norm clip of the architecture gradients (P-DARTS: 5; DARTS/PC-DARTS: none).
   public var architectureGradientClip: Float?
+  /// A term added to the α-step loss (β-DARTS), or nil.
+  public var regularization: ArchitectureRegularization?
 
-  public init(weights: SGD, architecture: Adam, architect: Architect, weightGradientClip: Float = 5, architectureGradientClip: Float? = nil) {
+  public init(
+    weights: SGD, architecture: Adam, architect: Architect, weightGradientClip: Float = 5, architectureGradientClip: Float? = nil,
+    regularization: ArchitectureRegularization? = nil
+  ) {
     self.weights = weights
     self.architecture = architecture
     self.architect = architect
     self.weightGradientClip = weightGradientClip
     self.architectureGradientClip = architectureGradientClip
+    self.regularization = regularization
   }
 
   /// The outcome of one iteration.
@@ -26,12 +32,16 @@ public struct SearchOptimization: Sendable {
     /// Weight-step training loss and the number of correct top-1 predictions in its batch.
     public var loss: Float
     public var correct: Int
-    /// Architecture-step validation loss (nil when the architecture was not updated).
+    /// Architecture-step validation loss, without any regularization term (nil when the
+    /// architecture was not updated).
     public var architectureLoss: Float?
   }
 
   /// One iteration on `network`: (optionally) an architecture step on `valid`, then a weight
   /// step on `train`. Returns the weight-step loss.
+  ///
+  /// The architecture step adds the gradient of the ``regularization`` term, if any, to the
+  /// α gradient before it is checked, clipped and applied.
   ///
   /// `train` and `valid` are this process's rows of the global batches; every gradient (the
   /// α gradient and, for second order, each gradient of the unrolled step; the weight
@@ -72,6 +82,10 @@ public struct SearchOptimization: Sendable {
         g = try architect.architectureGradients(
           network: network, architecture: architectureParameters, train: train, valid: valid,
           weightOptimizer: weights, gradient: { try batchGradients($0, wrt: $1).gradients })
+      }
+      if let regularization {
+        let term = regularization.gradients(architectureParameters)
+        g = withoutGradients { zip(g, term).map { $0 + $1 } }
       }
       try Self.checkFinite(g, what: "architecture gradient")
       if let clip = architectureGradientClip { clipGradientNorm(&g, maxNorm: clip) }

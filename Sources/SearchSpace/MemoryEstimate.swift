@@ -79,13 +79,13 @@ public struct MemoryEstimate: Sendable, Equatable {
 extension Primitive {
   /// The weights of the operation at `c` channels (stride 1), divided by c²: its pointwise and
   /// full convolutions. sep_conv: two 1×1 convolutions; dil_conv: one; conv_7x1_1x7: a 1×7 and
-  /// a 7×1 convolution; pools, skips and `none`: none.
+  /// a 7×1 convolution; pools, skips, `noise` and `none`: none.
   public var squaredChannelWeights: Double {
     switch self {
     case .sepConv3x3, .sepConv5x5, .sepConv7x7: return 2
     case .dilConv3x3, .dilConv5x5: return 1
     case .conv7x1And1x7: return 14
-    case .none, .maxPool3x3, .avgPool3x3, .skipConnect: return 0
+    case .none, .maxPool3x3, .avgPool3x3, .skipConnect, .noise: return 0
     }
   }
 }

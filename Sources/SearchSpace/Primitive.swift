@@ -2,7 +2,8 @@
 ///
 /// `searchSpace` lists the eight searched primitives in the reference order, which defines the
 /// columns of α and the module indices of checkpoints. Two more primitives exist only to
-/// express the NASNet and AmoebaNet baseline genotypes.
+/// express the NASNet and AmoebaNet baseline genotypes, and `noise` only for RobustDARTS'
+/// space S4 (``OperationSpace/s4``).
 public enum Primitive: String, Codable, Sendable, CaseIterable {
   case none = "none"
   case maxPool3x3 = "max_pool_3x3"
@@ -14,6 +15,9 @@ public enum Primitive: String, Codable, Sendable, CaseIterable {
   case dilConv5x5 = "dil_conv_5x5"
   case sepConv7x7 = "sep_conv_7x7"
   case conv7x1And1x7 = "conv_7x1_1x7"
+  /// Fresh N(0, 1) values shaped like the (stride-subsampled) input, ignoring its values
+  /// (RobustDARTS S4, Zela et al., ICLR 2020; SPEC-ROBUST, search-space caveat).
+  case noise = "noise"
 
   /// The eight searched primitives, in α column order:
   /// `none, max_pool_3x3, avg_pool_3x3, skip_connect, sep_conv_3x3, sep_conv_5x5,
@@ -28,6 +32,18 @@ public enum Primitive: String, Codable, Sendable, CaseIterable {
 
   /// True for pooling primitives (followed by a BN in the search network).
   public var isPooling: Bool { self == .maxPool3x3 || self == .avgPool3x3 }
+
+  /// True for the operations without weights that collapse studies count (RobustDARTS,
+  /// DARTS-PT): `none`, the pools, `skip_connect` and `noise`.
+  ///
+  /// NOTE: a stride-2 `skip_connect` is a FactorizedReduce, which has weights; it counts as
+  /// parameter-free all the same, as in those papers' counts of a cell's skips.
+  public var isParameterFree: Bool {
+    switch self {
+    case .none, .maxPool3x3, .avgPool3x3, .skipConnect, .noise: return true
+    case .sepConv3x3, .sepConv5x5, .sepConv7x7, .dilConv3x3, .dilConv5x5, .conv7x1And1x7: return false
+    }
+  }
 }
 
 /// The edges of a cell with `steps` intermediate nodes (SPEC §1.3): node `j` (2 ≤ j < 2+steps)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import Search
+import SearchSpace
 import TensorCore
 
 extension DatasetKind: ExpressibleByArgument {}
@@ -27,6 +28,14 @@ struct SearchCommand: ParsableCommand {
       gradients clipped to 5) on --dataset image-folder --data DIR, where DIR (or DIR/train) \
       holds one sub-folder of JPEG/PNG images per class, split per class into 10 % for the \
       weights and 2.5 % for the architecture. \
+      --space picks the operations of every edge: darts (the 8 of DARTS), darts-no-none (7, as \
+      SDARTS, DARTS-PT and β-DARTS search), or RobustDARTS' s1 (a fixed pair per edge), s2 \
+      (skip, sep_conv_3x3), s3 (none, skip, sep_conv_3x3), s4 (noise, sep_conv_3x3). \
+      --regularizer beta (β-DARTS, first order) adds λ(e)·L_β(α), the mean row-wise \
+      log-sum-exp of α, to every α step, with λ(e) = --beta-lambda-max · e / \
+      --beta-lambda-divisor (default 50·e/100). Every epoch reports, per cell type, the \
+      skip-connects and parameter-free operations of the current genotype and the mean α \
+      entropy (events.jsonl and the progress line: skip, free, H). \
       A run directory receives config.json, events.jsonl, checkpoint.safetensors (every epoch \
       and every --checkpoint-every steps), genotype.json and architecture.json; --resume DIR \
       continues a stopped run exactly where its last checkpoint left it.
@@ -43,6 +52,12 @@ struct SearchCommand: ParsableCommand {
   @Option(parsing: .unconditional, help: "Global-norm clip of the architecture gradients.") var archGradClip: Double?
   @Option(parsing: .unconditional, help: "Epochs before the architecture starts to learn (P-DARTS: in each stage).") var archWarmupEpochs: Int?
   @Option(parsing: .unconditional, help: "Intermediate nodes per cell.") var nodes: Int?
+  // A string checked in validate(), so that a wrong name is one error line (ArgumentParser lists
+  // six choices over several lines).
+  @Option(help: "Operations of every edge: \(Self.spaceNames) (default darts).") var space: String?
+  @Option(help: "A term added to the architecture loss: none or beta (β-DARTS; first order only).") var regularizer: Regularizer?
+  @Option(parsing: .unconditional, help: "β-DARTS: λ(epoch) = max · epoch / divisor; the max (default 50).") var betaLambdaMax: Double?
+  @Option(parsing: .unconditional, help: "β-DARTS: the divisor of λ(epoch) (default 100).") var betaLambdaDivisor: Double?
   @Option(parsing: .unconditional, help: "PC-DARTS partial channels K (1: every channel goes through the operations).") var partialChannels: Int?
   @Flag(inversion: .prefixedNo, help: "PC-DARTS edge normalisation (also on plain DARTS).") var edgeNorm: Bool?
   @Option(parsing: .upToNextOption, help: "P-DARTS: cells added in stages 2 and 3 (reference: 6 12).") var addLayers: [Int] = []
@@ -68,6 +83,14 @@ struct SearchCommand: ParsableCommand {
     if let v = archWeightDecay { s.architectureWeightDecay = v }
     if let v = archWarmupEpochs { s.architectureWarmupEpochs = v }
     if let v = nodes { s.nodes = v }
+    if let v = space.flatMap(OperationSpace.init(rawValue:)) { s.space = v }
+    switch regularizer {
+    case .beta?:
+      let defaults = BetaRegularization()
+      s.betaRegularization = BetaRegularization(lambdaMax: betaLambdaMax ?? defaults.lambdaMax, lambdaDivisor: betaLambdaDivisor ?? defaults.lambdaDivisor)
+    case .none?: s.betaRegularization = nil
+    case nil: break
+    }
     if let v = partialChannels { s.partialChannels = v }
     if let v = edgeNorm { s.edgeNormalization = v }
     if let v = validateEpochs { s.validationEpochs = v }
@@ -84,6 +107,10 @@ struct SearchCommand: ParsableCommand {
 
   func validate() throws {
     if imagenet && method != .pcDarts { throw ValidationError("--imagenet is the PC-DARTS ImageNet setting: add --method pc-darts") }
+    if let space, OperationSpace(rawValue: space) == nil { throw ValidationError("--space must be \(Self.spaceNames), got '\(space)'") }
+    if (betaLambdaMax != nil || betaLambdaDivisor != nil) && regularizer != .beta {
+      throw ValidationError("--beta-lambda-max and --beta-lambda-divisor apply to --regularizer beta only")
+    }
     if options.resume == nil, let problem = settings().validationProblem() { throw ValidationError(problem) }
   }
 
@@ -105,6 +132,16 @@ struct SearchCommand: ParsableCommand {
       say("final genotype: \(genotype)")
       say("written: \(run.directory.url(of: .genotype).path)")
     }
+  }
+}
+
+extension SearchCommand {
+  /// The names of `--space`, in prose.
+  static var spaceNames: String { OperationSpace.allCases.map(\.rawValue).listed() }
+
+  /// The choices of `--regularizer`.
+  enum Regularizer: String, ExpressibleByArgument, CaseIterable {
+    case none, beta
   }
 }
 

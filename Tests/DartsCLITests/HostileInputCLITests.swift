@@ -223,4 +223,27 @@ final class HostileInputCLITests: XCTestCase {
     try JSONSerialization.data(withJSONObject: object).write(to: config)
     try refuse(["search", "--resume", search.path], mentions: [config.path, "missing key 'batchSize'"])
   }
+  /// Search spaces and β-DARTS options: bad flags and a bad space in `config.json` on resume.
+  func testSearchSpaceAndRegularizerProblemsAreOneLine() throws {
+    try refuse(tinySearch + ["--space", "s9"], mentions: ["--space", "s9"])
+    try refuse(tinySearch + ["--space", "s1", "--nodes", "3"], mentions: ["--space s1 is defined for cells of 4 nodes (14 edges), not --nodes 3"])
+    try refuse(tinySearch + ["--method", "p-darts", "--space", "s3"], mentions: ["--method p-darts keeps 5 operations", "--space s3 has 3"])
+    try refuse(tinySearch + ["--regularizer", "beta", "--order", "2"], mentions: ["--regularizer beta is first order only"])
+    try refuse(tinySearch + ["--beta-lambda-max", "10"], mentions: ["--beta-lambda-max and --beta-lambda-divisor apply to --regularizer beta only"])
+    try refuse(tinySearch + ["--regularizer", "beta", "--beta-lambda-divisor", "0"], mentions: ["--beta-lambda-divisor must be positive"])
+    try refuse(tinySearch + ["--regularizer", "beta", "--beta-lambda-max", "inf"], mentions: ["--beta-lambda-max must be finite"])
+
+    let search = try temporaryDirectory().appendingPathComponent("search")
+    XCTAssertEqual(try runDarts(tinySearch + ["--space", "s2", "--epochs", "1", "--run-dir", search.path]).status, 0)
+    let config = search.appendingPathComponent("config.json")
+    var object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: config)) as? [String: Any])
+    XCTAssertEqual(object["space"] as? String, "s2")
+    object["space"] = "s9"
+    try JSONSerialization.data(withJSONObject: object).write(to: config)
+    try refuse(["search", "--resume", search.path], mentions: [config.path, "space", "s9"])
+    // A valid space other than the checkpoint's: its α shapes do not match.
+    object["space"] = "s3"
+    try JSONSerialization.data(withJSONObject: object).write(to: config)
+    try refuse(["search", "--resume", search.path], mentions: [search.appendingPathComponent("checkpoint.safetensors").path])
+  }
 }

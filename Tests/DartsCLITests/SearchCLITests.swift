@@ -164,4 +164,55 @@ final class SearchCLITests: XCTestCase {
     result = try runDarts(["search", "--partial-channels", "3"])
     XCTAssertNotEqual(result.status, 0)
   }
+  /// S1 (a fixed pair per edge) with β-DARTS at λ(e) = 50·e: the space and the term in
+  /// config.json, λ and the collapse diagnostics in every epoch event and progress line, and
+  /// a genotype whose every operation is one of its edge's pair.
+  func testS1SearchWithBetaRegularizationReportsCollapseDiagnostics() throws {
+    let run = try temporaryDirectory().appendingPathComponent("s1")
+    let result = try runDarts(tiny + ["--space", "s1", "--regularizer", "beta", "--beta-lambda-divisor", "1", "--run-dir", run.path])
+    XCTAssertEqual(result.status, 0, result.err)
+    let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any])
+    XCTAssertEqual(config["space"] as? String, "s1")
+    XCTAssertEqual(config["betaRegularization"] as? [String: Double], ["lambdaMax": 50, "lambdaDivisor": 1])
+    let epochs = try events(in: run).filter { $0["type"] as? String == "epoch" }
+    XCTAssertEqual(epochs.map { $0["beta_lambda"] as? Double }, [0, 50])
+    for epoch in epochs {
+      for cell in ["normal", "reduce"] {
+        let skips = try XCTUnwrap(epoch["\(cell)_skip_connects"] as? Int)
+        let free = try XCTUnwrap(epoch["\(cell)_parameter_free"] as? Int)
+        let entropy = try XCTUnwrap(epoch["\(cell)_alpha_entropy"] as? Double)
+        XCTAssert(skips <= free && free <= 8, "\(cell): \(skips) skips, \(free) parameter-free")
+        XCTAssert(entropy > 0 && entropy <= log(2) + 1e-9, "\(cell): entropy \(entropy) of 2-operation rows")
+      }
+    }
+    XCTAssertEqual(result.out.components(separatedBy: "  normal skip ").count - 1, 2, result.out)
+    let help = try runDarts(["search", "--help"]).out
+    for option in ["--space <space>", "--regularizer <regularizer>", "--beta-lambda-max <beta-lambda-max>", "--beta-lambda-divisor <beta-lambda-divisor>"] {
+      XCTAssert(help.contains(option), option)
+    }
+    let genotype = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("genotype.json"))) as? [String: Any])
+    let architecture = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("architecture.json"))) as? [String: Any])
+    for cell in ["normal", "reduce"] {
+      let pairs = try XCTUnwrap(architecture["\(cell)_operations"] as? [[String]])
+      XCTAssertEqual(pairs.count, 14)
+      let edges = try XCTUnwrap(genotype[cell] as? [[Any]])
+      for (i, edge) in edges.enumerated() {
+        // Node 2 + i/2 has edges starting at Σ_{j < i/2} (2 + j).
+        let index = (0..<(i / 2)).reduce(0) { $0 + 2 + $1 } + (edge[1] as! Int)
+        XCTAssert(pairs[index].contains(edge[0] as! String), "\(cell) edge \(index): \(edge[0]) not in \(pairs[index])")
+      }
+    }
+  }
+
+  /// S4's noise and β-DARTS survive kill -9 and resume bit-identically.
+  func testNoiseSpaceWithBetaRegularizationResumesBitIdentically() throws {
+    let (reference, interrupted) = try uninterruptedAndResumedRuns(tiny + ["--space", "s4", "--regularizer", "beta", "--beta-lambda-divisor", "1"])
+    for file in ["architecture.json", "genotype.json"] {
+      XCTAssertEqual(
+        try Data(contentsOf: reference.appendingPathComponent(file)), try Data(contentsOf: interrupted.appendingPathComponent(file)),
+        "\(file) differs after kill -9 and resume")
+    }
+    let epochs = { (run: URL) in try self.events(in: run).filter { $0["type"] as? String == "epoch" }.map { $0["valid_loss"] as? Double } }
+    XCTAssertEqual(try epochs(reference), try epochs(interrupted), "the noisy evaluation is keyed by the epoch")
+  }
 }

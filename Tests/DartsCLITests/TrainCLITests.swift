@@ -62,6 +62,22 @@ final class TrainCLITests: XCTestCase {
     XCTAssertEqual(steps, Array(1...6))
   }
 
+  /// A cell with S4's `noise` operation trains and resumes after kill -9 bit-identically (its
+  /// noise is keyed by the position, as the drop-path masks are).
+  func testNoiseGenotypeResumesBitIdentically() throws {
+    let genotype = try temporaryDirectory().appendingPathComponent("noise.json")
+    let cell = #"[["noise", 0], ["sep_conv_3x3", 1], ["noise", 1], ["sep_conv_3x3", 2], ["sep_conv_3x3", 0], ["noise", 3], ["noise", 2], ["sep_conv_3x3", 4]]"#
+    try Data(#"{"normal": \#(cell), "normal_concat": [2, 3, 4, 5], "reduce": \#(cell), "reduce_concat": [2, 3, 4, 5]}"#.utf8).write(to: genotype)
+    let (reference, interrupted) = try uninterruptedAndResumedRuns(tiny + ["--genotype", genotype.path])
+    XCTAssertEqual(
+      try Data(contentsOf: reference.appendingPathComponent("weights.safetensors")),
+      try Data(contentsOf: interrupted.appendingPathComponent("weights.safetensors")),
+      "final weights differ after kill -9 and resume")
+    let testLoss = { (run: URL) in try self.events(run).compactMap { $0["type"] as? String == "epoch" ? $0["test_loss"] as? Double : nil } }
+    XCTAssertEqual(try testLoss(reference).count, 2)
+    XCTAssertEqual(try testLoss(reference), try testLoss(interrupted))
+  }
+
   func testBadInputGivesOneLineErrors() throws {
     let root = try temporaryDirectory()
     func failure(_ arguments: [String], mentions text: String, file: StaticString = #filePath, line: UInt = #line) throws {

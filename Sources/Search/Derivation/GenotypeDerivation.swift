@@ -45,24 +45,26 @@ public enum GenotypeDerivation {
     return result
   }
 
+  /// The softmax of an α parameter `[edges, K]` as rows (`[edge][k]`).
+  static func softmaxRows(_ parameter: Parameter) -> [[Float]] {
+    let w = withoutGradients { parameter.value.softmax(alongAxis: -1) }
+    let columns = w.shape[1]
+    let values = w.scalars
+    return (0..<w.shape[0]).map { Array(values[($0 * columns)..<(($0 + 1) * columns)]) }
+  }
+
   /// The genotype of a search network's current architecture parameters.
   public static func genotype(of network: SearchNetwork) -> Genotype {
     let configuration = network.configuration
     let topology = configuration.topology
-    func rows(_ parameter: Parameter) -> [[Float]] {
-      let w = withoutGradients { parameter.value.softmax(alongAxis: -1) }
-      let columns = w.shape[1]
-      let values = w.scalars
-      return (0..<w.shape[0]).map { Array(values[($0 * columns)..<(($0 + 1) * columns)]) }
-    }
     func edgeWeights(_ betas: Parameter?) -> [Float]? {
       betas.map { b in withoutGradients { SearchNetwork.normalizedEdgeWeights(b.value, topology: topology).scalars } }
     }
     let concat = Array(2..<(2 + configuration.steps))
     return Genotype(
-      normal: cell(weights: rows(network.alphasNormal), primitives: configuration.normalOperations, topology: topology, edgeWeights: edgeWeights(network.betasNormal)),
+      normal: cell(weights: softmaxRows(network.alphasNormal), primitives: configuration.normalOperations, topology: topology, edgeWeights: edgeWeights(network.betasNormal)),
       normalConcat: concat,
-      reduce: cell(weights: rows(network.alphasReduce), primitives: configuration.reduceOperations, topology: topology, edgeWeights: edgeWeights(network.betasReduce)),
+      reduce: cell(weights: softmaxRows(network.alphasReduce), primitives: configuration.reduceOperations, topology: topology, edgeWeights: edgeWeights(network.betasReduce)),
       reduceConcat: concat)
   }
 }

@@ -12,6 +12,11 @@ import TensorCore
 ///
 /// Positions count epochs across stages (stage `s` owns epochs `s·E ..< (s+1)·E`); the
 /// network of stage `s > 0` is drawn from `(seed, stage)`.
+///
+/// The first stage searches every operation of the settings' space: `darts` 8 → 5 → 3 → 1,
+/// `darts-no-none` 7 → 5 → 3 → 1 (`none` is then never there to be forced out, and the skip
+/// cap works as usual). Spaces with no more operations per edge than the first stage keeps
+/// (RobustDARTS S1–S4, 2 or 3) are refused by ``settingsProblem(_:)``.
 public struct PDARTSStrategy: SearchStrategy {
   public static let name = "p-darts"
   public static let displayName = "P-DARTS"
@@ -22,7 +27,10 @@ public struct PDARTSStrategy: SearchStrategy {
   public static func settingsProblem(_ s: SearchSettings) -> String? {
     if s.order != 1 { return "--method p-darts is first order only (--order 1)" }
     guard let progressive = s.progressive else { return "--method p-darts needs its stage settings" }
-    return progressive.validationProblem(layers: s.layers)
+    if let first = progressive.operationsKept.first, s.space.operationCount <= first {
+      return "--method p-darts keeps \(first) operations per edge after its first stage, but --space \(s.space.rawValue) has \(s.space.operationCount): use --space darts or darts-no-none"
+    }
+    return progressive.validationProblem(layers: s.layers, operations: s.space.operationCount)
   }
 
   /// `train_search.py` with the README flags (SPEC §4.7): batch 96, 25 epochs per stage of
@@ -82,7 +90,7 @@ public struct PDARTSStrategy: SearchStrategy {
       var configuration = base
       configuration.layers = stages.layers(stage: stage, base: settings.layers)
       configuration.channels = stages.channels(stage: stage, base: settings.channels)
-      let cheapest = Array(Primitive.searchSpace.sorted { $0.squaredChannelWeights < $1.squaredChannelWeights }.prefix(stages.operationsKept[stage - 1]))
+      let cheapest = Array(base.normalOperations[0].sorted { $0.squaredChannelWeights < $1.squaredChannelWeights }.prefix(stages.operationsKept[stage - 1]))
       configuration.normalOperations = configuration.normalOperations.map { _ in cheapest }
       configuration.reduceOperations = configuration.normalOperations
       return configuration
@@ -107,7 +115,7 @@ public struct PDARTSStrategy: SearchStrategy {
       return "P-DARTS stage \(stage) does not own the resume position's epoch \(position.epoch)"
     }
     guard progressive.finished.count == stage else { return "P-DARTS stage \(stage) has \(progressive.finished.count) finished stages recorded" }
-    let operationCounts = [Primitive.searchSpace.count] + stages.operationsKept
+    let operationCounts = [settings.space.operationCount] + stages.operationsKept
     func operationsProblem(_ operations: [[Primitive]], count: Int, _ cell: String) -> String? {
       guard operations.count == topology.edgeCount,
         operations.allSatisfy({ $0.count == count && Set($0).count == count })
@@ -132,8 +140,8 @@ public struct PDARTSStrategy: SearchStrategy {
   public func advance(_ progressive: SearchRun.ProgressiveState?, from network: SearchNetwork) -> SearchRun.ProgressiveState? {
     guard var progressive = Self.recording(progressive, network) else { return nil }
     let count = progressive.normalOperations[0].count - stages.operationsKept[progressive.stage]
-    progressive.normalOperations = ProgressiveRules.drop(count, from: progressive.normalOperations, weights: Self.softmaxRows(network.alphasNormal), lastStage: false)
-    progressive.reduceOperations = ProgressiveRules.drop(count, from: progressive.reduceOperations, weights: Self.softmaxRows(network.alphasReduce), lastStage: false)
+    progressive.normalOperations = ProgressiveRules.drop(count, from: progressive.normalOperations, weights: GenotypeDerivation.softmaxRows(network.alphasNormal), lastStage: false)
+    progressive.reduceOperations = ProgressiveRules.drop(count, from: progressive.reduceOperations, weights: GenotypeDerivation.softmaxRows(network.alphasReduce), lastStage: false)
     progressive.stage += 1
     return progressive
   }
@@ -147,8 +155,8 @@ public struct PDARTSStrategy: SearchStrategy {
     progressive = Self.recording(progressive, network)
     let configuration = network.configuration
     let topology = configuration.topology
-    let normalProbabilities = ProgressiveRules.finalProbabilities(operations: configuration.normalOperations, weights: Self.softmaxRows(network.alphasNormal))
-    let reduceProbabilities = ProgressiveRules.finalProbabilities(operations: configuration.reduceOperations, weights: Self.softmaxRows(network.alphasReduce))
+    let normalProbabilities = ProgressiveRules.finalProbabilities(operations: configuration.normalOperations, weights: GenotypeDerivation.softmaxRows(network.alphasNormal))
+    let reduceProbabilities = ProgressiveRules.finalProbabilities(operations: configuration.reduceOperations, weights: GenotypeDerivation.softmaxRows(network.alphasReduce))
     let concat = Array(2..<(2 + topology.steps))
     func genotype(normal: [Genotype.Edge]) -> Genotype {
       let reduce = ProgressiveRules.selectEdges(operations: configuration.reduceOperations, probabilities: reduceProbabilities, topology: topology)
@@ -205,14 +213,6 @@ public struct PDARTSStrategy: SearchStrategy {
       normalOperations: progressive.normalOperations, reduceOperations: progressive.reduceOperations,
       alphasNormal: network.alphasNormal.value.scalars, alphasReduce: network.alphasReduce.value.scalars))
     return progressive
-  }
-
-  /// The softmax of an α parameter as rows (`[edge][k]`).
-  private static func softmaxRows(_ parameter: Parameter) -> [[Float]] {
-    let w = withoutGradients { parameter.value.softmax(alongAxis: -1) }
-    let columns = w.shape[1]
-    let values = w.scalars
-    return (0..<w.shape[0]).map { Array(values[($0 * columns)..<(($0 + 1) * columns)]) }
   }
 }
 

@@ -29,8 +29,9 @@ public struct ProgressiveSettings: Codable, Sendable, Equatable {
   /// Initial channels of stage `stage`.
   public func channels(stage: Int, base: Int) -> Int { base + (stage == 0 ? 0 : addWidth[stage - 1]) }
 
-  /// A one-line reason these stages cannot run, or nil.
-  func validationProblem(layers: Int) -> String? {
+  /// A one-line reason these stages cannot run on a first supernet of `layers` cells with
+  /// `operations` per edge, or nil.
+  func validationProblem(layers: Int, operations: Int) -> String? {
     let n = stageCount
     if n < 1 { return "P-DARTS needs at least one stage" }
     if addLayers.count != n - 1 { return "--add-layers needs \(n - 1) values (cells added in stages 2…\(n))" }
@@ -43,7 +44,7 @@ public struct ProgressiveSettings: Codable, Sendable, Equatable {
       return "--add-layers must leave 3 to \(NetworkLimits.maximumLayers) cells and --add-width must be in 0...\(NetworkLimits.maximumChannels)"
     }
     if !(0...Genotype.maximumNodes * 2).contains(maxSkip) { return "--max-skip must be in 0...\(Genotype.maximumNodes * 2)" }
-    var available = Primitive.searchSpace.count
+    var available = operations
     for kept in operationsKept {
       if !(1..<available).contains(kept) { return "each stage must keep between 1 operation and one less than it had (\(operationsKept))" }
       available = kept

@@ -29,7 +29,9 @@ public struct SearchNetworkConfiguration: Codable, Sendable, Equatable {
   /// Input image channels (3 for CIFAR, 1 for (Fashion-)MNIST).
   public var inputChannels: Int = 3
   /// The primitives on each edge of normal and reduction cells (`[edge][k]`, primitive
-  /// order). DARTS: all eight everywhere; P-DARTS prunes them per edge between stages.
+  /// order, `none` first where present). DARTS: the settings' space (``OperationSpace``; by
+  /// default all eight everywhere, RobustDARTS S1 a pair of its own per edge); P-DARTS prunes
+  /// them per edge between stages.
   public var normalOperations: [[Primitive]]
   public var reduceOperations: [[Primitive]]
   /// PC-DARTS partial channels K: ops see the first C/K channels (1 = plain DARTS).

@@ -1,7 +1,10 @@
 import NN
 import TensorCore
 
-/// Builds the module of a primitive (SPEC §1.1–1.2).
+/// Builds the module of a primitive (SPEC §1.1–1.2; `noise`: SPEC-ROBUST, search-space caveat).
+///
+/// `noise` takes its own generator, split off `factory`'s (so it draws nothing from the
+/// factory for any other primitive); a search run reseeds it before every step.
 ///
 /// - Parameters:
 ///   - channels: input and output channels.
@@ -15,6 +18,8 @@ public func makeOperation(
   switch primitive {
   case .none:
     return Zero(stride: stride)
+  case .noise:
+    return GaussianNoise(stride: stride, generator: factory.generator.split())
   case .maxPool3x3, .avgPool3x3:
     let pool: any Layer = primitive == .maxPool3x3
       ? MaxPool2d(kernel: 3, stride: stride, padding: 1)

@@ -12,6 +12,17 @@ extension Tensor {
     return shifted - shifted.exp().summed(alongAxes: [-1], keepingDimensions: true).log()
   }
 
+  /// `log Σ_k exp(x_k)` over the last axis, shape `shape.dropLast()`: the "smooth max" of each
+  /// row, computed as `m + log Σ exp(x − m)` with the row maximum `m` a constant (it cancels
+  /// from the value, keeps `exp` finite, and leaves the gradient `softmax(x)` of each row).
+  ///
+  /// Composite of primitives, no gradient rule of its own. `max ≤ logSumExp ≤ max + log K`.
+  public func logSumExpAlongLastAxis() -> Tensor {
+    let m = maximumAlongLastAxis()
+    let rows = (self - m).exp().summed(alongAxes: [-1], keepingDimensions: true).log() + m
+    return rows.reshaped(to: Array(shape.dropLast()))
+  }
+
   /// `softmax` along `axis` (`exp(logSoftmax)`).
   public func softmax(alongAxis axis: Int = -1) -> Tensor {
     logSoftmax(alongAxis: axis).exp()
