@@ -40,7 +40,8 @@ let package = Package(
   // Each target lists exactly the modules its files import.
   targets: [
     // MARK: Public API
-    .target(name: "CPUKernels", swiftSettings: releaseKernelFlags),
+    .target(name: "CCPUFeatures", path: "Sources/CCPUFeatures"),
+    .target(name: "CPUKernels", dependencies: ["CCPUFeatures"], swiftSettings: releaseKernelFlags),
     .target(name: "Diagnostics", swiftSettings: releaseFlags),
     .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseFlags),
     .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseFlags),

@@ -509,7 +509,9 @@ struct WindowPlan {
     self.strideX = strideX
     self.dilationY = dilationY
     self.dilationX = dilationX
-    lanes = outWidth >= 16 ? 16 : outWidth >= 8 ? 8 : 4
+    // 16 lanes only where a SIMD16 is one register: the weight gradient keeps one vector of
+    // sums per tap (nine for 3×3), which in AVX2's 8-float registers would take twice as many.
+    lanes = outWidth >= 16 && VectorRegisters.areWide ? 16 : outWidth >= 8 ? 8 : 4
     layout = PlaneLayout(
       sourceHeight: sourceHeight, sourceWidth: sourceWidth, rowScale: rowScale,
       rowOffset: rowOffset, columnScale: columnScale, columnOffset: columnOffset, phases: strideX,

@@ -4,15 +4,14 @@ import Synchronization
 ///
 /// Goto/BLIS structure: `op(A)` is packed once per call into panels of `mr` rows, `op(B)` is packed
 /// per task into panels of `nr` columns (`kc` deep; for few rows of A, full panels of an
-/// untransposed B are read in place), and an `mr×nr` register tile of `SIMD16` accumulators
-/// (`8×32`: sixteen zmm registers) runs fused multiply-adds over a pair of panels. Work is split
+/// untransposed B are read in place), and an `mr×nr` register tile of accumulators runs fused
+/// multiply-adds over a pair of panels: `8×32` in sixteen of AVX-512's 32 registers, `6×16` in
+/// twelve of AVX2's 16 (`VectorRegisters`; the wide tile spills on AVX2 and runs 4× slower). Work is split
 /// into tasks over (batch item, row chunk, column chunk) that the pool's threads claim
 /// dynamically; each thread owns one B-panel buffer. Scratch memory is reused across calls.
 public enum GEMM {
-  /// Rows of the register tile.
-  private static let mr = 8
-  /// Columns of the register tile (two `SIMD16<Float>`).
-  private static let nr = 32
+  /// The register tile's rows and columns: `8×32` for 16-float registers, else `6×16`.
+  private static func tile(wideRegisters: Bool) -> (rows: Int, columns: Int) { wideRegisters ? (8, 32) : (6, 16) }
   /// Depth of a packed block: a `kc×nr` B panel (32 KiB) stays in L1.
   private static let kc = 256
   /// Rows of A swept per B panel: an `mc×kc` A block (128 KiB) stays in L2.
@@ -43,16 +42,18 @@ public enum GEMM {
   ///   - b: `k×n` with row stride `ldb`, or `n×k` with row stride `ldb` when `transposeB`.
   ///   - c: `m×n` with row stride `ldc`; must not overlap `a` or `b`.
   ///   - pool: threads to run on (nested calls from inside a pool task run serially).
+  ///   - wideRegisters: use the tile for 16-float vector registers (default: this CPU's).
   public static func multiply(
     m: Int, n: Int, k: Int,
     a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
     b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
-    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, pool: WorkerPool
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, pool: WorkerPool,
+    wideRegisters: Bool = VectorRegisters.areWide
   ) {
     multiplyBatched(
       batch: 1, m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA,
       b: b, ldb: ldb, transposeB: transposeB, batchStrideB: 0,
-      c: c, ldc: ldc, batchStrideC: 0, accumulate: accumulate, pool: pool)
+      c: c, ldc: ldc, batchStrideC: 0, accumulate: accumulate, pool: pool, wideRegisters: wideRegisters)
   }
 
   /// `C[i] = op(A)·op(B[i])` (or `+=` when `accumulate`) for `i` in `0..<batch`, with one shared
@@ -67,7 +68,7 @@ public enum GEMM {
     a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
     b: UnsafePointer<Float>, ldb: Int, transposeB: Bool, batchStrideB: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, batchStrideC: Int,
-    accumulate: Bool, rectifyB: Bool = false, pool: WorkerPool
+    accumulate: Bool, rectifyB: Bool = false, pool: WorkerPool, wideRegisters: Bool = VectorRegisters.areWide
   ) {
     if batch <= 0 || m <= 0 || n <= 0 { return }
     if k <= 0 {
@@ -78,6 +79,7 @@ public enum GEMM {
       }
       return
     }
+    let (mr, nr) = tile(wideRegisters: wideRegisters)
     let mPanels = (m + mr - 1) / mr
     let nPanels = (n + nr - 1) / nr
     let kBlocks = (k + kc - 1) / kc
@@ -101,12 +103,12 @@ public enum GEMM {
       pool.parallelChunks(kBlocks * mPanels, grain: 16) { range in
         for t in range {
           packA(
-            a, lda: lda, transposed: transposeA, m: m, k: k, rowPanel: t % mPanels,
+            a, lda: lda, transposed: transposeA, m: m, k: k, mr: mr, rowPanel: t % mPanels,
             kBlock: t / mPanels, mPanels: mPanels, into: packedA)
         }
       }
       let problem = Problem(
-        m: m, n: n, k: k, columns: columns, packedA: packedA, mPadded: mPanels * mr,
+        m: m, n: n, k: k, mr: mr, nr: nr, columns: columns, packedA: packedA, mPadded: mPanels * mr,
         b: b, ldb: ldb, transposeB: transposeB, rectifyB: rectifyB, ldc: ldc, accumulate: accumulate)
       let nextTask = Atomic<Int>(0)
       pool.parallelFor(workers) { worker in
@@ -131,7 +133,7 @@ public enum GEMM {
   /// panel (element `(p, r)` at `p·mr + r`, rows past `m` zero) at offset
   /// `kBlock·kc·mPadded + rowPanel·kcLen·mr` of `packed`.
   private static func packA(
-    _ a: UnsafePointer<Float>, lda: Int, transposed: Bool, m: Int, k: Int,
+    _ a: UnsafePointer<Float>, lda: Int, transposed: Bool, m: Int, k: Int, mr: Int,
     rowPanel: Int, kBlock: Int, mPanels: Int, into packed: UnsafeMutablePointer<Float>
   ) {
     let p0 = kBlock * kc
@@ -156,6 +158,8 @@ public enum GEMM {
   /// One matrix product's operands and shape, shared read-only by the tasks.
   private struct Problem {
     let m: Int, n: Int, k: Int
+    /// The register tile (`tile`).
+    let mr: Int, nr: Int
     /// Columns of B packed at once (`columnBlock`).
     let columns: Int
     let packedA: UnsafeMutablePointer<Float>
@@ -227,6 +231,19 @@ public enum GEMM {
       }
     }
 
+    /// The register tile's kernel.
+    @inline(__always)
+    private func microKernel(
+      _ kcLen: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bStride: Int,
+      _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ load: Bool
+    ) {
+      if nr == 32 {
+        GEMM.wideMicroKernel(kcLen, a, b, bStride, c, ldc, load)
+      } else {
+        GEMM.narrowMicroKernel(kcLen, a, b, bStride, c, ldc, load)
+      }
+    }
+
     /// Packs column panels `panels` (of `nr` columns each) at depths `p0 ..< p0 + kcLen` of
     /// `op(B)`, panel `q` as a `kcLen×nr` block (element `(p, j)` at `p·nr + j`, columns past
     /// `n` zero) at offset `(q − panels.lowerBound)·kcLen·nr` of `dst`, rectified when
@@ -255,9 +272,10 @@ public enum GEMM {
         let src = b + (p0 + p) * ldb
         var out = dst + p * nr
         for q in panels.lowerBound..<max(panels.lowerBound, fullEnd) {
-          let (v0, v1) = (load(src + q * nr), load(src + q * nr + 16))
-          store(rectifyB ? v0.rectified : v0, out)
-          store(rectifyB ? v1.rectified : v1, out + 16)
+          for j in stride(from: 0, to: nr, by: 16) {
+            let v = load(src + q * nr + j)
+            store(rectifyB ? v.rectified : v, out + j)
+          }
           out += kcLen * nr
         }
         if fullEnd < panels.upperBound {
@@ -287,32 +305,56 @@ public enum GEMM {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
   }
 
-  /// The `8×32` register tile: `C[0..<8, 0..<32] (+)= Σ_p a[p·8 + r] · b[p·bStride + j]` over
-  /// `kcLen` depths of a packed A panel and a B panel (packed: `bStride = 32`); `load` adds to
-  /// C's old values.
+  /// The `8×32` register tile in sixteen 16-float accumulators (`tileKernel`).
   @inline(never)
-  private static func microKernel(
+  fileprivate static func wideMicroKernel(
     _ kcLen: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bStride: Int,
     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ load: Bool
   ) {
-    typealias V = SIMD16<Float>
+    tileKernel(SIMD16<Float>.self, rows: 8, kcLen, a, b, bStride, c, ldc, load)
+  }
+
+  /// The `6×16` register tile in twelve 8-float accumulators, two B vectors and one broadcast:
+  /// fifteen of AVX2's sixteen registers (`tileKernel`).
+  @inline(never)
+  fileprivate static func narrowMicroKernel(
+    _ kcLen: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bStride: Int,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ load: Bool
+  ) {
+    tileKernel(SIMD8<Float>.self, rows: 6, kcLen, a, b, bStride, c, ldc, load)
+  }
+
+  /// A `rows × 2·V.scalarCount` register tile (`rows` 6 or 8, a constant where it is inlined):
+  /// `C[r, j] (+)= Σ_p a[p·rows + r] · b[p·bStride + j]` over `kcLen` depths of a packed A panel
+  /// and a B panel (packed: `bStride` = the tile's columns); `load` adds to C's old values. One
+  /// pair of accumulators per row, unrolled by hand so they stay in registers.
+  @inline(__always)
+  private static func tileKernel<V: SIMD>(
+    _: V.Type, rows: Int, _ kcLen: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bStride: Int,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ load: Bool
+  ) where V.Scalar == Float {
+    let w = V.scalarCount
+    func get(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    func put(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
     var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
     if load {
-      c00 = Self.load(c); c01 = Self.load(c + 16)
-      c10 = Self.load(c + ldc); c11 = Self.load(c + ldc + 16)
-      c20 = Self.load(c + 2 * ldc); c21 = Self.load(c + 2 * ldc + 16)
-      c30 = Self.load(c + 3 * ldc); c31 = Self.load(c + 3 * ldc + 16)
-      c40 = Self.load(c + 4 * ldc); c41 = Self.load(c + 4 * ldc + 16)
-      c50 = Self.load(c + 5 * ldc); c51 = Self.load(c + 5 * ldc + 16)
-      c60 = Self.load(c + 6 * ldc); c61 = Self.load(c + 6 * ldc + 16)
-      c70 = Self.load(c + 7 * ldc); c71 = Self.load(c + 7 * ldc + 16)
+      c00 = get(c); c01 = get(c + w)
+      c10 = get(c + ldc); c11 = get(c + ldc + w)
+      c20 = get(c + 2 * ldc); c21 = get(c + 2 * ldc + w)
+      c30 = get(c + 3 * ldc); c31 = get(c + 3 * ldc + w)
+      c40 = get(c + 4 * ldc); c41 = get(c + 4 * ldc + w)
+      c50 = get(c + 5 * ldc); c51 = get(c + 5 * ldc + w)
+      if rows == 8 {
+        c60 = get(c + 6 * ldc); c61 = get(c + 6 * ldc + w)
+        c70 = get(c + 7 * ldc); c71 = get(c + 7 * ldc + w)
+      }
     }
     var a = a
     var b = b
     for _ in 0..<kcLen {
-      let b0 = Self.load(b)
-      let b1 = Self.load(b + 16)
+      let b0 = get(b)
+      let b1 = get(b + w)
       var s = V(repeating: a[0])
       c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
       s = V(repeating: a[1])
@@ -325,20 +367,24 @@ public enum GEMM {
       c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
       s = V(repeating: a[5])
       c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
-      s = V(repeating: a[6])
-      c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
-      s = V(repeating: a[7])
-      c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
-      a += mr
+      if rows == 8 {
+        s = V(repeating: a[6])
+        c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
+        s = V(repeating: a[7])
+        c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
+      }
+      a += rows
       b += bStride
     }
-    store(c00, c); store(c01, c + 16)
-    store(c10, c + ldc); store(c11, c + ldc + 16)
-    store(c20, c + 2 * ldc); store(c21, c + 2 * ldc + 16)
-    store(c30, c + 3 * ldc); store(c31, c + 3 * ldc + 16)
-    store(c40, c + 4 * ldc); store(c41, c + 4 * ldc + 16)
-    store(c50, c + 5 * ldc); store(c51, c + 5 * ldc + 16)
-    store(c60, c + 6 * ldc); store(c61, c + 6 * ldc + 16)
-    store(c70, c + 7 * ldc); store(c71, c + 7 * ldc + 16)
+    put(c00, c); put(c01, c + w)
+    put(c10, c + ldc); put(c11, c + ldc + w)
+    put(c20, c + 2 * ldc); put(c21, c + 2 * ldc + w)
+    put(c30, c + 3 * ldc); put(c31, c + 3 * ldc + w)
+    put(c40, c + 4 * ldc); put(c41, c + 4 * ldc + w)
+    put(c50, c + 5 * ldc); put(c51, c + 5 * ldc + w)
+    if rows == 8 {
+      put(c60, c + 6 * ldc); put(c61, c + 6 * ldc + w)
+      put(c70, c + 7 * ldc); put(c71, c + 7 * ldc + w)
+    }
   }
 }

@@ -88,10 +88,12 @@ public enum PointwiseConvolution {
 
   /// The gradient of `forward` with respect to its weight: `gradWeight[o, c] =
   /// Σ_{n, y, x} gradOutput[n, o, y, x] · input[n, c, y·sH, x·sW]` (of `max(input, 0)` when
-  /// `rectifiedInput`), shape `[Cout, Cin, 1, 1]`.
+  /// `rectifiedInput`), shape `[Cout, Cin, 1, 1]`. `wideRegisters` chooses the dot-product
+  /// kernel, else per-image GEMMs (default: this CPU's registers, `VectorRegisters`).
   public static func backwardWeight(
     _ g: ConvolutionGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
-    gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false
+    gradWeight: UnsafeMutablePointer<Float>, pool: WorkerPool, rectifiedInput: Bool = false,
+    wideRegisters: Bool = VectorRegisters.areWide
   ) {
     let (cin, cout, batch) = (g.inChannels, g.outChannels, g.batch)
     let pixels = g.outHeight * g.outWidth
@@ -103,27 +105,67 @@ public enum PointwiseConvolution {
     let partials = UnsafeMutablePointer<Float>.allocate(capacity: groupCount * cout * cin)
     defer { partials.deallocate() }
     withSampledInput(g, input, rectified: rectifiedInput, pool: pool) { x, rectify in
-      let plan = WeightGradientPlan(
-        cin: cin, cout: cout, pixels: pixels, depth: imagesPerGroup * pixels, x: x, gradOutput: gradOutput,
-        rectify: rectify)
-      let taskCount = groupCount * plan.narrowBlocks
-      let nextTask = Atomic<Int>(0)
-      pool.parallelFor(min(pool.threadCount, taskCount)) { _ in
-        let sums = UnsafeMutablePointer<SIMD16<Float>>.allocate(capacity: plan.sumCount)
-        defer { sums.deallocate() }
-        while true {
-          let task = nextTask.add(1, ordering: .relaxed).oldValue
-          if task >= taskCount { return }
-          let (group, block) = task.quotientAndRemainder(dividingBy: plan.narrowBlocks)
-          let n0 = group * imagesPerGroup
-          plan.run(
-            n0..<min(n0 + imagesPerGroup, batch), block: block, sums: sums, into: partials + group * cout * cin)
-        }
+      let groups = (0..<groupCount).map { ($0 * imagesPerGroup)..<min(batch, ($0 + 1) * imagesPerGroup) }
+      if wideRegisters {
+        sumByDotTiles(g, x: x, gradOutput: gradOutput, rectify: rectify, groups: groups, into: partials, pool: pool)
+      } else {
+        sumByProducts(g, x: x, gradOutput: gradOutput, rectify: rectify, groups: groups, into: partials, pool: pool)
       }
     }
     gradWeight.update(from: partials, count: cout * cin)
     for group in 1..<max(1, groupCount) {
       for i in 0..<(cout * cin) { gradWeight[i] += partials[group * cout * cin + i] }
+    }
+  }
+
+  /// Each group's `Σ_{n in group} dY_n · X_nᵀ` into `partials` (group after group) with the
+  /// dot-product kernel (`WeightGradientPlan`), whose 6×4 tile of `SIMD16` accumulators fills
+  /// 24 of AVX-512's 32 registers.
+  private static func sumByDotTiles(
+    _ g: ConvolutionGeometry, x: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>, rectify: Bool,
+    groups: [Range<Int>], into partials: UnsafeMutablePointer<Float>, pool: WorkerPool
+  ) {
+    let (cin, cout) = (g.inChannels, g.outChannels)
+    let plan = WeightGradientPlan(
+      cin: cin, cout: cout, pixels: g.outHeight * g.outWidth, depth: groups[0].count * g.outHeight * g.outWidth,
+      x: x, gradOutput: gradOutput, rectify: rectify)
+    let taskCount = groups.count * plan.narrowBlocks
+    let nextTask = Atomic<Int>(0)
+    pool.parallelFor(min(pool.threadCount, taskCount)) { _ in
+      let sums = UnsafeMutablePointer<SIMD16<Float>>.allocate(capacity: plan.sumCount)
+      defer { sums.deallocate() }
+      while true {
+        let task = nextTask.add(1, ordering: .relaxed).oldValue
+        if task >= taskCount { return }
+        let (group, block) = task.quotientAndRemainder(dividingBy: plan.narrowBlocks)
+        plan.run(groups[group], block: block, sums: sums, into: partials + group * cout * cin)
+      }
+    }
+  }
+
+  /// Each group's `Σ_{n in group} dY_n · X_nᵀ` into `partials` as matrix products, one per
+  /// image accumulated in image order (`GEMM`, transposing X as it packs it): with AVX2's 16
+  /// registers the dot-product kernel's tile spills, and GEMM's `6×16` tile does not
+  /// (measured on the DARTS_V2 training step: 2.5× faster).
+  private static func sumByProducts(
+    _ g: ConvolutionGeometry, x: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>, rectify: Bool,
+    groups: [Range<Int>], into partials: UnsafeMutablePointer<Float>, pool: WorkerPool
+  ) {
+    let (cin, cout, pixels) = (g.inChannels, g.outChannels, g.outHeight * g.outWidth)
+    let nextGroup = Atomic<Int>(0)
+    pool.parallelFor(min(pool.threadCount, groups.count)) { _ in
+      while true {
+        let group = nextGroup.add(1, ordering: .relaxed).oldValue
+        if group >= groups.count { return }
+        for image in groups[group] {
+          // Nested inside a pool task, the product runs on this thread alone.
+          GEMM.multiplyBatched(
+            batch: 1, m: cout, n: cin, k: pixels, a: gradOutput + image * cout * pixels, lda: pixels, transposeA: false,
+            b: x + image * cin * pixels, ldb: pixels, transposeB: true, batchStrideB: 0,
+            c: partials + group * cout * cin, ldc: cin, batchStrideC: 0,
+            accumulate: image > groups[group].lowerBound, rectifyB: rectify, pool: pool, wideRegisters: false)
+        }
+      }
     }
   }
 

@@ -111,6 +111,36 @@ final class ConvolutionTests: XCTestCase {
     check(geometry(batch: 9, 288, 72, 16, 16, kernel: (1, 1)))
   }
 
+  /// Both weight-gradient strategies, the dot-product tiles (16-float registers) and the
+  /// per-image GEMMs (8-float registers), whichever this CPU has, match the reference on
+  /// plain and rectified input, with the same bits on 1 and 3 threads.
+  func testPointwiseWeightGradientStrategiesForBothRegisterWidths() {
+    let geometries = [
+      geometry(batch: 5, 12, 18, 6, 7, kernel: (1, 1)), geometry(batch: 19, 6, 10, 3, 3, kernel: (1, 1)),
+      geometry(batch: 4, 24, 12, 17, 17, kernel: (1, 1), stride: (2, 2)), geometry(batch: 9, 288, 72, 16, 16, kernel: (1, 1)),
+    ]
+    for g in geometries {
+      let input = randomArray(g.inputCount, seed: 31)
+      let gradOutput = randomArray(g.outputCount, seed: 32)
+      for rectified in [false, true] {
+        var expected = [Float](repeating: .nan, count: g.weightCount)
+        ReferenceConvolution.backwardWeight(
+          g, input: rectified ? input.map { max($0, 0) } : input, gradOutput: gradOutput, gradWeight: &expected)
+        for wide in [false, true] {
+          let results = [1, 3].map { threads in
+            var gradWeight = [Float](repeating: .nan, count: g.weightCount)
+            PointwiseConvolution.backwardWeight(
+              g, input: input, gradOutput: gradOutput, gradWeight: &gradWeight, pool: WorkerPool(threadCount: threads),
+              rectifiedInput: rectified, wideRegisters: wide)
+            return gradWeight
+          }
+          assertClose(results[0], expected, rtol: 1e-4, atol: 1e-4, "\(g) rectified \(rectified) wide \(wide)")
+          XCTAssertEqual(results[0], results[1], "\(g) rectified \(rectified) wide \(wide): 1 vs 3 threads")
+        }
+      }
+    }
+  }
+
   /// The weight gradient's partial sums belong to image groups, not threads: every thread
   /// count gives the same bits.
   func testPointwiseWeightGradientIsDeterministic() {

@@ -3,15 +3,16 @@ import XCTest
 import _TestSupport
 
 final class GEMMTests: XCTestCase {
-  /// Shapes around the kernel's tile (8×32), depth block (256) and column block (512, or 1024
+  /// Shapes around the kernel's tiles (8×32, 6×16), depth block (256) and column block (512, or 1024
   /// for at least 32 rows and 32 to 144 deep) sizes.
   private let shapes: [(m: Int, n: Int, k: Int)] = [
     (1, 1, 1), (1, 37, 5), (17, 1, 9), (8, 32, 16), (13, 29, 7), (33, 65, 300), (9, 530, 3),
-    (33, 1100, 144), (40, 1100, 145), (31, 1100, 36), (33, 1100, 31),
+    (33, 1100, 144), (40, 1100, 145), (31, 1100, 36), (33, 1100, 31), (6, 16, 5), (7, 17, 20),
   ]
 
-  /// Runs one product through `GEMM.multiply` on 1, 2 and 3 threads (the same bits on each) and compares it with
-  /// `ReferenceGEMM`; every matrix gets a leading dimension `pad` elements wider than its rows.
+  /// Runs one product through `GEMM.multiply` with both register tiles (8×32 and 6×16) on 1, 2
+  /// and 3 threads (the same bits on each) and compares it with `ReferenceGEMM`; every matrix
+  /// gets a leading dimension `pad` elements wider than its rows.
   private func check(
     m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool, pad: Int,
     file: StaticString = #filePath, line: UInt = #line
@@ -26,22 +27,24 @@ final class GEMMTests: XCTestCase {
     ReferenceGEMM.multiply(
       m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
       transposeB: transposeB, c: &expected, ldc: ldc, accumulate: accumulate)
-    var results: [[Float]] = []
-    for threads in [1, 2, 3] {
-      let pool = WorkerPool(threadCount: threads)
-      var actual = c0
-      GEMM.multiply(
-        m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
-        transposeB: transposeB, c: &actual, ldc: ldc, accumulate: accumulate, pool: pool)
-      assertClose(
-        actual, expected, rtol: 1e-4, atol: 1e-4,
-        "m\(m) n\(n) k\(k) tA \(transposeA) tB \(transposeB) acc \(accumulate) threads \(threads)",
-        file: file, line: line)
-      results.append(actual)
+    for wide in [false, true] {
+      var results: [[Float]] = []
+      for threads in [1, 2, 3] {
+        let pool = WorkerPool(threadCount: threads)
+        var actual = c0
+        GEMM.multiply(
+          m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
+          transposeB: transposeB, c: &actual, ldc: ldc, accumulate: accumulate, pool: pool, wideRegisters: wide)
+        assertClose(
+          actual, expected, rtol: 1e-4, atol: 1e-4,
+          "m\(m) n\(n) k\(k) tA \(transposeA) tB \(transposeB) acc \(accumulate) threads \(threads) wide \(wide)",
+          file: file, line: line)
+        results.append(actual)
+      }
+      // The split into tasks depends on the thread count, the sums do not.
+      XCTAssertEqual(results[0], results[1], file: file, line: line)
+      XCTAssertEqual(results[0], results[2], file: file, line: line)
     }
-    // The split into tasks depends on the thread count, the sums do not.
-    XCTAssertEqual(results[0], results[1], file: file, line: line)
-    XCTAssertEqual(results[0], results[2], file: file, line: line)
   }
 
   func testAllTransposeCombinationsAndShapes() {
