@@ -277,12 +277,14 @@ public final class SearchRun {
       architect: Architect(order: settings.order == 2 ? .second : .first),
       weightGradientClip: Float(settings.gradientClip),
       architectureGradientClip: strategy.architectureGradientClip,
-      regularization: settings.betaRegularization.map { ArchitectureRegularization($0) })
+      regularization: settings.betaRegularization.map { ArchitectureRegularization($0) },
+      perturbation: settings.perturbation.map { WeightStepPerturbation($0) })
   }
 
   /// Random streams of a run besides the samplers' 0–2.
   static let stageStream: UInt64 = 3
   private static let randomLayerStream: UInt64 = 4
+  private static let perturbationStream: UInt64 = 5
 
   /// The skip-connect dropout layers of the network.
   private var skipDropouts: [Dropout] { network.modules().compactMap { $0 as? Dropout } }
@@ -331,6 +333,8 @@ public final class SearchRun {
       optimization.weights.learningRate = Float(lr)
       let updateArchitecture = strategy.updatesArchitecture(epoch: epoch)
       optimization.regularization?.epoch = epoch
+      let epsilon = settings.perturbation?.epsilon(epoch: epoch, epochs: settings.epochs)
+      if let epsilon { optimization.perturbation?.epsilon = Float(epsilon) }
       let dropout = skipDropouts
       if let rate = strategy.skipDropoutRate(stage: stage, epoch: epoch) {
         for layer in dropout { layer.probability = Float(rate) }
@@ -341,6 +345,7 @@ public final class SearchRun {
       if let rate = dropout.first?.probability { startFields["skip_dropout"] = .double(Double(rate)) }
       var epochFields = stageFields.merging(["lr": .double(lr)]) { a, _ in a }
       epochFields.merge(optimization.regularization?.penalty.eventFields(epoch: epoch) ?? [:]) { a, _ in a }
+      if let epsilon { epochFields.merge(settings.perturbation?.eventFields(epsilon: epsilon) ?? [:]) { a, _ in a } }
       var cursor = state.cursor
       try runner.run(
         epoch: epoch, label: "\(stageLabel)epoch \(epoch + 1)/\(settings.epochs)", cursor: &cursor,
@@ -365,7 +370,8 @@ public final class SearchRun {
               prepareChunk: { pass, chunk in
                 guard chunked, !random.isEmpty else { return }
                 reseed(random, from: derivedGenerator(settings.seed, Self.randomLayerStream, UInt64(position), UInt64(index), UInt64(pass), UInt64(chunk)))
-              })
+              },
+              perturbationGenerator: derivedGenerator(settings.seed, Self.perturbationStream, UInt64(position), UInt64(index)))
             try NonFiniteError.check(checkpointTensors(), after: "the step")
             return result
           }

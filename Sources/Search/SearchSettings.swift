@@ -37,6 +37,9 @@ public struct SearchSettings: Codable, Sendable, Equatable {
   /// β-DARTS (`--regularizer beta`): λ(epoch)·L_β(α) added to the loss of every α step (nil:
   /// no term).
   public var betaRegularization: BetaRegularization?
+  /// SDARTS (`--perturb random|adversarial`): perturbed, projected operation probabilities
+  /// as the mixing weights of every weight step (nil: `softmax(α)`, plain DARTS).
+  public var perturbation: MixingWeightPerturbation?
   /// PC-DARTS partial channels K (1: off).
   public var partialChannels: Int = 1
   /// PC-DARTS edge normalisation.
@@ -156,6 +159,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
       return "--space \(space.rawValue) is defined for cells of 4 nodes (\(edges) edges), not --nodes \(nodes)"
     }
     if let problem = betaRegularization?.settingsProblem(order: order) { return problem }
+    if let problem = perturbation?.settingsProblem() { return problem }
     if let problem = method.strategy.settingsProblem(self) { return problem }
     if batchSize < 1 { return "--batch-size must be positive" }
     if epochs < 1 { return "--epochs must be positive" }

@@ -14,10 +14,12 @@ public struct SearchOptimization: Sendable {
   public var architectureGradientClip: Float?
   /// A term added to the α-step loss (β-DARTS), or nil.
   public var regularization: ArchitectureRegularization?
+  /// Perturbed mixing weights of the weight step (SDARTS), or nil.
+  public var perturbation: WeightStepPerturbation?
 
   public init(
     weights: SGD, architecture: Adam, architect: Architect, weightGradientClip: Float = 5, architectureGradientClip: Float? = nil,
-    regularization: ArchitectureRegularization? = nil
+    regularization: ArchitectureRegularization? = nil, perturbation: WeightStepPerturbation? = nil
   ) {
     self.weights = weights
     self.architecture = architecture
@@ -25,6 +27,7 @@ public struct SearchOptimization: Sendable {
     self.weightGradientClip = weightGradientClip
     self.architectureGradientClip = architectureGradientClip
     self.regularization = regularization
+    self.perturbation = perturbation
   }
 
   /// The outcome of one iteration.
@@ -41,7 +44,9 @@ public struct SearchOptimization: Sendable {
   /// step on `train`. Returns the weight-step loss.
   ///
   /// The architecture step adds the gradient of the ``regularization`` term, if any, to the
-  /// α gradient before it is checked, clipped and applied.
+  /// α gradient before it is checked, clipped and applied. With a ``perturbation`` the weight
+  /// step mixes the operations by its weights (drawn from `perturbationGenerator`) instead of
+  /// `softmax(α)`; the α step is unchanged.
   ///
   /// `train` and `valid` are this process's rows of the global batches; every gradient (the
   /// α gradient and, for second order, each gradient of the unrolled step; the weight
@@ -53,18 +58,21 @@ public struct SearchOptimization: Sendable {
   ///   update it would poison (the same on every process: it is checked on averaged values).
   public mutating func step(
     network: SearchNetwork, train: LabelledBatch, valid: LabelledBatch?, updateArchitecture: Bool,
-    parallelism: BatchParallelism = .single(), prepareChunk: (_ pass: Int, _ chunk: Int) -> Void = { _, _ in }
+    parallelism: BatchParallelism = .single(), prepareChunk: (_ pass: Int, _ chunk: Int) -> Void = { _, _ in },
+    perturbationGenerator: SeededGenerator = SeededGenerator(seed: 0)
   ) throws -> StepResult {
     network.train()
     let buffers = network.parameters(.buffer)
     var pass = 0
-    func batchGradients(_ batch: LabelledBatch, wrt parameters: [Tensor]) throws -> BatchParallelism.Result {
+    func batchGradients(
+      _ batch: LabelledBatch, wrt parameters: [Tensor], operationWeights: OperationWeights? = nil
+    ) throws -> BatchParallelism.Result {
       let thisPass = pass
       pass += 1
       return try parallelism.gradients(batchCount: batch.globalCount, wrt: parameters, buffers: buffers, valueCount: 1) { chunk, rows in
         prepareChunk(thisPass, chunk)
         let part = batch.rows(rows)
-        let logits = network(part.images)
+        let logits = operationWeights.map { network(part.images, operationWeights: $0) } ?? network(part.images)
         let loss = logits.crossEntropy(labels: part.labels)
         return .init(objective: loss, values: [Double(loss.scalar)], correct: Self.correctCount(logits: logits, labels: part.labels))
       }
@@ -92,7 +100,19 @@ public struct SearchOptimization: Sendable {
       architecture.step(architectureParameters, gradients: g)
     }
     let weightParameters = network.namedParameters(.weight)
-    let result = try batchGradients(train, wrt: weightParameters.map(\.parameter.value))
+    var mixing: OperationWeights?
+    if let perturbation {
+      var generator = perturbationGenerator
+      mixing = try perturbation.mixingWeights(
+        clean: withoutGradients { network.operationWeights }, network: network, generator: &generator
+      ) { weights, gradient in
+        let result = gradient
+          ? try batchGradients(train, wrt: weights.tensors, operationWeights: weights)
+          : try withoutGradients { try batchGradients(train, wrt: [], operationWeights: weights) }
+        return (Float(result.values[0]), result.gradients)
+      }
+    }
+    let result = try batchGradients(train, wrt: weightParameters.map(\.parameter.value), operationWeights: mixing)
     let value = Float(result.values[0])
     try NonFiniteError.check(value, "the training loss")
     var g = result.gradients

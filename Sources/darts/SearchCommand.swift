@@ -33,7 +33,12 @@ struct SearchCommand: ParsableCommand {
       (skip, sep_conv_3x3), s3 (none, skip, sep_conv_3x3), s4 (noise, sep_conv_3x3). \
       --regularizer beta (β-DARTS, first order) adds λ(e)·L_β(α), the mean row-wise \
       log-sum-exp of α, to every α step, with λ(e) = --beta-lambda-max · e / \
-      --beta-lambda-divisor (default 50·e/100). Every epoch reports, per cell type, the \
+      --beta-lambda-divisor (default 50·e/100). \
+      --perturb random (SDARTS-RS) or adversarial (SDARTS-ADV, a 7-step PGD attack in eval \
+      mode, kept only when it raises the loss) mixes the operations of every weight step by \
+      perturbed softmax(α) rows projected back onto the simplex, within ±ε(e) = \
+      --perturb-epsilon-start + (--perturb-epsilon − start) · e / epochs (default 0.03 to \
+      0.3); the α step is unchanged. Every epoch reports, per cell type, the \
       skip-connects and parameter-free operations of the current genotype and the mean α \
       entropy (events.jsonl and the progress line: skip, free, H). \
       A run directory receives config.json, events.jsonl, checkpoint.safetensors (every epoch \
@@ -58,6 +63,9 @@ struct SearchCommand: ParsableCommand {
   @Option(help: "A term added to the architecture loss: none or beta (β-DARTS; first order only).") var regularizer: Regularizer?
   @Option(parsing: .unconditional, help: "β-DARTS: λ(epoch) = max · epoch / divisor; the max (default 50).") var betaLambdaMax: Double?
   @Option(parsing: .unconditional, help: "β-DARTS: the divisor of λ(epoch) (default 100).") var betaLambdaDivisor: Double?
+  @Option(help: "Perturbed mixing weights of the weight step: none, random (SDARTS-RS) or adversarial (SDARTS-ADV).") var perturb: Perturb?
+  @Option(parsing: .unconditional, help: "SDARTS: the ε that the linear schedule heads for at the last epoch + 1 (default 0.3).") var perturbEpsilon: Double?
+  @Option(parsing: .unconditional, help: "SDARTS: ε at epoch 0 (default 0.03).") var perturbEpsilonStart: Double?
   @Option(parsing: .unconditional, help: "PC-DARTS partial channels K (1: every channel goes through the operations).") var partialChannels: Int?
   @Flag(inversion: .prefixedNo, help: "PC-DARTS edge normalisation (also on plain DARTS).") var edgeNorm: Bool?
   @Option(parsing: .upToNextOption, help: "P-DARTS: cells added in stages 2 and 3 (reference: 6 12).") var addLayers: [Int] = []
@@ -91,6 +99,14 @@ struct SearchCommand: ParsableCommand {
     case .none?: s.betaRegularization = nil
     case nil: break
     }
+    switch perturb {
+    case .none?: s.perturbation = nil
+    case let kind?:
+      let defaults = MixingWeightPerturbation(kind: kind == .random ? .random : .adversarial)
+      s.perturbation = MixingWeightPerturbation(
+        kind: defaults.kind, epsilonStart: perturbEpsilonStart ?? defaults.epsilonStart, epsilonMax: perturbEpsilon ?? defaults.epsilonMax)
+    case nil: break
+    }
     if let v = partialChannels { s.partialChannels = v }
     if let v = edgeNorm { s.edgeNormalization = v }
     if let v = validateEpochs { s.validationEpochs = v }
@@ -110,6 +126,9 @@ struct SearchCommand: ParsableCommand {
     if let space, OperationSpace(rawValue: space) == nil { throw ValidationError("--space must be \(Self.spaceNames), got '\(space)'") }
     if (betaLambdaMax != nil || betaLambdaDivisor != nil) && regularizer != .beta {
       throw ValidationError("--beta-lambda-max and --beta-lambda-divisor apply to --regularizer beta only")
+    }
+    if (perturbEpsilon != nil || perturbEpsilonStart != nil) && (perturb ?? .none) == .none {
+      throw ValidationError("--perturb-epsilon and --perturb-epsilon-start apply to --perturb random or adversarial only")
     }
     if options.resume == nil, let problem = settings().validationProblem() { throw ValidationError(problem) }
   }
@@ -142,6 +161,11 @@ extension SearchCommand {
   /// The choices of `--regularizer`.
   enum Regularizer: String, ExpressibleByArgument, CaseIterable {
     case none, beta
+  }
+
+  /// The choices of `--perturb`.
+  enum Perturb: String, ExpressibleByArgument, CaseIterable {
+    case none, random, adversarial
   }
 }
 

@@ -82,10 +82,23 @@ public final class SearchNetwork: Module {
       }, alongAxis: 0)
   }
 
-  /// Class logits `[N, classes]` for images `[N, inputChannels, H, W]`.
+  /// The operation weights of both cell types, `softmax(α)` row by row: `[edges, ops]` each.
+  public var operationWeights: OperationWeights {
+    OperationWeights(normal: alphasNormal.value.softmax(alongAxis: -1), reduce: alphasReduce.value.softmax(alongAxis: -1))
+  }
+
+  /// Class logits `[N, classes]` for images `[N, inputChannels, H, W]`, mixing the operations
+  /// by `softmax(α)`.
   public func callAsFunction(_ images: Tensor) -> Tensor {
-    let normalWeights = alphasNormal.value.softmax(alongAxis: -1)
-    let reduceWeights = alphasReduce.value.softmax(alongAxis: -1)
+    callAsFunction(images, operationWeights: operationWeights)
+  }
+
+  /// Class logits `[N, classes]` for images `[N, inputChannels, H, W]`, mixing every edge's
+  /// operations by the given `[edges, ops]` weights instead of `softmax(α)` (SDARTS' weight
+  /// step uses perturbed probabilities, SPEC-ROBUST §2). PC-DARTS' edge weights still come
+  /// from β.
+  public func callAsFunction(_ images: Tensor, operationWeights: OperationWeights) -> Tensor {
+    let (normalWeights, reduceWeights) = (operationWeights.normal, operationWeights.reduce)
     let topology = configuration.topology
     let normalEdges = betasNormal.map { Self.normalizedEdgeWeights($0.value, topology: topology) }
     let reduceEdges = betasReduce.map { Self.normalizedEdgeWeights($0.value, topology: topology) }
@@ -113,3 +126,4 @@ public final class SearchNetwork: Module {
     namedParameters(.architecture)
   }
 }
+
