@@ -215,4 +215,51 @@ final class SearchCLITests: XCTestCase {
     let epochs = { (run: URL) in try self.events(in: run).filter { $0["type"] as? String == "epoch" }.map { $0["valid_loss"] as? Double } }
     XCTAssertEqual(try epochs(reference), try epochs(interrupted), "the noisy evaluation is keyed by the epoch")
   }
+
+  /// SDARTS-RS: the option in config.json, ε of each epoch in its event, and kill -9 and
+  /// resume bit-identical (the noise is keyed by the position).
+  func testRandomPerturbationResumesBitIdentically() throws {
+    let (reference, interrupted) = try uninterruptedAndResumedRuns(tiny + ["--space", "darts-no-none", "--perturb", "random", "--perturb-epsilon", "0.5"])
+    for file in ["architecture.json", "genotype.json"] {
+      XCTAssertEqual(
+        try Data(contentsOf: reference.appendingPathComponent(file)), try Data(contentsOf: interrupted.appendingPathComponent(file)),
+        "\(file) differs after kill -9 and resume")
+    }
+    let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: reference.appendingPathComponent("config.json"))) as? [String: Any])
+    let perturbation = try XCTUnwrap(config["perturbation"] as? [String: Any])
+    XCTAssertEqual(perturbation["kind"] as? String, "random")
+    XCTAssertEqual(perturbation["epsilonMax"] as? Double, 0.5)
+    XCTAssertEqual(perturbation["epsilonStart"] as? Double, 0.03)
+    let epochs = { (run: URL) in try self.events(in: run).filter { $0["type"] as? String == "epoch" } }
+    let epsilons = try epochs(reference).map { try XCTUnwrap($0["perturb_epsilon"] as? Double) }
+    XCTAssertEqual(epsilons.count, 2)
+    XCTAssertEqual(epsilons[0], 0.03, accuracy: 1e-12)
+    XCTAssertEqual(epsilons[1], 0.265, accuracy: 1e-12, "0.03 + (0.5 − 0.03)·1/2")
+    XCTAssertEqual(try epochs(reference).map { $0["valid_loss"] as? Double }, try epochs(interrupted).map { $0["valid_loss"] as? Double })
+  }
+
+  /// SDARTS-ADV on PC-DARTS runs; bad perturbation options are one error line each.
+  func testAdversarialPerturbationOnPCDARTSAndBadPerturbationOptions() throws {
+    let root = try temporaryDirectory()
+    let run = root.appendingPathComponent("adv")
+    var result = try runDarts(tiny + ["--method", "pc-darts", "--perturb", "adversarial", "--run-dir", run.path])
+    XCTAssertEqual(result.status, 0, result.err)
+    let epochs = try events(in: run).filter { $0["type"] as? String == "epoch" }
+    XCTAssertEqual(epochs.map { $0["perturb"] as? String }, ["adversarial", "adversarial"])
+    let help = try runDarts(["search", "--help"]).out
+    for option in ["--perturb <perturb>", "--perturb-epsilon <perturb-epsilon>", "--perturb-epsilon-start <perturb-epsilon-start>"] {
+      XCTAssert(help.contains(option), option)
+    }
+    let bad: [([String], String)] = [
+      (["--perturb-epsilon", "0.1"], "--perturb-epsilon and --perturb-epsilon-start apply to --perturb random or adversarial only"),
+      (["--perturb", "random", "--perturb-epsilon", "-1"], "--perturb-epsilon must be finite and not negative, got -1.0"),
+      (["--perturb", "adversarial", "--perturb-epsilon-start", "1.5"], "--perturb-epsilon and --perturb-epsilon-start must be at most 1 (a probability)"),
+      (["--perturb", "sideways"], "--perturb"),
+    ]
+    for (options, message) in bad {
+      result = try runDarts(tiny + options + ["--run-dir", root.appendingPathComponent("bad").path])
+      XCTAssertNotEqual(result.status, 0, "\(options)")
+      XCTAssert(result.err.contains(message), "\(options): \(result.err)")
+    }
+  }
 }

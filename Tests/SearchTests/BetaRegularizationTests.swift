@@ -89,34 +89,12 @@ final class BetaRegularizationTests: XCTestCase {
 
   // MARK: The α step
 
-  /// A tiny supernet (C = 4, 3 cells of 2 nodes, every DARTS operation) and its optimisers.
   func supernet(regularization: ArchitectureRegularization?) -> (SearchNetwork, SearchOptimization) {
-    var factory = ParameterFactory(backend: backend, seed: 21)
-    let network = SearchNetwork(SearchNetworkConfiguration(channels: 4, layers: 3, steps: 2, classes: 5), using: &factory)
-    let optimization = SearchOptimization(
-      weights: SGD(learningRate: 0.05, momentum: 0.9, weightDecay: 3e-4),
-      architecture: Adam(learningRate: 3e-3, beta1: 0.5, beta2: 0.999, weightDecay: 1e-3),
-      architect: Architect(order: .first), regularization: regularization)
-    return (network, optimization)
+    TinySearch(backend: backend, regularization: regularization).make()
   }
 
-  /// Runs `steps` search iterations on fixed random batches; returns every tensor afterwards.
-  func run(regularization: ArchitectureRegularization?, steps: Int = 3) throws -> [String: [Float]] {
-    let (network, optimization) = supernet(regularization: regularization)
-    var optimizer = optimization
-    var data = SeededGenerator(seed: 13)
-    for _ in 0..<steps {
-      let train = randomBatch(count: 2, channels: 3, size: 8, classes: 5, generator: &data, on: backend)
-      let valid = randomBatch(count: 2, channels: 3, size: 8, classes: 5, generator: &data, on: backend)
-      _ = try optimizer.step(
-        network: network, train: LabelledBatch(images: train.images, labels: train.labels),
-        valid: LabelledBatch(images: valid.images, labels: valid.labels), updateArchitecture: true)
-    }
-    var tensors = network.stateDict().mapValues(\.scalars)
-    for (name, m) in optimizer.architecture.firstMoments { tensors["adam.m.\(name)"] = m.scalars }
-    for (name, v) in optimizer.architecture.secondMoments { tensors["adam.v.\(name)"] = v.scalars }
-    for (name, b) in optimizer.weights.momentumBuffers { tensors["momentum.\(name)"] = b.scalars }
-    return tensors
+  func run(regularization: ArchitectureRegularization?) throws -> [String: [Float]] {
+    try TinySearch(backend: backend, regularization: regularization).run()
   }
 
   func testWithLambdaZeroBetaDARTSIsDARTSBitForBit() throws {
