@@ -377,6 +377,7 @@ public final class SearchRun {
           }
           var fields: [String: JSONValue] = [:]
           if let a = result.architectureLoss { fields["architecture_loss"] = .double(Double(a)) }
+          if let kept = result.attackKept { fields["attack_kept"] = .bool(kept) }
           return StepReport(loss: Double(result.loss), correct: result.correct, count: train.globalCount, fields: fields)
         },
         evaluate: {

@@ -38,6 +38,8 @@ public struct SearchOptimization: Sendable {
     /// Architecture-step validation loss, without any regularization term (nil when the
     /// architecture was not updated).
     public var architectureLoss: Float?
+    /// SDARTS-ADV: whether the weight step used the attacked weights (nil without an attack).
+    public var attackKept: Bool?
   }
 
   /// One iteration on `network`: (optionally) an architecture step on `valid`, then a weight
@@ -101,9 +103,10 @@ public struct SearchOptimization: Sendable {
     }
     let weightParameters = network.namedParameters(.weight)
     var mixing: OperationWeights?
+    var attackKept: Bool?
     if let perturbation {
       var generator = perturbationGenerator
-      mixing = try perturbation.mixingWeights(
+      (mixing, attackKept) = try perturbation.mixingWeights(
         clean: withoutGradients { network.operationWeights }, network: network, generator: &generator
       ) { weights, gradient in
         let result = gradient
@@ -119,7 +122,7 @@ public struct SearchOptimization: Sendable {
     clipGradientNorm(&g, maxNorm: weightGradientClip)
     try Self.checkFinite(g, what: "weight gradient")
     weights.step(weightParameters, gradients: g)
-    return StepResult(loss: value, correct: result.correct, architectureLoss: architectureLoss)
+    return StepResult(loss: value, correct: result.correct, architectureLoss: architectureLoss, attackKept: attackKept)
   }
 
   /// Top-1 hits of `[N, K]` logits.

@@ -63,7 +63,7 @@ struct SearchCommand: ParsableCommand {
   @Option(help: "A term added to the architecture loss: none or beta (β-DARTS; first order only).") var regularizer: Regularizer?
   @Option(parsing: .unconditional, help: "β-DARTS: λ(epoch) = max · epoch / divisor; the max (default 50).") var betaLambdaMax: Double?
   @Option(parsing: .unconditional, help: "β-DARTS: the divisor of λ(epoch) (default 100).") var betaLambdaDivisor: Double?
-  @Option(help: "Perturbed mixing weights of the weight step: none, random (SDARTS-RS) or adversarial (SDARTS-ADV).") var perturb: Perturb?
+  @Option(help: "Perturbed mixing weights of the weight step: none, random (SDARTS-RS) or adversarial (SDARTS-ADV).") var perturb: String?
   @Option(parsing: .unconditional, help: "SDARTS: the ε that the linear schedule heads for at the last epoch + 1 (default 0.3).") var perturbEpsilon: Double?
   @Option(parsing: .unconditional, help: "SDARTS: ε at epoch 0 (default 0.03).") var perturbEpsilonStart: Double?
   @Option(parsing: .unconditional, help: "PC-DARTS partial channels K (1: every channel goes through the operations).") var partialChannels: Int?
@@ -99,13 +99,11 @@ struct SearchCommand: ParsableCommand {
     case .none?: s.betaRegularization = nil
     case nil: break
     }
-    switch perturb {
-    case .none?: s.perturbation = nil
-    case let kind?:
-      let defaults = MixingWeightPerturbation(kind: kind == .random ? .random : .adversarial)
+    if perturb == "none" { s.perturbation = nil }
+    if let kind = perturb.flatMap(MixingWeightPerturbation.Kind.init(rawValue:)) {
+      let defaults = MixingWeightPerturbation(kind: kind)
       s.perturbation = MixingWeightPerturbation(
-        kind: defaults.kind, epsilonStart: perturbEpsilonStart ?? defaults.epsilonStart, epsilonMax: perturbEpsilon ?? defaults.epsilonMax)
-    case nil: break
+        kind: kind, epsilonStart: perturbEpsilonStart ?? defaults.epsilonStart, epsilonMax: perturbEpsilon ?? defaults.epsilonMax)
     }
     if let v = partialChannels { s.partialChannels = v }
     if let v = edgeNorm { s.edgeNormalization = v }
@@ -127,7 +125,10 @@ struct SearchCommand: ParsableCommand {
     if (betaLambdaMax != nil || betaLambdaDivisor != nil) && regularizer != .beta {
       throw ValidationError("--beta-lambda-max and --beta-lambda-divisor apply to --regularizer beta only")
     }
-    if (perturbEpsilon != nil || perturbEpsilonStart != nil) && (perturb ?? .none) == .none {
+    if let perturb, perturb != "none" && MixingWeightPerturbation.Kind(rawValue: perturb) == nil {
+      throw ValidationError("--perturb must be none, random or adversarial, got '\(perturb)'")
+    }
+    if (perturbEpsilon != nil || perturbEpsilonStart != nil) && (perturb ?? "none") == "none" {
       throw ValidationError("--perturb-epsilon and --perturb-epsilon-start apply to --perturb random or adversarial only")
     }
     if options.resume == nil, let problem = settings().validationProblem() { throw ValidationError(problem) }
@@ -163,10 +164,6 @@ extension SearchCommand {
     case none, beta
   }
 
-  /// The choices of `--perturb`.
-  enum Perturb: String, ExpressibleByArgument, CaseIterable {
-    case none, random, adversarial
-  }
 }
 
 extension SearchCommand: RunOptionsHelp {

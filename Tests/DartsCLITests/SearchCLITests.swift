@@ -246,6 +246,9 @@ final class SearchCLITests: XCTestCase {
     XCTAssertEqual(result.status, 0, result.err)
     let epochs = try events(in: run).filter { $0["type"] as? String == "epoch" }
     XCTAssertEqual(epochs.map { $0["perturb"] as? String }, ["adversarial", "adversarial"])
+    let steps = try events(in: run).filter { $0["type"] as? String == "step" }
+    XCTAssertEqual(steps.count, 8)
+    XCTAssert(steps.allSatisfy { $0["attack_kept"] is Bool }, "every step reports whether its attack was kept")
     let help = try runDarts(["search", "--help"]).out
     for option in ["--perturb <perturb>", "--perturb-epsilon <perturb-epsilon>", "--perturb-epsilon-start <perturb-epsilon-start>"] {
       XCTAssert(help.contains(option), option)
@@ -254,7 +257,7 @@ final class SearchCLITests: XCTestCase {
       (["--perturb-epsilon", "0.1"], "--perturb-epsilon and --perturb-epsilon-start apply to --perturb random or adversarial only"),
       (["--perturb", "random", "--perturb-epsilon", "-1"], "--perturb-epsilon must be finite and not negative, got -1.0"),
       (["--perturb", "adversarial", "--perturb-epsilon-start", "1.5"], "--perturb-epsilon and --perturb-epsilon-start must be at most 1 (a probability)"),
-      (["--perturb", "sideways"], "--perturb"),
+      (["--perturb", "sideways"], "--perturb must be none, random or adversarial, got 'sideways'"),
     ]
     for (options, message) in bad {
       result = try runDarts(tiny + options + ["--run-dir", root.appendingPathComponent("bad").path])

@@ -75,10 +75,11 @@ final class PerturbationTests: XCTestCase {
     let clean = withoutGradients { network.operationWeights }
     let perturbation = WeightStepPerturbation(MixingWeightPerturbation(kind: .random), epsilon: 0.2)
     var generator = SeededGenerator(seed: 9)
-    let mixed = try perturbation.mixingWeights(clean: clean, network: network, generator: &generator) { _, _ in
+    let (mixed, kept) = try perturbation.mixingWeights(clean: clean, network: network, generator: &generator) { _, _ in
       XCTFail("SDARTS-RS evaluates no loss")
       return (0, [])
     }
+    XCTAssertNil(kept)
     var replay = SeededGenerator(seed: 9)
     for (p, tilde) in zip(clean.tensors, mixed.tensors) {
       let delta = Tensor.randomUniform(p.shape, low: -0.2, high: 0.2, generator: &replay, on: backend)
@@ -103,7 +104,7 @@ final class PerturbationTests: XCTestCase {
     let loss = linearObjective(c)
     let perturbation = WeightStepPerturbation(MixingWeightPerturbation(kind: .adversarial), epsilon: 0.1)
     var calls = (loss: 0, gradient: 0)
-    let attacked = try perturbation.mixingWeights(clean: clean, network: network, generator: &generator) { w, gradient in
+    let (attacked, kept) = try perturbation.mixingWeights(clean: clean, network: network, generator: &generator) { w, gradient in
       XCTAssertFalse(network.isTraining, "the attack runs in eval mode")
       if gradient { calls.gradient += 1 } else { calls.loss += 1 }
       XCTAssertEqual(w.normal.requiresGradient, gradient)
@@ -112,6 +113,7 @@ final class PerturbationTests: XCTestCase {
     XCTAssert(network.isTraining, "back in training mode")
     XCTAssertEqual(calls.loss, 2, "L₀ and L₁")
     XCTAssertEqual(calls.gradient, 7, "seven PGD steps")
+    XCTAssertEqual(kept, true)
     XCTAssertGreaterThan(loss(attacked), loss(clean) + 0.1, "the attack raised the loss")
     for (p, a) in zip(clean.tensors, attacked.tensors) {
       let k = p.shape[1]
@@ -121,10 +123,11 @@ final class PerturbationTests: XCTestCase {
     }
     // An objective whose clean loss is the highest: the attack is discarded.
     var first = true
-    let discarded = try perturbation.mixingWeights(clean: clean, network: network, generator: &generator) { w, gradient in
+    let (discarded, discardedKept) = try perturbation.mixingWeights(clean: clean, network: network, generator: &generator) { w, gradient in
       defer { if !gradient { first = false } }
       return (first ? 1 : 0, gradient ? c.tensors : [])
     }
+    XCTAssertEqual(discardedKept, false)
     XCTAssertEqual(discarded.normal.scalars, clean.normal.scalars)
     XCTAssertEqual(discarded.reduce.scalars, clean.reduce.scalars)
   }
@@ -141,13 +144,21 @@ final class PerturbationTests: XCTestCase {
       return withoutGradients { network(batch.images, operationWeights: w).crossEntropy(labels: batch.labels).scalar }
     }
     let perturbation = WeightStepPerturbation(MixingWeightPerturbation(kind: .adversarial), epsilon: 0.3)
+    var keptCount = 0
     for seed in UInt64(0)..<3 {
       var generator = SeededGenerator(seed: seed)
-      let attacked = try perturbation.mixingWeights(clean: clean, network: network, generator: &generator) { w, gradient in
+      let (attacked, kept) = try perturbation.mixingWeights(clean: clean, network: network, generator: &generator) { w, gradient in
         let loss = network(batch.images, operationWeights: w).crossEntropy(labels: batch.labels)
         return (loss.scalar, gradient ? gradients(of: loss, wrt: w.tensors) : [])
       }
       XCTAssertGreaterThanOrEqual(evalLoss(attacked), evalLoss(clean), "seed \(seed)")
+      if kept == true {
+        keptCount += 1
+        XCTAssertNotEqual(attacked.normal.scalars, clean.normal.scalars)
+      } else {
+        XCTAssertEqual(attacked.normal.scalars, clean.normal.scalars)
+      }
     }
+    XCTAssertGreaterThan(keptCount, 0, "some attack raised the loss")
   }
 }

@@ -24,7 +24,8 @@ public struct WeightStepPerturbation: Sendable {
   /// gradient leaves). Without `gradient` no graph is recorded.
   public typealias Objective = (_ weights: OperationWeights, _ gradient: Bool) throws -> (loss: Float, gradients: [Tensor])
 
-  /// The mixing weights of the weight step.
+  /// The mixing weights of the weight step, and for SDARTS-ADV whether the attack was kept
+  /// (nil for SDARTS-RS and with ε = 0).
   ///
   /// - Parameters:
   ///   - clean: `p`, without gradient.
@@ -35,11 +36,11 @@ public struct WeightStepPerturbation: Sendable {
   ///   - objective: the attack's loss and gradient (unused by SDARTS-RS).
   public func mixingWeights(
     clean: OperationWeights, network: SearchNetwork, generator: inout SeededGenerator, objective: Objective
-  ) throws -> OperationWeights {
-    guard epsilon > 0 else { return clean }
+  ) throws -> (weights: OperationWeights, attackKept: Bool?) {
+    guard epsilon > 0 else { return (clean, nil) }
     switch method.kind {
     case .random:
-      return randomlyPerturbed(clean, generator: &generator)
+      return (randomlyPerturbed(clean, generator: &generator), nil)
     case .adversarial:
       network.eval()
       defer { network.train() }
@@ -60,7 +61,9 @@ public struct WeightStepPerturbation: Sendable {
   /// steps `p̃ ← proj(p + clamp(p̃ + (2ε/7)·sign(∇_p̃ L) − p, −ε, ε))`; final loss `L₁`; `p`
   /// again if `L₀ > L₁` (the attack did not raise the loss). After the projection the ℓ∞
   /// bound may be exceeded slightly, as in the reference.
-  func attacked(_ p: OperationWeights, generator: inout SeededGenerator, objective: Objective) throws -> OperationWeights {
+  func attacked(
+    _ p: OperationWeights, generator: inout SeededGenerator, objective: Objective
+  ) throws -> (weights: OperationWeights, attackKept: Bool) {
     let cleanLoss = try objective(p, false).loss
     var adversarial = randomlyPerturbed(p, generator: &generator)
     let (e, step) = (epsilon, Float(MixingWeightPerturbation.attackStepSize(epsilon: Double(epsilon))))
@@ -76,7 +79,7 @@ public struct WeightStepPerturbation: Sendable {
       adversarial = OperationWeights(normal: next[0], reduce: next[1])
     }
     let attackedLoss = try objective(adversarial, false).loss
-    return cleanLoss > attackedLoss ? p : adversarial
+    return cleanLoss > attackedLoss ? (p, false) : (adversarial, true)
   }
 
   /// `torch.sign`: −1, 0 or 1.
