@@ -104,11 +104,7 @@ final class SearchCLITests: XCTestCase {
 
     let resumed = try runDarts(["search", "--resume", interrupted.path])
     XCTAssertEqual(resumed.status, 0, resumed.err)
-    for file in ["architecture.json", "genotype.json"] {
-      XCTAssertEqual(
-        try Data(contentsOf: reference.appendingPathComponent(file)), try Data(contentsOf: interrupted.appendingPathComponent(file)),
-        "\(file) differs after kill -9 and resume")
-    }
+    try assertSameArchitecture(reference, interrupted)
     let steps = try events(in: interrupted).compactMap { $0["type"] as? String == "step" ? $0["global_step"] as? Int : nil }
     XCTAssertEqual(steps, Array(1...18))
   }
@@ -207,11 +203,7 @@ final class SearchCLITests: XCTestCase {
   /// S4's noise and β-DARTS survive kill -9 and resume bit-identically.
   func testNoiseSpaceWithBetaRegularizationResumesBitIdentically() throws {
     let (reference, interrupted) = try uninterruptedAndResumedRuns(tiny + ["--space", "s4", "--regularizer", "beta", "--beta-lambda-divisor", "1"])
-    for file in ["architecture.json", "genotype.json"] {
-      XCTAssertEqual(
-        try Data(contentsOf: reference.appendingPathComponent(file)), try Data(contentsOf: interrupted.appendingPathComponent(file)),
-        "\(file) differs after kill -9 and resume")
-    }
+    try assertSameArchitecture(reference, interrupted)
     let epochs = { (run: URL) in try self.events(in: run).filter { $0["type"] as? String == "epoch" }.map { $0["valid_loss"] as? Double } }
     XCTAssertEqual(try epochs(reference), try epochs(interrupted), "the noisy evaluation is keyed by the epoch")
   }
@@ -220,11 +212,7 @@ final class SearchCLITests: XCTestCase {
   /// resume bit-identical (the noise is keyed by the position).
   func testRandomPerturbationResumesBitIdentically() throws {
     let (reference, interrupted) = try uninterruptedAndResumedRuns(tiny + ["--space", "darts-no-none", "--perturb", "random", "--perturb-epsilon", "0.5"])
-    for file in ["architecture.json", "genotype.json"] {
-      XCTAssertEqual(
-        try Data(contentsOf: reference.appendingPathComponent(file)), try Data(contentsOf: interrupted.appendingPathComponent(file)),
-        "\(file) differs after kill -9 and resume")
-    }
+    try assertSameArchitecture(reference, interrupted)
     let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: reference.appendingPathComponent("config.json"))) as? [String: Any])
     let perturbation = try XCTUnwrap(config["perturbation"] as? [String: Any])
     XCTAssertEqual(perturbation["kind"] as? String, "random")
@@ -263,6 +251,17 @@ final class SearchCLITests: XCTestCase {
       result = try runDarts(tiny + options + ["--run-dir", root.appendingPathComponent("bad").path])
       XCTAssertNotEqual(result.status, 0, "\(options)")
       XCTAssert(result.err.contains(message), "\(options): \(result.err)")
+    }
+  }
+}
+
+extension SearchCLITests {
+  /// `architecture.json` and `genotype.json` of two runs are byte for byte the same.
+  func assertSameArchitecture(_ reference: URL, _ resumed: URL, file: StaticString = #filePath, line: UInt = #line) throws {
+    for name in ["architecture.json", "genotype.json"] {
+      XCTAssertEqual(
+        try Data(contentsOf: reference.appendingPathComponent(name)), try Data(contentsOf: resumed.appendingPathComponent(name)),
+        "\(name) differs after kill -9 and resume", file: file, line: line)
     }
   }
 }
