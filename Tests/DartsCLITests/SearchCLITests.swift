@@ -226,12 +226,11 @@ final class SearchCLITests: XCTestCase {
     XCTAssertEqual(try epochs(reference).map { $0["valid_loss"] as? Double }, try epochs(interrupted).map { $0["valid_loss"] as? Double })
   }
 
-  /// SDARTS-ADV on PC-DARTS runs; bad perturbation options are one error line each.
-  func testAdversarialPerturbationOnPCDARTSAndBadPerturbationOptions() throws {
-    let root = try temporaryDirectory()
-    let run = root.appendingPathComponent("adv")
-    var result = try runDarts(tiny + ["--method", "pc-darts", "--perturb", "adversarial", "--run-dir", run.path])
-    XCTAssertEqual(result.status, 0, result.err)
+  /// SDARTS-ADV on PC-DARTS resumes bit-identically after kill -9 and reports its attacks;
+  /// bad perturbation options are one error line each.
+  func testAdversarialPerturbationOnPCDARTSResumesAndBadPerturbationOptions() throws {
+    let (run, interrupted) = try uninterruptedAndResumedRuns(tiny + ["--method", "pc-darts", "--perturb", "adversarial"])
+    try assertSameArchitecture(run, interrupted)
     let epochs = try events(in: run).filter { $0["type"] as? String == "epoch" }
     XCTAssertEqual(epochs.map { $0["perturb"] as? String }, ["adversarial", "adversarial"])
     let steps = try events(in: run).filter { $0["type"] as? String == "step" }
@@ -247,8 +246,9 @@ final class SearchCLITests: XCTestCase {
       (["--perturb", "adversarial", "--perturb-epsilon-start", "1.5"], "--perturb-epsilon and --perturb-epsilon-start must be at most 1 (a probability)"),
       (["--perturb", "sideways"], "--perturb must be none, random or adversarial, got 'sideways'"),
     ]
+    let root = try temporaryDirectory()
     for (options, message) in bad {
-      result = try runDarts(tiny + options + ["--run-dir", root.appendingPathComponent("bad").path])
+      let result = try runDarts(tiny + options + ["--run-dir", root.appendingPathComponent("bad").path])
       XCTAssertNotEqual(result.status, 0, "\(options)")
       XCTAssert(result.err.contains(message), "\(options): \(result.err)")
     }
