@@ -45,6 +45,11 @@ final class PerturbationTests: XCTestCase {
     var s = SearchSettings()
     s.perturbation = MixingWeightPerturbation(kind: .random)
     XCTAssertNil(s.validationProblem())
+    for method in SearchSettings.Method.allCases {
+      var reference = SearchSettings.reference(for: method)
+      reference.perturbation = MixingWeightPerturbation(kind: .adversarial)
+      XCTAssertNil(reference.validationProblem(), "\(method)")
+    }
     s.perturbation = MixingWeightPerturbation(kind: .random, epsilonMax: -0.1)
     XCTAssertEqual(s.validationProblem(), "--perturb-epsilon must be finite and not negative, got -0.1")
     s.perturbation = MixingWeightPerturbation(kind: .adversarial, epsilonStart: .nan)
