@@ -5,12 +5,12 @@ import Synchronization
 /// it from tensors the normalisation keeps anyway (`ChannelAffineRecomputation`).
 ///
 /// Keeping the recipe lets that output be freed as soon as the forward pass is done with it:
-/// in every DARTS separable convolution the middle BN → ReLU → depthwise chain, and every cell
-/// preprocessing output read by convolutions and pooling, then cost one tensor less each until
-/// the backward pass, for one per-channel affine pass each time a rule that reads it runs (about
-/// 0.3 ms on a 14 MB map; some 60 ms of the 2.3 s DARTS_V2 training step, whose peak falls from
-/// 5.6 to 4.5 GiB). The recomputed values are those of the forward pass bit for bit: the same
-/// primitive runs on the same operands.
+/// every cell preprocessing output read by convolutions and pooling then costs one tensor less
+/// until the backward pass (the DARTS_V2 training step's peak fell from 5.6 to 4.5 GiB), for
+/// one per-channel affine pass each time a rule that reads it runs (about 0.3 ms on a 14 MB
+/// map). Depthwise convolutions need no such pass: they map the normalisation's input as they
+/// read it (`ConvolutionInput.channelAffine`). The recomputed values are those of the forward
+/// pass bit for bit: the same primitive runs on the same operands.
 struct SavedActivation {
   private let shape: [Int]
   private let backend: any Backend
