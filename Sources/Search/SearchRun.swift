@@ -35,19 +35,19 @@ public final class SearchRun {
   /// The processes of the run's job and how each batch is shared among them (`mpirun`,
   /// `--micro-batches`).
   public let parallelism: BatchParallelism
-  private var group: ProcessGroup { parallelism.group }
+  var group: ProcessGroup { parallelism.group }
   /// What the method decides (stages, schedules, the final genotype).
   let strategy: any SearchStrategy
   public private(set) var network: SearchNetwork
-  public private(set) var optimization: SearchOptimization
+  public internal(set) var optimization: SearchOptimization
   /// Image channels and classes of the dataset (for rebuilding the network at a stage).
   private let inputChannels: Int
   private let classes: Int
   private let trainSampler: BatchSampler
-  private let architectureSampler: BatchSampler
+  let architectureSampler: BatchSampler
   private let evaluationSampler: BatchSampler
-  private let journal: RunJournal
-  private var state: CheckpointState
+  let journal: RunJournal
+  var state: CheckpointState
   private let output: (String) -> Void
 
   /// What a checkpoint stores besides tensors.
@@ -64,6 +64,9 @@ public final class SearchRun {
     var settings: SearchSettings
     /// P-DARTS: the stage and its operations (nil for single-stage methods).
     var progressive: ProgressiveState?
+    /// DARTS-ES / DARTS-ADA: the eigenvalue history and the reaction's state (nil without
+    /// `--early-stop` or `--adaptive-regularization`).
+    var curvature: CurvatureState?
 
     /// One line naming the first field that cannot belong to a run of `settings` with
     /// `stepsPerEpoch` steps and cells of `topology`, or nil: checked on load, before any of
@@ -72,6 +75,7 @@ public final class SearchRun {
       if let problem = cursor.problem(totalEpochs: strategy.stageCount * settings.epochs, stepsPerEpoch: stepsPerEpoch) { return problem }
       if nextEvent < 0 { return "next_event is negative (\(nextEvent))" }
       if let (name, steps) = architectureSteps.first(where: { $0.value < 0 }) { return "Adam's step count of \(name) is negative (\(steps))" }
+      if let problem = CurvatureState.problem(curvature, settings: settings) { return problem }
       return strategy.stagesProblem(progressive, position: position, topology: topology)
     }
   }
@@ -179,7 +183,9 @@ public final class SearchRun {
     classes = data.train.images.classCount
 
     let progressive = strategy.initialStages(all: settings.networkConfiguration(inputChannels: inputChannels, classes: classes))
-    state = CheckpointState(position: BatchPosition(epoch: 0, step: 0), completedSteps: 0, nextEvent: 0, architectureSteps: [:], epochLoss: 0, epochCorrect: 0, epochSeen: 0, settings: settings, progressive: progressive)
+    state = CheckpointState(
+      position: BatchPosition(epoch: 0, step: 0), completedSteps: 0, nextEvent: 0, architectureSteps: [:], epochLoss: 0, epochCorrect: 0,
+      epochSeen: 0, settings: settings, progressive: progressive, curvature: CurvatureState(settings))
     let (group, backend, strategy) = (parallelism.group, backend, strategy)
     // The leader reads and checks the checkpoint; the others receive it from the leader.
     var checkpoint = try group.together { () -> Checkpoint<CheckpointState>? in
@@ -283,8 +289,10 @@ public final class SearchRun {
 
   /// Random streams of a run besides the samplers' 0–2.
   static let stageStream: UInt64 = 3
-  private static let randomLayerStream: UInt64 = 4
+  static let randomLayerStream: UInt64 = 4
   private static let perturbationStream: UInt64 = 5
+  /// The start vectors of the Hessian's power iterations.
+  static let hessianStream: UInt64 = 6
 
   /// The skip-connect dropout layers of the network.
   private var skipDropouts: [Dropout] { network.modules().compactMap { $0 as? Dropout } }
@@ -296,12 +304,17 @@ public final class SearchRun {
   /// - Returns: the strategy's final genotype (P-DARTS: the skip-capped cell of SPEC §4.6).
   @discardableResult
   public func run() throws -> Genotype {
-    while true {
-      try runStage()
-      guard stage + 1 < strategy.stageCount else { break }
-      try advanceStage()
+    stages: while true {
+      switch try runStage() {
+      case .rolledBack: continue
+      case .stopped: break stages
+      case .finished:
+        guard stage + 1 < strategy.stageCount else { break stages }
+        try advanceStage()
+      }
     }
-    let (genotype, fields) = try strategy.finish(network, stages: &state.progressive, journal: journal)
+    let (genotype, fields) = try state.curvature?.stop.map { ($0.genotype, $0.architectureFields) }
+      ?? strategy.finish(network, stages: &state.progressive, journal: journal)
     guard case .object(let architecture) = architectureJSON() else { return genotype }
     try group.together {
       guard group.isLeader else { return }
@@ -311,13 +324,24 @@ public final class SearchRun {
     return genotype
   }
 
+  /// How a call of ``runStage()`` ended.
+  enum StageEnd {
+    /// Every epoch of the stage ran.
+    case finished
+    /// DARTS-ES stopped the search (now or in an earlier life of the run).
+    case stopped
+    /// DARTS-ADA rolled the run back to an earlier epoch, to be run again from there.
+    case rolledBack
+  }
+
   /// The remaining epochs of the running stage (the whole run for single-stage methods).
-  private func runStage() throws {
+  private func runStage() throws -> StageEnd {
     let steps = stepsPerEpoch
     let start = state.position
     let firstEpoch = stage * settings.epochs  // positions count epochs across stages
     let endEpoch = firstEpoch + settings.epochs
-    guard start.epoch < endEpoch else { return }
+    guard state.curvature?.stop == nil else { return .stopped }
+    guard start.epoch < endEpoch else { return .finished }
     let trainLoader = BatchLoader(sampler: trainSampler, on: backend, start: start, stepsPerEpoch: steps, endEpoch: endEpoch)
     let architectureLoader = BatchLoader(sampler: architectureSampler, on: backend, start: start, stepsPerEpoch: steps, endEpoch: endEpoch)
     defer {
@@ -347,6 +371,7 @@ public final class SearchRun {
       epochFields.merge(optimization.regularization?.penalty.eventFields(epoch: epoch) ?? [:]) { a, _ in a }
       if let epsilon { epochFields.merge(settings.perturbation?.eventFields(epsilon: epsilon) ?? [:]) { a, _ in a } }
       var cursor = state.cursor
+      var trigger: (epoch: Int, genotype: Genotype)?
       try runner.run(
         epoch: epoch, label: "\(stageLabel)epoch \(epoch + 1)/\(settings.epochs)", cursor: &cursor,
         fields: epochFields, startFields: startFields,
@@ -393,6 +418,9 @@ public final class SearchRun {
             summary.fields["valid_accuracy"] = .double(validation.accuracy)
             summary.text += String(format: "  valid loss %.4f acc %.4f", validation.loss, validation.accuracy)
           }
+          if let monitor = settings.hessian, monitor.measures(epoch: epoch, epochs: settings.epochs) {
+            trigger = try monitorCurvature(monitor, position: position, epoch: epoch, stepsPerEpoch: steps, genotype: genotype, summary: &summary)
+          }
           return summary
         },
         checkpoint: { cursor in
@@ -401,8 +429,10 @@ public final class SearchRun {
         })
       state.cursor = cursor
       journal.say("genotype: \(genotype)")
-      try saveCheckpoint()
+      if let trigger, let end = try react(to: trigger, at: epoch) { return end }
+      try saveCheckpoint(snapshot: snapshotEpoch(afterMonitoring: epoch))
     }
+    return .finished
   }
 
   // MARK: Stages
@@ -481,7 +511,7 @@ public final class SearchRun {
   private static let secondMomentPrefix = "optimizer.architecture.exp_avg_sq."
 
   /// Every tensor of the run: weights, BN buffers, α/β and both optimisers' moments.
-  private func checkpointTensors() -> [String: Tensor] {
+  func checkpointTensors() -> [String: Tensor] {
     var tensors = network.stateDict()
     for (name, t) in optimization.weights.momentumBuffers { tensors[Self.momentumPrefix + name] = t }
     for (name, t) in optimization.architecture.firstMoments { tensors[Self.firstMomentPrefix + name] = t }
@@ -492,17 +522,22 @@ public final class SearchRun {
   /// Saves the checkpoint (the leader), once every process has shown by a checksum that its
   /// replica is the leader's.
   /// - Throws: ``JobFailure`` (on every process) naming the position if the replicas differ.
-  private func saveCheckpoint() throws {
+  /// With `snapshot`, the same checkpoint is first kept as the snapshot of that epoch (DARTS-ADA
+  /// rolls back to snapshots; written first, so a checkpoint never lacks the snapshot it implies).
+  func saveCheckpoint(snapshot: Int? = nil) throws {
     state.architectureSteps = optimization.architecture.steps
     state.nextEvent = journal.nextEvent
     let tensors = checkpointTensors()
     try group.requireIdenticalReplicas(tensors, holding: "weights, BN statistics, α or optimiser state", before: state.position, lastGood: directory.lastGoodCheckpoint)
     try group.together {
-      if group.isLeader { try Checkpoint(tensors: tensors, state: state).save(to: directory.checkpointURL) }
+      guard group.isLeader else { return }
+      let checkpoint = Checkpoint(tensors: tensors, state: state)
+      if let snapshot { try saveSnapshot(checkpoint, epoch: snapshot) }
+      try checkpoint.save(to: directory.checkpointURL)
     }
   }
 
-  private func restore(_ checkpoint: Checkpoint<CheckpointState>) throws {
+  func restore(_ checkpoint: Checkpoint<CheckpointState>) throws {
     var model: [String: Tensor] = [:]
     var momentum: [String: Tensor] = [:]
     var first: [String: Tensor] = [:]
@@ -536,6 +571,7 @@ public final class SearchRun {
     optimization.architecture.secondMoments = second
     optimization.architecture.steps = checkpoint.state.architectureSteps
     state = checkpoint.state
+    if let weightDecay = state.curvature?.weightDecay { optimization.weights.weightDecay = Float(weightDecay) }
   }
 }
 

@@ -40,6 +40,13 @@ public struct SearchSettings: Codable, Sendable, Equatable {
   /// SDARTS (`--perturb random|adversarial`): perturbed, projected operation probabilities
   /// as the mixing weights of every weight step (nil: `softmax(α)`, plain DARTS).
   public var perturbation: MixingWeightPerturbation?
+  /// RobustDARTS' curvature monitor (`--hessian-every N`): the dominant eigenvalue of the α
+  /// Hessian of the validation loss every N epochs (nil: off).
+  public var hessian: HessianMonitor?
+  /// DARTS-ES (`--early-stop eigenvalue`) or, with its `adaptive` schedule, DARTS-ADA
+  /// (`--adaptive-regularization`): the reaction to a rising eigenvalue (nil: none; needs
+  /// ``hessian``).
+  public var earlyStop: EigenvalueEarlyStop?
   /// PC-DARTS partial channels K (1: off).
   public var partialChannels: Int = 1
   /// PC-DARTS edge normalisation.
@@ -161,6 +168,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     if let problem = betaRegularization?.settingsProblem(order: order) { return problem }
     if let problem = perturbation?.settingsProblem() { return problem }
     if let problem = method.strategy.settingsProblem(self) { return problem }
+    if let problem = curvatureProblem() { return problem }
     if batchSize < 1 { return "--batch-size must be positive" }
     if epochs < 1 { return "--epochs must be positive" }
     if let n = validationEpochs, n < 0 { return "--validate-epochs must be at least 0" }
@@ -209,6 +217,22 @@ extension SearchSettings {
     if !(0..<1).contains(momentum) { return "--momentum must be in [0, 1)" }
     if weightDecay < 0 || architectureWeightDecay < 0 { return "--weight-decay and --arch-weight-decay must not be negative" }
     if gradientClip <= 0 { return "--grad-clip must be positive" }
+    return nil
+  }
+}
+
+extension SearchSettings {
+  /// Why the curvature monitor and its reaction cannot run with these settings, or nil.
+  func curvatureProblem() -> String? {
+    if let problem = hessian?.settingsProblem() ?? earlyStop?.settingsProblem() { return problem }
+    guard let earlyStop else { return nil }
+    if hessian == nil { return "--early-stop eigenvalue and --adaptive-regularization need the eigenvalue monitor (--hessian-every N)" }
+    if method.strategy.init(settings: self).stageCount > 1 {
+      return "--early-stop and --adaptive-regularization judge one search of --epochs epochs: they are not for the stages of --method p-darts"
+    }
+    if let adaptive = earlyStop.adaptive, adaptive.isExhausted(weightDecay) {
+      return "--adaptive-max-weight-decay \(adaptive.maximumWeightDecay) leaves DARTS-ADA nothing to raise: it must exceed --weight-decay \(weightDecay)"
+    }
     return nil
   }
 }

@@ -64,19 +64,14 @@ public struct SearchOptimization: Sendable {
     perturbationGenerator: SeededGenerator = SeededGenerator(seed: 0)
   ) throws -> StepResult {
     network.train()
-    let buffers = network.parameters(.buffer)
     var pass = 0
     func batchGradients(
       _ batch: LabelledBatch, wrt parameters: [Tensor], operationWeights: OperationWeights? = nil
     ) throws -> BatchParallelism.Result {
       let thisPass = pass
       pass += 1
-      return try parallelism.gradients(batchCount: batch.globalCount, wrt: parameters, buffers: buffers, valueCount: 1) { chunk, rows in
-        prepareChunk(thisPass, chunk)
-        let part = batch.rows(rows)
-        let logits = operationWeights.map { network(part.images, operationWeights: $0) } ?? network(part.images)
-        let loss = logits.crossEntropy(labels: part.labels)
-        return .init(objective: loss, values: [Double(loss.scalar)], correct: Self.correctCount(logits: logits, labels: part.labels))
+      return try Self.lossGradients(network: network, batch: batch, wrt: parameters, operationWeights: operationWeights, parallelism: parallelism) {
+        prepareChunk(thisPass, $0)
       }
     }
     var architectureLoss: Float?
@@ -123,6 +118,24 @@ public struct SearchOptimization: Sendable {
     try Self.checkFinite(g, what: "weight gradient")
     weights.step(weightParameters, gradients: g)
     return StepResult(loss: value, correct: result.correct, architectureLoss: architectureLoss, attackKept: attackKept)
+  }
+
+  /// The gradient with respect to `parameters` of `network`'s mean cross-entropy on the
+  /// whole of `batch` (this process's rows of it; averaged over every process by
+  /// `parallelism`), with its value and top-1 hits. The operations are mixed by
+  /// `operationWeights` (nil: `softmax(α)`); `prepareChunk(chunk)` runs before the forward
+  /// pass of each micro-batch, to seed its random layers.
+  public static func lossGradients(
+    network: SearchNetwork, batch: LabelledBatch, wrt parameters: [Tensor], operationWeights: OperationWeights? = nil,
+    parallelism: BatchParallelism, prepareChunk: (_ chunk: Int) -> Void
+  ) throws -> BatchParallelism.Result {
+    try parallelism.gradients(batchCount: batch.globalCount, wrt: parameters, buffers: network.parameters(.buffer), valueCount: 1) { chunk, rows in
+      prepareChunk(chunk)
+      let part = batch.rows(rows)
+      let logits = operationWeights.map { network(part.images, operationWeights: $0) } ?? network(part.images)
+      let loss = logits.crossEntropy(labels: part.labels)
+      return .init(objective: loss, values: [Double(loss.scalar)], correct: correctCount(logits: logits, labels: part.labels))
+    }
   }
 
   /// Top-1 hits of `[N, K]` logits.

@@ -41,6 +41,16 @@ struct SearchCommand: ParsableCommand {
       0.3); the α step is unchanged. Every epoch reports, per cell type, the \
       skip-connects and parameter-free operations of the current genotype and the mean α \
       entropy (events.jsonl and the progress line: skip, free, H). \
+      --hessian-every N adds the dominant eigenvalue λmax of the Hessian of the validation \
+      loss with respect to α (RobustDARTS; on the epoch's last α batch, by power iteration on \
+      finite-difference Hessian-vector products) after epochs 0, N, 2N, … and the last. \
+      --early-stop eigenvalue (DARTS-ES) stops the search when the local average of λmax \
+      (--early-stop-window values) exceeds --early-stop-factor times the average \
+      --early-stop-delta averages earlier, and returns the genotype of the earlier average's \
+      epoch; --adaptive-regularization (DARTS-ADA) instead rolls the run back to that epoch \
+      (snapshots/ keeps the candidates) and multiplies the weight decay by --adaptive-factor, \
+      up to --adaptive-max-weight-decay. Both monitor every 2 epochs unless --hessian-every \
+      says otherwise. \
       A run directory receives config.json, events.jsonl, checkpoint.safetensors (every epoch \
       and every --checkpoint-every steps), genotype.json and architecture.json; --resume DIR \
       continues a stopped run exactly where its last checkpoint left it.
@@ -66,6 +76,15 @@ struct SearchCommand: ParsableCommand {
   @Option(help: "Perturbed mixing weights of the weight step: none, random (SDARTS-RS) or adversarial (SDARTS-ADV).") var perturb: String?
   @Option(parsing: .unconditional, help: "SDARTS: the ε that the linear schedule heads for at the last epoch + 1 (default 0.3).") var perturbEpsilon: Double?
   @Option(parsing: .unconditional, help: "SDARTS: ε at epoch 0 (default 0.03).") var perturbEpsilonStart: Double?
+  @Option(parsing: .unconditional, help: "Measure the dominant eigenvalue of the α Hessian every N epochs (RobustDARTS; default off).") var hessianEvery: Int?
+  @Option(help: "React to a rising Hessian eigenvalue by stopping: none or eigenvalue (DARTS-ES).") var earlyStop: String?
+  @Option(parsing: .unconditional, help: "DARTS-ES/ADA: eigenvalues per local average (default 5).") var earlyStopWindow: Int?
+  @Option(parsing: .unconditional, help: "DARTS-ES/ADA: no trigger returns to an epoch before this (0-based, default 10).") var earlyStopStart: Int?
+  @Option(parsing: .unconditional, help: "DARTS-ES/ADA: local averages between the two compared (default 4).") var earlyStopDelta: Int?
+  @Option(parsing: .unconditional, help: "DARTS-ES/ADA: the ratio of the averages that triggers (default 1.3).") var earlyStopFactor: Double?
+  @Flag(help: "DARTS-ADA: on a rising eigenvalue, roll back and raise the weight decay instead of stopping.") var adaptiveRegularization = false
+  @Option(parsing: .unconditional, help: "DARTS-ADA: the weight decay's factor at each roll-back (default 3).") var adaptiveFactor: Double?
+  @Option(parsing: .unconditional, help: "DARTS-ADA: the largest weight decay (default 0.0243).") var adaptiveMaxWeightDecay: Double?
   @Option(parsing: .unconditional, help: "PC-DARTS partial channels K (1: every channel goes through the operations).") var partialChannels: Int?
   @Flag(inversion: .prefixedNo, help: "PC-DARTS edge normalisation (also on plain DARTS).") var edgeNorm: Bool?
   @Option(parsing: .upToNextOption, help: "P-DARTS: cells added in stages 2 and 3 (reference: 6 12).") var addLayers: [Int] = []
@@ -105,6 +124,17 @@ struct SearchCommand: ParsableCommand {
       s.perturbation = MixingWeightPerturbation(
         kind: kind, epsilonStart: perturbEpsilonStart ?? defaults.epsilonStart, epsilonMax: perturbEpsilon ?? defaults.epsilonMax)
     }
+    if let v = hessianEvery { s.hessian = HessianMonitor(every: v) }
+    if earlyStop == "none" && !adaptiveRegularization { s.earlyStop = nil }
+    if earlyStop == "eigenvalue" || adaptiveRegularization {
+      let rule = EigenvalueEarlyStop()
+      let ada = AdaptiveRegularization()
+      s.earlyStop = EigenvalueEarlyStop(
+        window: earlyStopWindow ?? rule.window, startEpoch: earlyStopStart ?? rule.startEpoch, delta: earlyStopDelta ?? rule.delta,
+        factor: earlyStopFactor ?? rule.factor,
+        adaptive: adaptiveRegularization ? AdaptiveRegularization(factor: adaptiveFactor ?? ada.factor, maximumWeightDecay: adaptiveMaxWeightDecay ?? ada.maximumWeightDecay) : nil)
+      if s.hessian == nil { s.hessian = HessianMonitor() }  // RobustDARTS: every 2 epochs
+    }
     if let v = partialChannels { s.partialChannels = v }
     if let v = edgeNorm { s.edgeNormalization = v }
     if let v = validateEpochs { s.validationEpochs = v }
@@ -130,6 +160,17 @@ struct SearchCommand: ParsableCommand {
     }
     if (perturbEpsilon != nil || perturbEpsilonStart != nil) && (perturb ?? "none") == "none" {
       throw ValidationError("--perturb-epsilon and --perturb-epsilon-start apply to --perturb random or adversarial only")
+    }
+    if let earlyStop, earlyStop != "none" && earlyStop != "eigenvalue" { throw ValidationError("--early-stop must be none or eigenvalue, got '\(earlyStop)'") }
+    if earlyStop == "eigenvalue" && adaptiveRegularization {
+      throw ValidationError("--early-stop eigenvalue stops the search and --adaptive-regularization rolls it back instead: choose one")
+    }
+    let reacts = earlyStop == "eigenvalue" || adaptiveRegularization
+    if !reacts && [earlyStopWindow, earlyStopStart, earlyStopDelta].contains(where: { $0 != nil }) || !reacts && earlyStopFactor != nil {
+      throw ValidationError("--early-stop-window, --early-stop-start, --early-stop-delta and --early-stop-factor apply to --early-stop eigenvalue or --adaptive-regularization only")
+    }
+    if !adaptiveRegularization && (adaptiveFactor != nil || adaptiveMaxWeightDecay != nil) {
+      throw ValidationError("--adaptive-factor and --adaptive-max-weight-decay apply to --adaptive-regularization only")
     }
     if options.resume == nil, let problem = settings().validationProblem() { throw ValidationError(problem) }
   }
