@@ -39,13 +39,8 @@ final class AuxiliarySkipTests: XCTestCase {
     let edges = configuration.topology.edgeCount
     let weights = Tensor(repeating: 1, shape: [edges, 1], on: backend)  // softmax of one column
     for isReduction in [false, true] {
-      var factory = ParameterFactory(backend: backend, seed: 5)
-      let cell = SearchCell(
-        previousPrevious: 12, previous: 12, channels: 8, isReduction: isReduction, reductionPrevious: false,
-        configuration: configuration, using: &factory)
       var generator = SeededGenerator(seed: 9)
-      let s0 = Tensor.randomNormal([2, 12, 8, 8], generator: &generator, on: backend)
-      let s1 = Tensor.randomNormal([2, 12, 8, 8], generator: &generator, on: backend)
+      let (cell, s0, s1) = searchCellFixture(configuration, isReduction: isReduction, generator: &generator, on: backend)
       for beta: Float in [0.5, 0.25] {
         let output = cell(s0, s1, weights: weights, edgeWeights: nil, auxiliaryWeight: beta)
         var states = [cell.preprocess0(s0), cell.preprocess1(s1)]
@@ -100,26 +95,11 @@ final class AuxiliarySkipTests: XCTestCase {
     func loss() -> Tensor { net(x).crossEntropy(labels: labels) }
     let skipWeights = net.namedParameters(.weight).filter { $0.name.contains("auxiliary_op") }
     XCTAssertEqual(skipWeights.count, 2 * 2 * 4, "cells 1 and 2 reduce; 4 stride-2 edges of 2 nodes; 2 convolutions each")
-    let checked = net.architectureParameters + [skipWeights[0], skipWeights[skipWeights.count - 1]]
-    let analytic = gradients(of: loss(), wrt: checked.map(\.parameter.value))
-    for (k, (name, parameter)) in checked.enumerated() {
-      // The skip's output reaches the node with β = 0.7, several times an operation's weight
-      // (≈ 1/8), so steps of 1e-2 in its convolutions cross ReLU kinks further on: 1e-3 there.
-      let h: Float = name.contains("auxiliary_op") ? 1e-3 : 1e-2
-      let base = parameter.value.scalars
-      for i in stride(from: 0, to: base.count, by: 3) {
-        var values = [Double]()
-        for sign in [Float(1), -1] {
-          var moved = base
-          moved[i] += sign * h
-          try net.update(parameters: [name: Tensor(shape: parameter.value.shape, scalars: moved, on: backend)])
-          values.append(Double(withoutGradients { loss() }.scalar))
-        }
-        try net.update(parameters: [name: Tensor(shape: parameter.value.shape, scalars: base, on: backend)])
-        let numeric = Float((values[0] - values[1]) / (2 * Double(h)))
-        XCTAssertEqual(analytic[k].scalars[i], numeric, accuracy: 2e-3 + 0.05 * abs(numeric), "\(name)[\(i)]")
-      }
-    }
+    // The skip's output reaches the node with β = 0.7, several times an operation's weight
+    // (≈ 1/8), so steps of 1e-2 in its convolutions cross ReLU kinks further on: 1e-3 there.
+    let analytic = try assertGradientsMatchFiniteDifferences(
+      of: loss, wrt: net.architectureParameters + [skipWeights[0], skipWeights[skipWeights.count - 1]], in: net, every: 3,
+      step: { $0.contains("auxiliary_op") ? 1e-3 : 1e-2 })
     XCTAssert(analytic.last!.scalars.contains { abs($0) > 1e-4 }, "the skip's convolutions are trained")
   }
 
@@ -161,7 +141,7 @@ final class AuxiliarySkipTests: XCTestCase {
     }
   }
 
-  func testSettingsRefuseBadBetaAndPartialChannelsAndOlderConfigsDecode() throws {
+  func testSettingsRefuseBadBetaAndPartialChannelsKeepTheSkipInStagesAndOlderConfigsDecode() throws {
     var s = SearchSettings()
     s.auxiliarySkip = AuxiliarySkip()
     XCTAssertNil(s.validationProblem())
@@ -177,6 +157,12 @@ final class AuxiliarySkipTests: XCTestCase {
       "--auxiliary-skip works on whole edges: use --partial-channels 1 (got 4; PC-DARTS' partial channels bypass the operations)")
     s.partialChannels = 1
     XCTAssertNil(s.validationProblem(), "PC-DARTS' edge normalisation on whole edges")
+    var progressive = SearchSettings.reference(for: .pDarts)
+    progressive.auxiliarySkip = AuxiliarySkip()
+    XCTAssertNil(progressive.validationProblem())
+    let strategy = progressive.strategy
+    let base = progressive.networkConfiguration(inputChannels: 3, classes: 10)
+    XCTAssertTrue(strategy.network(base, stages: strategy.initialStages(all: base)).configuration.auxiliarySkip, "P-DARTS' stage networks")
 
     s.auxiliarySkip = AuxiliarySkip(decay: .slowCosine, initial: 0.5)
     let encoded = try JSONEncoder().encode(s)
