@@ -51,7 +51,7 @@ public final class SearchCell: Module {
   ///   - weights: `[edges, ops]` operation weights (softmax of α).
   ///   - edgeWeights: `[edges]` normalised β (PC-DARTS), or nil for plain sums.
   ///   - auxiliaryWeight: DARTS-' β(e), the constant weight of every edge's auxiliary skip
-  ///     (used only when the edges have one).
+  ///     (used only when the edges have one; 0 leaves the skips out of the sum's value).
   public func callAsFunction(_ s0: Tensor, _ s1: Tensor, weights: Tensor, edgeWeights: Tensor?, auxiliaryWeight: Float = 0) -> Tensor {
     var states = [preprocess0(s0), preprocess1(s1)]
     let k = edges[0].partialChannels
