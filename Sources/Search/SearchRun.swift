@@ -359,6 +359,8 @@ public final class SearchRun {
       optimization.regularization?.epoch = epoch
       let epsilon = settings.perturbation?.epsilon(epoch: epoch, epochs: settings.epochs)
       if let epsilon { optimization.perturbation?.epsilon = Float(epsilon) }
+      let auxiliaryBeta = settings.auxiliarySkip?.beta(epoch: epoch, epochs: settings.epochs)
+      if let auxiliaryBeta { network.auxiliarySkipBeta = Float(auxiliaryBeta) }
       let dropout = skipDropouts
       if let rate = strategy.skipDropoutRate(stage: stage, epoch: epoch) {
         for layer in dropout { layer.probability = Float(rate) }
@@ -370,6 +372,7 @@ public final class SearchRun {
       var epochFields = stageFields.merging(["lr": .double(lr)]) { a, _ in a }
       epochFields.merge(optimization.regularization?.penalty.eventFields(epoch: epoch) ?? [:]) { a, _ in a }
       if let epsilon { epochFields.merge(settings.perturbation?.eventFields(epsilon: epsilon) ?? [:]) { a, _ in a } }
+      if let auxiliaryBeta { epochFields.merge(settings.auxiliarySkip?.eventFields(beta: auxiliaryBeta) ?? [:]) { a, _ in a } }
       var cursor = state.cursor
       var trigger: (epoch: Int, genotype: Genotype)?
       try runner.run(

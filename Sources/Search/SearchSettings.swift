@@ -47,6 +47,9 @@ public struct SearchSettings: Codable, Sendable, Equatable {
   /// (`--adaptive-regularization`): the reaction to a rising eigenvalue (nil: none; needs
   /// ``hessian``).
   public var earlyStop: EigenvalueEarlyStop?
+  /// DARTS- (`--auxiliary-skip`): a skip of weight β(e) outside the softmax on every edge
+  /// (nil: none; absent from older `config.json` files, which still decode).
+  public var auxiliarySkip: AuxiliarySkip?
   /// PC-DARTS partial channels K (1: off).
   public var partialChannels: Int = 1
   /// PC-DARTS edge normalisation.
@@ -136,7 +139,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
   public func networkConfiguration(inputChannels: Int, classes: Int) -> SearchNetworkConfiguration {
     var configuration = SearchNetworkConfiguration(
       channels: channels, layers: layers, steps: nodes, classes: classes, inputChannels: inputChannels,
-      partialChannels: partialChannels, edgeNormalization: edgeNormalization, stem: stem)
+      partialChannels: partialChannels, edgeNormalization: edgeNormalization, auxiliarySkip: auxiliarySkip != nil, stem: stem)
     let edges = configuration.topology.edgeCount
     guard let normal = space.operations(edges: edges, reduction: false), let reduce = space.operations(edges: edges, reduction: true) else {
       preconditionFailure("--space \(space.rawValue) has no table for \(edges) edges (validation rejects it)")
@@ -167,6 +170,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     }
     if let problem = betaRegularization?.settingsProblem(order: order) { return problem }
     if let problem = perturbation?.settingsProblem() { return problem }
+    if let problem = auxiliarySkip?.settingsProblem(partialChannels: partialChannels) { return problem }
     if let problem = method.strategy.settingsProblem(self) { return problem }
     if let problem = curvatureProblem() { return problem }
     if batchSize < 1 { return "--batch-size must be positive" }

@@ -35,14 +35,17 @@ public struct MemoryEstimate: Sendable, Equatable {
 
     /// A cell whose `edges` carry `operations` (each at `1/partialChannels` of the channels, as
     /// PC-DARTS's), whose preprocessing reads `concatenated` node outputs of the previous cell
-    /// and which has `nodes` intermediate nodes.
-    public init(edges operations: [[Primitive]], nodes: Int, concatenated: Int, partialChannels: Int = 1) {
+    /// and which has `nodes` intermediate nodes; `auxiliaryReductions` edges also carry a
+    /// whole-edge FactorizedReduce (DARTS-' auxiliary skip on stride-2 edges: C² weights and one
+    /// output map each; its identity skips on stride-1 edges add neither).
+    public init(edges operations: [[Primitive]], nodes: Int, concatenated: Int, partialChannels: Int = 1, auxiliaryReductions: Int = 0) {
       let k = Double(max(1, partialChannels))
       let weights = operations.joined().reduce(0) { $0 + $1.squaredChannelWeights } / (k * k)
       let outputs = Double(operations.joined().filter { $0 != .none }.count) / k
+      let auxiliary = Double(max(0, auxiliaryReductions))
       // preprocess1 reads `concatenated` maps of at least half the cell's channels; preprocess0
       // at least as many as preprocess1 of the cell before.
-      self.init(squaredChannelWeights: weights + Double(concatenated), featureMaps: 2 + Double(nodes) + outputs)
+      self.init(squaredChannelWeights: weights + Double(concatenated) + auxiliary, featureMaps: 2 + Double(nodes) + outputs + auxiliary)
     }
   }
 

@@ -38,7 +38,13 @@ struct SearchCommand: ParsableCommand {
       mode, kept only when it raises the loss) mixes the operations of every weight step by \
       perturbed softmax(α) rows projected back onto the simplex, within ±ε(e) = \
       --perturb-epsilon-start + (--perturb-epsilon − start) · e / epochs (default 0.03 to \
-      0.3); the α step is unchanged. Every epoch reports, per cell type, the \
+      0.3); the α step is unchanged. \
+      --auxiliary-skip (DARTS-) adds β(e)·skip(x) outside the softmax on every edge (a \
+      FactorizedReduce with its own 1×1 convolutions on stride-2 edges), in the weight and the \
+      α steps, dropped at derivation; β(e) decays from --auxiliary-skip-beta (default 1) over the \
+      epochs by --auxiliary-skip-decay: linear β₀(T − e)/T (default), cosine \
+      β₀(1 + cos(πe/T))/2, slow-cosine β₀cos(πe/2T) or constant; whole edges only \
+      (--partial-channels 1). Every epoch reports, per cell type, the \
       skip-connects and parameter-free operations of the current genotype and the mean α \
       entropy (events.jsonl and the progress line: skip, free, H). \
       --hessian-every N adds the dominant eigenvalue λmax of the Hessian of the validation \
@@ -85,6 +91,9 @@ struct SearchCommand: ParsableCommand {
   @Flag(help: "DARTS-ADA: on a rising eigenvalue, roll back and raise the weight decay instead of stopping.") var adaptiveRegularization = false
   @Option(parsing: .unconditional, help: "DARTS-ADA: the weight decay's factor at each roll-back (default 3).") var adaptiveFactor: Double?
   @Option(parsing: .unconditional, help: "DARTS-ADA: the largest weight decay (default 0.0243).") var adaptiveMaxWeightDecay: Double?
+  @Flag(help: "DARTS-: a skip of weight β(epoch) outside the softmax on every edge (FactorizedReduce on stride-2 edges).") var auxiliarySkip = false
+  @Option(help: "DARTS-: how β decays: \(Self.decayNames) (default linear).") var auxiliarySkipDecay: String?
+  @Option(parsing: .unconditional, help: "DARTS-: β at epoch 0 (default 1).") var auxiliarySkipBeta: Double?
   @Option(parsing: .unconditional, help: "PC-DARTS partial channels K (1: every channel goes through the operations).") var partialChannels: Int?
   @Flag(inversion: .prefixedNo, help: "PC-DARTS edge normalisation (also on plain DARTS).") var edgeNorm: Bool?
   @Option(parsing: .upToNextOption, help: "P-DARTS: cells added in stages 2 and 3 (reference: 6 12).") var addLayers: [Int] = []
@@ -135,6 +144,11 @@ struct SearchCommand: ParsableCommand {
         adaptive: adaptiveRegularization ? AdaptiveRegularization(factor: adaptiveFactor ?? ada.factor, maximumWeightDecay: adaptiveMaxWeightDecay ?? ada.maximumWeightDecay) : nil)
       if s.hessian == nil { s.hessian = HessianMonitor() }  // RobustDARTS: every 2 epochs
     }
+    if auxiliarySkip {
+      let defaults = AuxiliarySkip()
+      s.auxiliarySkip = AuxiliarySkip(
+        decay: auxiliarySkipDecay.flatMap(AuxiliarySkip.Decay.init(rawValue:)) ?? defaults.decay, initial: auxiliarySkipBeta ?? defaults.initial)
+    }
     if let v = partialChannels { s.partialChannels = v }
     if let v = edgeNorm { s.edgeNormalization = v }
     if let v = validateEpochs { s.validationEpochs = v }
@@ -172,6 +186,12 @@ struct SearchCommand: ParsableCommand {
     if !adaptiveRegularization && (adaptiveFactor != nil || adaptiveMaxWeightDecay != nil) {
       throw ValidationError("--adaptive-factor and --adaptive-max-weight-decay apply to --adaptive-regularization only")
     }
+    if (auxiliarySkipDecay != nil || auxiliarySkipBeta != nil) && !auxiliarySkip {
+      throw ValidationError("--auxiliary-skip-decay and --auxiliary-skip-beta apply to --auxiliary-skip only")
+    }
+    if let auxiliarySkipDecay, AuxiliarySkip.Decay(rawValue: auxiliarySkipDecay) == nil {
+      throw ValidationError("--auxiliary-skip-decay must be \(Self.decayNames), got '\(auxiliarySkipDecay)'")
+    }
     if options.resume == nil, let problem = settings().validationProblem() { throw ValidationError(problem) }
   }
 
@@ -199,6 +219,9 @@ struct SearchCommand: ParsableCommand {
 extension SearchCommand {
   /// The names of `--space`, in prose.
   static var spaceNames: String { OperationSpace.allCases.map(\.rawValue).listed() }
+
+  /// The names of `--auxiliary-skip-decay`, in prose.
+  static var decayNames: String { AuxiliarySkip.Decay.allCases.map(\.rawValue).listed() }
 
   /// The choices of `--regularizer`.
   enum Regularizer: String, ExpressibleByArgument, CaseIterable {

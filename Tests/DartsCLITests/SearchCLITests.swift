@@ -253,6 +253,39 @@ final class SearchCLITests: XCTestCase {
       XCTAssert(result.err.contains(message), "\(options): \(result.err)")
     }
   }
+
+  /// DARTS- (`--auxiliary-skip`): the option in config.json, β of each epoch in its event,
+  /// kill -9 and resume bit-identical; bad skip options are one error line each.
+  func testAuxiliarySkipResumesBitIdenticallyAndBadAuxiliarySkipOptions() throws {
+    let (reference, interrupted) = try uninterruptedAndResumedRuns(tiny + ["--auxiliary-skip", "--auxiliary-skip-decay", "cosine"])
+    try assertSameArchitecture(reference, interrupted)
+    let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: reference.appendingPathComponent("config.json"))) as? [String: Any])
+    let skip = try XCTUnwrap(config["auxiliarySkip"] as? [String: Any])
+    XCTAssertEqual(skip["decay"] as? String, "cosine")
+    XCTAssertEqual(skip["initial"] as? Double, 1)
+    let epochs = { (run: URL) in try self.events(in: run).filter { $0["type"] as? String == "epoch" } }
+    XCTAssertEqual(try epochs(reference).map { $0["auxiliary_skip_beta"] as? Double }, [1, 0.5], "(1 + cos(πe/2))/2 rounds to 0.5")
+    XCTAssertEqual(try epochs(reference).map { $0["valid_loss"] as? Double }, try epochs(interrupted).map { $0["valid_loss"] as? Double })
+    let help = try runDarts(["search", "--help"]).out
+    for option in ["--auxiliary-skip", "--auxiliary-skip-decay <auxiliary-skip-decay>", "--auxiliary-skip-beta <auxiliary-skip-beta>"] {
+      XCTAssert(help.contains(option), option)
+    }
+    let bad: [([String], String)] = [
+      (["--auxiliary-skip-beta", "0.5"], "--auxiliary-skip-decay and --auxiliary-skip-beta apply to --auxiliary-skip only"),
+      (["--auxiliary-skip-decay", "linear"], "--auxiliary-skip-decay and --auxiliary-skip-beta apply to --auxiliary-skip only"),
+      (["--auxiliary-skip", "--auxiliary-skip-beta", "-1"], "--auxiliary-skip-beta must be finite and not negative, got -1.0"),
+      (["--auxiliary-skip", "--auxiliary-skip-beta", "nan"], "--auxiliary-skip-beta must be finite and not negative, got nan"),
+      (["--auxiliary-skip", "--auxiliary-skip-decay", "fast"], "--auxiliary-skip-decay must be linear, cosine, slow-cosine or constant, got 'fast'"),
+      (["--auxiliary-skip", "--method", "pc-darts"], "--auxiliary-skip works on whole edges: use --partial-channels 1 (got 4;"),
+    ]
+    let root = try temporaryDirectory()
+    for (options, message) in bad {
+      let result = try runDarts(tiny + options + ["--run-dir", root.appendingPathComponent("bad").path])
+      XCTAssertNotEqual(result.status, 0, "\(options)")
+      XCTAssert(result.err.contains(message), "\(options): \(result.err)")
+      XCTAssertEqual(result.err.split(separator: "\n").filter { $0.hasPrefix("Error:") || $0.hasPrefix("error:") }.count, 1, "\(options): \(result.err)")
+    }
+  }
 }
 
 extension SearchCLITests {

@@ -20,13 +20,8 @@ final class SearchCellTests: XCTestCase {
       var configuration = SearchNetworkConfiguration(channels: 8, partialChannels: k, edgeNormalization: edgeNormalization)
       configuration.normalOperations = subsets
       configuration.reduceOperations = subsets
-      var factory = ParameterFactory(backend: backend, seed: 5)
-      let cell = SearchCell(
-        previousPrevious: 12, previous: 12, channels: 8, isReduction: isReduction, reductionPrevious: false,
-        configuration: configuration, using: &factory)
       var generator = SeededGenerator(seed: 9)
-      let s0 = Tensor.randomNormal([2, 12, 8, 8], generator: &generator, on: backend)
-      let s1 = Tensor.randomNormal([2, 12, 8, 8], generator: &generator, on: backend)
+      let (cell, s0, s1) = searchCellFixture(configuration, isReduction: isReduction, generator: &generator, on: backend)
       let weights = Tensor.randomUniform([14, 3], low: 0, high: 1, generator: &generator, on: backend)
       let beta = edgeNormalization ? Tensor.randomUniform([14], low: 0, high: 1, generator: &generator, on: backend) : nil
       let fused = cell(s0, s1, weights: weights, edgeWeights: beta)

@@ -9,15 +9,22 @@ import TensorCore
 /// With partial channels K > 1 (PC-DARTS, SPEC §5.1) the operations see only the first C/K
 /// channels; the other channels bypass them (max-pooled 2×2 on stride-2 edges), are
 /// concatenated after the mixture and the result is channel-shuffled with K groups.
+///
+/// With DARTS-' auxiliary skip (SPEC-ROBUST §5, ``AuxiliarySkip``) the edge also holds
+/// `auxiliary`: the identity on stride-1 edges, a `FactorizedReduce(C, C, affine: false)` on
+/// stride-2 edges (reference name `auxiliary_op`), whose output the cell adds to the node
+/// with the epoch's β, outside the softmax.
 public final class MixedOp: Module {
   public let primitives: [Primitive]
   public let operations: [any Layer]
+  /// DARTS-' auxiliary skip of the whole edge input (nil without it).
+  public let auxiliary: (any Layer)?
   public let stride: Int
   public let partialChannels: Int
 
   public init(
     channels: Int, stride: Int, primitives: [Primitive], partialChannels: Int, skipDropout: Bool,
-    using factory: inout ParameterFactory
+    auxiliarySkip: Bool, using factory: inout ParameterFactory
   ) {
     precondition(channels % partialChannels == 0, "channels \(channels) not divisible by K = \(partialChannels)")
     self.primitives = primitives
@@ -31,10 +38,18 @@ public final class MixedOp: Module {
       }
       return op
     }
+    precondition(!auxiliarySkip || partialChannels == 1, "the auxiliary skip needs whole edges (K = 1), got K = \(partialChannels)")
+    if !auxiliarySkip {
+      auxiliary = nil
+    } else if stride == 1 {
+      auxiliary = Identity()
+    } else {
+      auxiliary = FactorizedReduce(channels, channels, affine: false, using: &factory)
+    }
   }
 
   public override func referenceName(forProperty label: String) -> String? {
-    label == "operations" ? "_ops" : nil
+    ["operations": "_ops", "auxiliary": "auxiliary_op"][label]
   }
 
   /// The outputs of the operations other than `none` on the edge's active channels

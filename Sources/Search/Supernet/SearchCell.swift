@@ -33,7 +33,7 @@ public final class SearchCell: Module {
         edges.append(MixedOp(
           channels: channels, stride: isReduction && source < 2 ? 2 : 1, primitives: operations[edge],
           partialChannels: configuration.partialChannels, skipDropout: configuration.skipDropout,
-          using: &factory))
+          auxiliarySkip: configuration.auxiliarySkip, using: &factory))
       }
     }
     self.edges = edges
@@ -50,7 +50,9 @@ public final class SearchCell: Module {
   /// - Parameters:
   ///   - weights: `[edges, ops]` operation weights (softmax of α).
   ///   - edgeWeights: `[edges]` normalised β (PC-DARTS), or nil for plain sums.
-  public func callAsFunction(_ s0: Tensor, _ s1: Tensor, weights: Tensor, edgeWeights: Tensor?) -> Tensor {
+  ///   - auxiliaryWeight: DARTS-' β(e), the constant weight of every edge's auxiliary skip
+  ///     (used only when the edges have one; 0 leaves the skips out of the sum's value).
+  public func callAsFunction(_ s0: Tensor, _ s1: Tensor, weights: Tensor, edgeWeights: Tensor?, auxiliaryWeight: Float = 0) -> Tensor {
     var states = [preprocess0(s0), preprocess1(s1)]
     let k = edges[0].partialChannels
     // Edges from the two cell inputs of a reduction cell have stride 2 (see init).
@@ -61,8 +63,10 @@ public final class SearchCell: Module {
       let range = topology.edges(ofStep: step)
       // The node in one weighted sum: every edge's operation outputs weighted by
       // softmax(α)·β of the edge, and (K > 1) every edge's bypass weighted by β, joined and
-      // shuffled (SPEC §1.3, §5.1).
+      // shuffled (SPEC §1.3, §5.1). DARTS-' auxiliary skips (whole edges only) follow the
+      // operation outputs as terms of constant weight β(e), outside the softmax (SPEC-ROBUST §5).
       var terms: [Tensor] = []
+      var auxiliary: [Tensor] = []
       var used: [Range<Int>] = []
       var bypass: [(tensor: Tensor, channels: Range<Int>)] = []
       for edge in range {
@@ -70,10 +74,15 @@ public final class SearchCell: Module {
         let (outputs, primitives) = edges[edge].operationOutputs(input)
         terms += outputs
         used.append(primitives)
+        if let skip = edges[edge].auxiliary { auxiliary.append(skip(input.x)) }
         if let b = input.bypass(stride: edges[edge].stride) { bypass.append(b) }
       }
       var termWeights = zip(range, used).map { edge, ops in
         scaled.sliced(lower: [edge, ops.lowerBound], upper: [edge + 1, ops.upperBound]).reshaped(to: [ops.count])
+      }
+      if !auxiliary.isEmpty {
+        terms += auxiliary
+        termWeights.append(Tensor(repeating: auxiliaryWeight, shape: [auxiliary.count], on: s0.backend))
       }
       if !bypass.isEmpty {
         termWeights.append(edgeWeights?.sliced(lower: [range.lowerBound], upper: [range.upperBound])

@@ -8,7 +8,8 @@ import TensorCore
 /// and, with edge normalisation, `betas_normal`, `betas_reduce` (`[edges]`).
 ///
 /// Weight and buffer names equal the reference PyTorch names (`stem.0.weight`,
-/// `cells.2._ops.0._ops.4.op.1.weight`, `classifier.bias`, …). All normal cells share
+/// `cells.2._ops.0._ops.4.op.1.weight`, `classifier.bias`, …; DARTS-' skips on stride-2 edges
+/// `cells.2._ops.0.auxiliary_op.conv_1.weight`, as in its `model_search.py`). All normal cells share
 /// `alphas_normal`, all reduction cells `alphas_reduce`. With the ImageNet stem
 /// (`model_search_imagenet.py`, SPEC §5.5) `stem` is absent and `stem0`, `stem1` take its
 /// place; cell 0 then reduces its first input as if it followed a reduction cell.
@@ -25,6 +26,10 @@ public final class SearchNetwork: Module {
   public let alphasReduce: Parameter
   public let betasNormal: Parameter?
   public let betasReduce: Parameter?
+  /// DARTS-' β(e), the weight of every edge's auxiliary skip (``AuxiliarySkip``; set by
+  /// ``SearchRun`` at the start of every epoch). Unused unless the configuration has
+  /// `auxiliarySkip`.
+  public var auxiliarySkipBeta: Float = 1
 
   public init(_ configuration: SearchNetworkConfiguration, using factory: inout ParameterFactory) {
     self.configuration = configuration
@@ -68,7 +73,7 @@ public final class SearchNetwork: Module {
     case "alphasReduce": return "alphas_reduce"
     case "betasNormal": return "betas_normal"
     case "betasReduce": return "betas_reduce"
-    case "configuration": return nil
+    case "configuration", "auxiliarySkipBeta": return nil
     default: return label
     }
   }
@@ -112,8 +117,8 @@ public final class SearchNetwork: Module {
     }
     for cell in cells {
       let next = cell.isReduction
-        ? cell(s0, s1, weights: reduceWeights, edgeWeights: reduceEdges)
-        : cell(s0, s1, weights: normalWeights, edgeWeights: normalEdges)
+        ? cell(s0, s1, weights: reduceWeights, edgeWeights: reduceEdges, auxiliaryWeight: auxiliarySkipBeta)
+        : cell(s0, s1, weights: normalWeights, edgeWeights: normalEdges, auxiliaryWeight: auxiliarySkipBeta)
       (s0, s1) = (s1, next)
     }
     let pooled = s1.globalAveragePooled()

@@ -40,11 +40,14 @@ public struct SearchNetworkConfiguration: Codable, Sendable, Equatable {
   public var edgeNormalization: Bool = false
   /// P-DARTS skip-connect dropout: stride-1 skips are followed by dropout (rate set per epoch).
   public var skipDropout: Bool = false
+  /// DARTS- auxiliary skip on every edge (``AuxiliarySkip``; its β is set per epoch on the
+  /// network, ``SearchNetwork/auxiliarySkipBeta``). Whole edges only (K = 1).
+  public var auxiliarySkip: Bool = false
 
   public init(
     channels: Int = 16, layers: Int = 8, steps: Int = 4, classes: Int = 10, inputChannels: Int = 3,
     operations: [Primitive] = Primitive.searchSpace, partialChannels: Int = 1,
-    edgeNormalization: Bool = false, skipDropout: Bool = false, stem: Stem = .cifar
+    edgeNormalization: Bool = false, skipDropout: Bool = false, auxiliarySkip: Bool = false, stem: Stem = .cifar
   ) {
     self.stem = stem
     self.channels = channels
@@ -58,6 +61,7 @@ public struct SearchNetworkConfiguration: Codable, Sendable, Equatable {
     self.partialChannels = partialChannels
     self.edgeNormalization = edgeNormalization
     self.skipDropout = skipDropout
+    self.auxiliarySkip = auxiliarySkip
   }
 
   /// The cell topology.
@@ -67,12 +71,14 @@ public struct SearchNetworkConfiguration: Codable, Sendable, Equatable {
   /// training step on a `batch` of `inputSize`×`inputSize` images (see ``MemoryEstimate``).
   public func memoryEstimate(inputSize: Int, batch: Int) -> MemoryEstimate {
     let cellInputSize = stem == .cifar ? inputSize : (inputSize + 7) / 8
-    func cost(_ operations: [[Primitive]]) -> MemoryEstimate.CellCost {
-      MemoryEstimate.CellCost(edges: operations, nodes: steps, concatenated: steps, partialChannels: partialChannels)
+    func cost(_ operations: [[Primitive]], auxiliaryReductions: Int) -> MemoryEstimate.CellCost {
+      MemoryEstimate.CellCost(
+        edges: operations, nodes: steps, concatenated: steps, partialChannels: partialChannels, auxiliaryReductions: auxiliaryReductions)
     }
+    // DARTS-: a FactorizedReduce skip on each of the 2·steps stride-2 edges of a reduction cell.
     return MemoryEstimate.cellNetwork(
-      channels: channels, layers: layers, cellInputSize: cellInputSize, normal: cost(normalOperations),
-      reduce: cost(reduceOperations), batch: batch, training: true)
+      channels: channels, layers: layers, cellInputSize: cellInputSize, normal: cost(normalOperations, auxiliaryReductions: 0),
+      reduce: cost(reduceOperations, auxiliaryReductions: auxiliarySkip ? 2 * steps : 0), batch: batch, training: true)
   }
 
   /// Whether cell `i` is a reduction cell.
