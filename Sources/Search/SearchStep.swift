@@ -16,6 +16,8 @@ public struct SearchOptimization: Sendable {
   public var regularization: ArchitectureRegularization?
   /// Perturbed mixing weights of the weight step (SDARTS), or nil.
   public var perturbation: WeightStepPerturbation?
+  /// DARTS-PT's decided rows, imposed on the mixing weights of every forward pass, or nil.
+  public var projection: ArchitectureProjection?
 
   public init(
     weights: SGD, architecture: Adam, architect: Architect, weightGradientClip: Float = 5, architectureGradientClip: Float? = nil,
@@ -48,7 +50,9 @@ public struct SearchOptimization: Sendable {
   /// The architecture step adds the gradient of the ``regularization`` term, if any, to the
   /// α gradient before it is checked, clipped and applied. With a ``perturbation`` the weight
   /// step mixes the operations by its weights (drawn from `perturbationGenerator`) instead of
-  /// `softmax(α)`; the α step is unchanged.
+  /// `softmax(α)`; the α step is unchanged. With a ``projection`` every forward pass (of
+  /// the α step, the weight step and the attack) mixes by its weights
+  /// (``ArchitectureProjection/weights(_:)``), so α learns only through undecided rows.
   ///
   /// `train` and `valid` are this process's rows of the global batches; every gradient (the
   /// α gradient and, for second order, each gradient of the unrolled step; the weight
@@ -74,7 +78,8 @@ public struct SearchOptimization: Sendable {
       return try parallelism.gradients(batchCount: batch.globalCount, wrt: parameters, buffers: buffers, valueCount: 1) { chunk, rows in
         prepareChunk(thisPass, chunk)
         let part = batch.rows(rows)
-        let logits = operationWeights.map { network(part.images, operationWeights: $0) } ?? network(part.images)
+        let weights = operationWeights ?? network.operationWeights
+        let logits = network(part.images, operationWeights: projection?.weights(weights) ?? weights)
         let loss = logits.crossEntropy(labels: part.labels)
         return .init(objective: loss, values: [Double(loss.scalar)], correct: Self.correctCount(logits: logits, labels: part.labels))
       }
