@@ -54,6 +54,7 @@ public struct ArchitectureProjection: Codable, Equatable, Sendable {
     }
   }
 
+  /// The decisions of the normal cells and of the reduction cells.
   public var normal: Cell
   public var reduce: Cell
 

@@ -10,6 +10,7 @@ public enum SelectionCriterion: String, Codable, Sendable, CaseIterable {
 
 /// The architecture split's mean loss and top-1 accuracy under some mixing weights.
 public struct ProjectionScore: Equatable, Sendable {
+  /// Mean cross-entropy and top-1 accuracy (0…1).
   public var loss: Double
   public var accuracy: Double
 

@@ -18,7 +18,9 @@ public struct ProjectionSchedule: Equatable, Sendable {
     case topology(index: Int)
   }
 
+  /// Tuning epochs from one decision to the next (`--decision-interval`).
   public let interval: Int
+  /// The cells' edges and nodes.
   public let topology: CellTopology
 
   /// - Precondition: `interval ≥ 1`.

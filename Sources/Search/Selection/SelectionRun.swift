@@ -30,11 +30,14 @@ import TensorCore
 /// after it stopped continues bit-identically (checkpoints after every decision epoch's
 /// decisions, every epoch and every `--checkpoint-every` steps of the search). One process.
 public final class SelectionRun {
+  /// The selection's settings (its `config.json`).
   public let settings: SelectionSettings
   /// The search run, at its final state when the selection starts; its network and
   /// optimisers are the ones tuned.
   public let search: SearchRun
+  /// The selection's run directory (`selection-pt/` inside the search's).
   public let directory: RunDirectory
+  /// When it decides: the tuning epochs and the decision epochs.
   public let schedule: ProjectionSchedule
   private let journal: RunJournal
   private var state: State
@@ -74,9 +77,6 @@ public final class SelectionRun {
 
   /// Whether every tuning epoch has run.
   public var isFinished: Bool { state.position.epoch == schedule.tuningEpochs }
-
-  /// The decisions so far.
-  public var projection: ArchitectureProjection { state.projection }
 
   /// The selection of `settings` over the finished `search`, in `search`'s subdirectory
   /// ``SelectionSettings/directoryName``: continued from its checkpoint when it has one (its
