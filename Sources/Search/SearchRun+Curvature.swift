@@ -156,7 +156,7 @@ extension SearchRun {
 
   /// Writes `checkpoint` as the snapshot of `epoch` and deletes the snapshots no trigger can
   /// return to any more: a trigger at epoch `e` returns to `e − N·(⌊w/2⌋ + δ)`.
-  func saveSnapshot(_ checkpoint: Checkpoint<CheckpointState>, epoch: Int) throws {
+  func saveSnapshot<State: Codable>(_ checkpoint: Checkpoint<State>, epoch: Int) throws {
     guard let rule = settings.earlyStop, let monitor = settings.hessian else { return }
     try directory.createSnapshotDirectory()
     try checkpoint.save(to: directory.snapshotURL(epoch: epoch))

@@ -43,9 +43,9 @@ public final class SearchRun {
   /// Image channels and classes of the dataset (for rebuilding the network at a stage).
   private let inputChannels: Int
   private let classes: Int
-  private let trainSampler: BatchSampler
+  let trainSampler: BatchSampler
   let architectureSampler: BatchSampler
-  private let evaluationSampler: BatchSampler
+  let evaluationSampler: BatchSampler
   let journal: RunJournal
   var state: CheckpointState
   private let output: (String) -> Void
@@ -168,7 +168,7 @@ public final class SearchRun {
 
   private init(
     settings: SearchSettings, data: SearchData, directory: RunDirectory, resuming: Bool, backend kind: BackendKind,
-    parallelism: BatchParallelism, output: @escaping (String) -> Void
+    parallelism: BatchParallelism, journaling: Bool = true, output: @escaping (String) -> Void
   ) throws {
     self.settings = settings
     self.directory = directory
@@ -208,7 +208,8 @@ public final class SearchRun {
 
     if let checkpoint {
       journal = try group.together {
-        group.isLeader ? try RunJournal(directory: directory, resumingAt: checkpoint.state.nextEvent, output: output) : RunJournal(silentFrom: checkpoint.state.nextEvent)
+        group.isLeader && journaling
+          ? try RunJournal(directory: directory, resumingAt: checkpoint.state.nextEvent, output: output) : RunJournal(silentFrom: checkpoint.state.nextEvent)
       }
       try restore(checkpoint)
     } else {
@@ -250,6 +251,29 @@ public final class SearchRun {
     _ url: URL, backend: BackendKind = .cpu, group: ProcessGroup = .single(),
     output: @escaping (String) -> Void = ProgressDisplay.writeToStandardOutput
   ) throws -> SearchRun {
+    try reopen(url, backend: backend, group: group, forSelection: false, output: output)
+  }
+
+  /// Opens the finished search run in `url` at its final checkpoint (weights, BN statistics,
+  /// α/β, both optimisers' state), in one process, without writing to it: the start of an
+  /// architecture selection over it (``SelectionRun``).
+  /// - Throws: ``SearchRunError`` naming `url` if it is not a search run, is a P-DARTS run,
+  ///   has no checkpoint or has not finished its epochs.
+  public static func finished(_ url: URL, backend: BackendKind = .cpu) throws -> SearchRun {
+    let run = try reopen(url, backend: backend, group: .single(), forSelection: true) { _ in }
+    let total = run.strategy.stageCount * run.settings.epochs
+    guard run.state.position.epoch == total else {
+      throw SearchRunError(
+        "\(run.directory.url.path): the search has not finished (its checkpoint is at epoch \(run.state.position.epoch) step \(run.state.position.step) of \(total) epochs); finish it with darts search --resume \(run.directory.url.path) first")
+    }
+    return run
+  }
+
+  /// Re-opens a run at its last checkpoint (``resume(_:backend:group:output:)``), or, for a
+  /// selection, a run that must have a checkpoint and is opened with a silent journal.
+  private static func reopen(
+    _ url: URL, backend: BackendKind, group: ProcessGroup, forSelection: Bool, output: @escaping (String) -> Void
+  ) throws -> SearchRun {
     let run = try ResumedRun(opening: url, in: group, output: output) { directory in
       let keys = directory.configKeys
       if keys.contains("genotype") && !keys.contains("method") {
@@ -260,9 +284,17 @@ public final class SearchRun {
       return settings
     }
     let settings = run.settings
+    if forSelection {
+      if let problem = SelectionSettings.searchProblem(settings) { throw SearchRunError("\(run.directory.url.path): \(problem)") }
+      guard run.hasCheckpoint else {
+        throw SearchRunError("\(run.directory.url.path) has no checkpoint: the search stopped before its first one; finish it with darts search --resume \(run.directory.url.path) first")
+      }
+    }
     let parallelism = try group.together { try BatchParallelism.resumed(batchSize: settings.batchSize, recordedMicroBatches: settings.microBatches, group: group) }
     let data = try group.together { try SearchData(settings, shard: parallelism.shard) }
-    return try SearchRun(settings: settings, data: data, directory: run.directory, resuming: run.hasCheckpoint, backend: backend, parallelism: parallelism, output: output)
+    return try SearchRun(
+      settings: settings, data: data, directory: run.directory, resuming: run.hasCheckpoint, backend: backend, parallelism: parallelism,
+      journaling: !forSelection, output: output)
   }
 
   /// The supernet of the running stage (as the strategy builds it), its weights and α
@@ -291,8 +323,10 @@ public final class SearchRun {
   static let stageStream: UInt64 = 3
   static let randomLayerStream: UInt64 = 4
   private static let perturbationStream: UInt64 = 5
+  /// The random choices of a selection's decisions (``SelectionRun``).
+  static let selectionStream: UInt64 = 6
   /// The start vectors of the Hessian's power iterations.
-  static let hessianStream: UInt64 = 6
+  static let hessianStream: UInt64 = 7
 
   /// The skip-connect dropout layers of the network.
   private var skipDropouts: [Dropout] { network.modules().compactMap { $0 as? Dropout } }
@@ -379,34 +413,7 @@ public final class SearchRun {
         epoch: epoch, label: "\(stageLabel)epoch \(epoch + 1)/\(settings.epochs)", cursor: &cursor,
         fields: epochFields, startFields: startFields,
         step: { index in
-          // Masks and noise keyed by the position only (and the pass and micro-batch of a batch
-          // cut into several): a resumed run, and every process, draws the same ones.
-          let chunked = parallelism.shard.chunkCount > 1
-          if !random.isEmpty && !chunked { reseed(random, from: derivedGenerator(settings.seed, Self.randomLayerStream, UInt64(position), UInt64(index))) }
-          let (train, valid) = try group.together {
-            guard let train = trainLoader.next(), let valid = architectureLoader.next() else {
-              if let failure = trainLoader.failure ?? architectureLoader.failure { throw SearchRunError("\(failure)") }
-              throw SearchRunError("the batch loader stopped early at epoch \(epoch) step \(index)")
-            }
-            return (train, valid)
-          }
-          let result = try directory.stoppingOnNonFinite(at: "epoch \(epoch) step \(index)") {
-            let result = try optimization.step(
-              network: network, train: LabelledBatch(images: train.images, labels: train.labels, globalCount: train.globalCount),
-              valid: LabelledBatch(images: valid.images, labels: valid.labels, globalCount: valid.globalCount),
-              updateArchitecture: updateArchitecture, parallelism: parallelism,
-              prepareChunk: { pass, chunk in
-                guard chunked, !random.isEmpty else { return }
-                reseed(random, from: derivedGenerator(settings.seed, Self.randomLayerStream, UInt64(position), UInt64(index), UInt64(pass), UInt64(chunk)))
-              },
-              perturbationGenerator: derivedGenerator(settings.seed, Self.perturbationStream, UInt64(position), UInt64(index)))
-            try NonFiniteError.check(checkpointTensors(), after: "the step")
-            return result
-          }
-          var fields: [String: JSONValue] = [:]
-          if let a = result.architectureLoss { fields["architecture_loss"] = .double(Double(a)) }
-          if let kept = result.attackKept { fields["attack_kept"] = .bool(kept) }
-          return StepReport(loss: Double(result.loss), correct: result.correct, count: train.globalCount, fields: fields)
+          try step(position: position, epoch: epoch, index: index, loaders: (trainLoader, architectureLoader), random: random, updateArchitecture: updateArchitecture)
         },
         evaluate: {
           genotype = GenotypeDerivation.genotype(of: network)
@@ -438,6 +445,43 @@ public final class SearchRun {
     return .finished
   }
 
+  /// Step `index` of the epoch at schedule position `position` (`epoch` within its stage):
+  /// the next batches of `loaders`, one iteration of ``optimization``, a check that every
+  /// tensor is finite. The random layers' masks and noise, and the perturbation's, are keyed
+  /// by the position only (and the pass and micro-batch of a batch cut into several): a
+  /// resumed run, and every process, draws the same ones.
+  func step(
+    position: Int, epoch: Int, index: Int, loaders: (train: BatchLoader, architecture: BatchLoader), random: [any RandomLayer],
+    updateArchitecture: Bool
+  ) throws -> StepReport {
+    let chunked = parallelism.shard.chunkCount > 1
+    if !random.isEmpty && !chunked { reseed(random, from: derivedGenerator(settings.seed, Self.randomLayerStream, UInt64(position), UInt64(index))) }
+    let (train, valid) = try group.together {
+      guard let train = loaders.train.next(), let valid = loaders.architecture.next() else {
+        if let failure = loaders.train.failure ?? loaders.architecture.failure { throw SearchRunError("\(failure)") }
+        throw SearchRunError("the batch loader stopped early at epoch \(epoch) step \(index)")
+      }
+      return (train, valid)
+    }
+    let result = try directory.stoppingOnNonFinite(at: "epoch \(epoch) step \(index)") {
+      let result = try optimization.step(
+        network: network, train: LabelledBatch(images: train.images, labels: train.labels, globalCount: train.globalCount),
+        valid: LabelledBatch(images: valid.images, labels: valid.labels, globalCount: valid.globalCount),
+        updateArchitecture: updateArchitecture, parallelism: parallelism,
+        prepareChunk: { pass, chunk in
+          guard chunked, !random.isEmpty else { return }
+          reseed(random, from: derivedGenerator(settings.seed, Self.randomLayerStream, UInt64(position), UInt64(index), UInt64(pass), UInt64(chunk)))
+        },
+        perturbationGenerator: derivedGenerator(settings.seed, Self.perturbationStream, UInt64(position), UInt64(index)))
+      try NonFiniteError.check(checkpointTensors(), after: "the step")
+      return result
+    }
+    var fields: [String: JSONValue] = [:]
+    if let a = result.architectureLoss { fields["architecture_loss"] = .double(Double(a)) }
+    if let kept = result.attackKept { fields["attack_kept"] = .bool(kept) }
+    return StepReport(loss: Double(result.loss), correct: result.correct, count: train.globalCount, fields: fields)
+  }
+
   // MARK: Stages
 
   /// Ends the running stage: the strategy carries its operations over, then the next stage's
@@ -464,23 +508,30 @@ public final class SearchRun {
   /// Loss and accuracy over the whole architecture split in evaluation mode (running BN
   /// statistics), as the reference reports each epoch. The processes of a job share the
   /// batches (process `r` of `N` evaluates batches `r, r + N, …`) and sum their totals.
+  ///
+  /// In `training` mode (DARTS-PT's scores, SPEC-ROBUST §3) BN normalises each batch by its
+  /// own statistics and updates its running statistics as a side effect; the network mixes
+  /// the operations by `operationWeights` when given (else `softmax(α)`). The running
+  /// statistics would then differ between processes, so each process measures every batch.
   /// - Throws: ``NonFiniteError`` if the loss is not finite.
-  private func evaluateArchitectureSplit() throws -> (loss: Double, accuracy: Double) {
-    network.eval()
+  func evaluateArchitectureSplit(training: Bool = false, operationWeights: OperationWeights? = nil) throws -> (loss: Double, accuracy: Double) {
+    if !training { network.eval() }
     defer { network.train() }
     var (lossSum, correct, seen) = (0.0, 0, 0)
+    let (first, processes) = training ? (0, 1) : (group.rank, group.size)
     try group.together {
-      for step in stride(from: group.rank, to: evaluationSampler.batchesPerEpoch, by: group.size) {
+      for step in stride(from: first, to: evaluationSampler.batchesPerEpoch, by: processes) {
         let batch = try evaluationSampler.batch(at: BatchPosition(epoch: 0, step: step), on: backend)
         withoutGradients {
-          let logits = network(batch.images)
+          let logits = operationWeights.map { network(batch.images, operationWeights: $0) } ?? network(batch.images)
           lossSum += Double(logits.crossEntropy(labels: batch.labels).scalar) * Double(batch.labels.count)
           correct += SearchOptimization.correctCount(logits: logits, labels: batch.labels)
           seen += batch.labels.count
         }
       }
     }
-    let totals = try group.sum([lossSum, Double(correct), Double(seen)])
+    let local = [lossSum, Double(correct), Double(seen)]
+    let totals = training ? local : try group.sum(local)
     try NonFiniteError.check(totals[0], "the architecture-split loss")
     return (totals[0] / totals[2], totals[1] / totals[2])
   }
@@ -530,8 +581,15 @@ public final class SearchRun {
   func saveCheckpoint(snapshot: Int? = nil) throws {
     state.architectureSteps = optimization.architecture.steps
     state.nextEvent = journal.nextEvent
+    try saveCheckpoint(state, at: state.position, in: directory, snapshot: snapshot)
+  }
+
+  /// Saves every tensor of the run with `state` to `directory`'s checkpoint (the leader),
+  /// once every process has shown by a checksum that its replica is the leader's.
+  /// - Throws: ``JobFailure`` (on every process) naming `position` if the replicas differ.
+  func saveCheckpoint<State: Codable>(_ state: State, at position: BatchPosition, in directory: RunDirectory, snapshot: Int? = nil) throws {
     let tensors = checkpointTensors()
-    try group.requireIdenticalReplicas(tensors, holding: "weights, BN statistics, α or optimiser state", before: state.position, lastGood: directory.lastGoodCheckpoint)
+    try group.requireIdenticalReplicas(tensors, holding: "weights, BN statistics, α or optimiser state", before: position, lastGood: directory.lastGoodCheckpoint)
     try group.together {
       guard group.isLeader else { return }
       let checkpoint = Checkpoint(tensors: tensors, state: state)
@@ -541,11 +599,21 @@ public final class SearchRun {
   }
 
   func restore(_ checkpoint: Checkpoint<CheckpointState>) throws {
+    try restoreTensors(checkpoint.tensors, architectureSteps: checkpoint.state.architectureSteps, from: directory)
+    state = checkpoint.state
+    if let weightDecay = state.curvature?.weightDecay { optimization.weights.weightDecay = Float(weightDecay) }
+  }
+
+  /// Sets the network and both optimisers from checkpoint tensors (``checkpointTensors()``)
+  /// and Adam's step counts, after checking that every parameter is there and every buffer
+  /// belongs to one of the same shape.
+  /// - Throws: ``SearchRunError`` naming `directory`'s checkpoint.
+  func restoreTensors(_ tensors: [String: Tensor], architectureSteps: [String: Int], from directory: RunDirectory) throws {
     var model: [String: Tensor] = [:]
     var momentum: [String: Tensor] = [:]
     var first: [String: Tensor] = [:]
     var second: [String: Tensor] = [:]
-    for (name, tensor) in checkpoint.tensors {
+    for (name, tensor) in tensors {
       if name.hasPrefix(Self.momentumPrefix) {
         momentum[String(name.dropFirst(Self.momentumPrefix.count))] = tensor
       } else if name.hasPrefix(Self.firstMomentPrefix) {
@@ -572,9 +640,7 @@ public final class SearchRun {
     optimization.weights.momentumBuffers = momentum
     optimization.architecture.firstMoments = first
     optimization.architecture.secondMoments = second
-    optimization.architecture.steps = checkpoint.state.architectureSteps
-    state = checkpoint.state
-    if let weightDecay = state.curvature?.weightDecay { optimization.weights.weightDecay = Float(weightDecay) }
+    optimization.architecture.steps = architectureSteps
   }
 }
 

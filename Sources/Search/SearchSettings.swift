@@ -89,6 +89,9 @@ public struct SearchSettings: Codable, Sendable, Equatable {
   /// after every epoch. The references: DARTS every epoch, PC-DARTS the last (SPEC §5.4), its
   /// ImageNet search from epoch 47 of 50 (§5.5), P-DARTS the last 5 of a stage (§4.4).
   public var validationEpochs: Int?
+  /// An architecture selection to run over the finished search in the same process
+  /// (`--select pt`: DARTS-PT into `selection-pt/`); nil: none (older `config.json` files).
+  public var selection: SelectionSettings?
 
   public init() {}
 
@@ -171,6 +174,7 @@ public struct SearchSettings: Codable, Sendable, Equatable {
     if let problem = betaRegularization?.settingsProblem(order: order) { return problem }
     if let problem = perturbation?.settingsProblem() { return problem }
     if let problem = auxiliarySkip?.settingsProblem(partialChannels: partialChannels) { return problem }
+    if let selection, let problem = selection.validationProblem() ?? SelectionSettings.searchProblem(self) { return problem }
     if let problem = method.strategy.settingsProblem(self) { return problem }
     if let problem = curvatureProblem() { return problem }
     if batchSize < 1 { return "--batch-size must be positive" }

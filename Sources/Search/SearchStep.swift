@@ -16,6 +16,8 @@ public struct SearchOptimization: Sendable {
   public var regularization: ArchitectureRegularization?
   /// Perturbed mixing weights of the weight step (SDARTS), or nil.
   public var perturbation: WeightStepPerturbation?
+  /// DARTS-PT's decided rows, imposed on the mixing weights of every forward pass, or nil.
+  public var projection: ArchitectureProjection?
 
   public init(
     weights: SGD, architecture: Adam, architect: Architect, weightGradientClip: Float = 5, architectureGradientClip: Float? = nil,
@@ -48,7 +50,9 @@ public struct SearchOptimization: Sendable {
   /// The architecture step adds the gradient of the ``regularization`` term, if any, to the
   /// α gradient before it is checked, clipped and applied. With a ``perturbation`` the weight
   /// step mixes the operations by its weights (drawn from `perturbationGenerator`) instead of
-  /// `softmax(α)`; the α step is unchanged.
+  /// `softmax(α)`; the α step is unchanged. With a ``projection`` every forward pass (of
+  /// the α step, the weight step and the attack) mixes by its weights
+  /// (``ArchitectureProjection/weights(_:)``), so α learns only through undecided rows.
   ///
   /// `train` and `valid` are this process's rows of the global batches; every gradient (the
   /// α gradient and, for second order, each gradient of the unrolled step; the weight
@@ -70,7 +74,9 @@ public struct SearchOptimization: Sendable {
     ) throws -> BatchParallelism.Result {
       let thisPass = pass
       pass += 1
-      return try Self.lossGradients(network: network, batch: batch, wrt: parameters, operationWeights: operationWeights, parallelism: parallelism) {
+      return try Self.lossGradients(
+        network: network, batch: batch, wrt: parameters, operationWeights: operationWeights, projection: projection, parallelism: parallelism
+      ) {
         prepareChunk(thisPass, $0)
       }
     }
@@ -123,16 +129,18 @@ public struct SearchOptimization: Sendable {
   /// The gradient with respect to `parameters` of `network`'s mean cross-entropy on the
   /// whole of `batch` (this process's rows of it; averaged over every process by
   /// `parallelism`), with its value and top-1 hits. The operations are mixed by
-  /// `operationWeights` (nil: `softmax(α)`); `prepareChunk(chunk)` runs before the forward
-  /// pass of each micro-batch, to seed its random layers.
+  /// `operationWeights` (nil: `softmax(α)`), mapped through `projection` if there is one
+  /// (DARTS-PT); `prepareChunk(chunk)` runs before the forward pass of each micro-batch, to
+  /// seed its random layers.
   public static func lossGradients(
     network: SearchNetwork, batch: LabelledBatch, wrt parameters: [Tensor], operationWeights: OperationWeights? = nil,
-    parallelism: BatchParallelism, prepareChunk: (_ chunk: Int) -> Void
+    projection: ArchitectureProjection? = nil, parallelism: BatchParallelism, prepareChunk: (_ chunk: Int) -> Void
   ) throws -> BatchParallelism.Result {
     try parallelism.gradients(batchCount: batch.globalCount, wrt: parameters, buffers: network.parameters(.buffer), valueCount: 1) { chunk, rows in
       prepareChunk(chunk)
       let part = batch.rows(rows)
-      let logits = operationWeights.map { network(part.images, operationWeights: $0) } ?? network(part.images)
+      let weights = operationWeights ?? network.operationWeights
+      let logits = network(part.images, operationWeights: projection?.weights(weights) ?? weights)
       let loss = logits.crossEntropy(labels: part.labels)
       return .init(objective: loss, values: [Double(loss.scalar)], correct: correctCount(logits: logits, labels: part.labels))
     }

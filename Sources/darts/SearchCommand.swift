@@ -57,6 +57,9 @@ struct SearchCommand: ParsableCommand {
       (snapshots/ keeps the candidates) and multiplies the weight decay by --adaptive-factor, \
       up to --adaptive-max-weight-decay. Both monitor every 2 epochs unless --hessian-every \
       says otherwise. \
+      --select pt runs DARTS-PT's perturbation-based selection (see darts select --help) over \
+      the finished search in the same process, into RUN_DIR/selection-pt/ (one process only; \
+      it costs about as much as the search again); a resumed search continues it. \
       A run directory receives config.json, events.jsonl, checkpoint.safetensors (every epoch \
       and every --checkpoint-every steps), genotype.json and architecture.json; --resume DIR \
       continues a stopped run exactly where its last checkpoint left it.
@@ -100,6 +103,8 @@ struct SearchCommand: ParsableCommand {
   @Option(parsing: .upToNextOption, help: "P-DARTS: channels added in stages 2 and 3 (default: 0 0).") var addWidth: [Int] = []
   @Option(parsing: .upToNextOption, help: "P-DARTS: initial skip-connect dropout rate of each stage (paper CIFAR-10: 0.0 0.4 0.7; README command: 0.1 0.4 0.7; CIFAR-100: 0.1 0.2 0.3).") var skipDropout: [Double] = []
   @Option(parsing: .unconditional, help: "P-DARTS: most skip-connects in the final normal cell (M, default 2).") var maxSkip: Int?
+  @Option(help: "After the search, select the architecture by: pt (DARTS-PT, into RUN_DIR/selection-pt/).") var select: SelectionSettings.Method?
+  @OptionGroup var selection: SelectionOptions
   @Option(parsing: .unconditional, help: "Evaluate the architecture split only after the last N epochs (P-DARTS: of each stage; references: DARTS every epoch, PC-DARTS 1, its ImageNet search 3, P-DARTS 5).") var validateEpochs: Int?
 
   /// The settings: the base of the dataset and method, then every option given.
@@ -152,6 +157,7 @@ struct SearchCommand: ParsableCommand {
     if let v = partialChannels { s.partialChannels = v }
     if let v = edgeNorm { s.edgeNormalization = v }
     if let v = validateEpochs { s.validationEpochs = v }
+    if let method = select { s.selection = selection.settings(method: method) }
     if !addLayers.isEmpty || !addWidth.isEmpty || !skipDropout.isEmpty || maxSkip != nil {
       var stages = s.progressive ?? ProgressiveSettings()  // rejected by validation unless p-darts
       if !addLayers.isEmpty { stages.addLayers = addLayers }
@@ -192,11 +198,13 @@ struct SearchCommand: ParsableCommand {
     if let auxiliarySkipDecay, AuxiliarySkip.Decay(rawValue: auxiliarySkipDecay) == nil {
       throw ValidationError("--auxiliary-skip-decay must be \(Self.decayNames), got '\(auxiliarySkipDecay)'")
     }
+    if selection.isGiven && select == nil { throw ValidationError("--decision-interval and --criterion apply to --select pt only") }
     if options.resume == nil, let problem = settings().validationProblem() { throw ValidationError(problem) }
   }
 
   func run() throws {
     try runningAsJob { group, say in
+      if group.isDistributed && select != nil { throw SearchRunError(SelectionSettings.singleProcessProblem) }
       let run: SearchRun
       if let resume = options.resume {
         run = try SearchRun.resume(URL(fileURLWithPath: resume), backend: options.backendOption.backend, group: group, output: consoleOutput(group))
@@ -209,9 +217,13 @@ struct SearchCommand: ParsableCommand {
         say("run directory: \(directory)")
       }
       if group.isDistributed { say(jobDescription(group, microBatches: run.parallelism.shard.chunkCount, batchSize: run.settings.batchSize)) }
+      if group.isDistributed && run.settings.selection != nil { throw SearchRunError(SelectionSettings.singleProcessProblem) }
       let genotype = try run.run()
       say("final genotype: \(genotype)")
       say("written: \(run.directory.url(of: .genotype).path)")
+      if let selection = run.settings.selection {
+        try runSelection(over: run, settings: selection, output: consoleOutput(group), say: say)
+      }
     }
   }
 }

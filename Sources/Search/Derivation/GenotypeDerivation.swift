@@ -47,24 +47,31 @@ public enum GenotypeDerivation {
 
   /// The softmax of an α parameter `[edges, K]` as rows (`[edge][k]`).
   static func softmaxRows(_ parameter: Parameter) -> [[Float]] {
-    let w = withoutGradients { parameter.value.softmax(alongAxis: -1) }
+    rows(withoutGradients { parameter.value.softmax(alongAxis: -1) })
+  }
+
+  /// The rows (`[edge][k]`) of `[edges, K]` weights.
+  static func rows(_ w: Tensor) -> [[Float]] {
     let columns = w.shape[1]
     let values = w.scalars
     return (0..<w.shape[0]).map { Array(values[($0 * columns)..<(($0 + 1) * columns)]) }
   }
 
-  /// The genotype of a search network's current architecture parameters.
-  public static func genotype(of network: SearchNetwork) -> Genotype {
+  /// The genotype of a search network's current architecture parameters, or, given
+  /// `operationWeights`, of those mixing weights (DARTS-PT's projected weights) with the
+  /// network's operations and PC-DARTS edge weights.
+  public static func genotype(of network: SearchNetwork, operationWeights: OperationWeights? = nil) -> Genotype {
     let configuration = network.configuration
     let topology = configuration.topology
     func edgeWeights(_ betas: Parameter?) -> [Float]? {
       betas.map { b in withoutGradients { SearchNetwork.normalizedEdgeWeights(b.value, topology: topology).scalars } }
     }
+    let weights = operationWeights ?? withoutGradients { network.operationWeights }
     let concat = Array(2..<(2 + configuration.steps))
     return Genotype(
-      normal: cell(weights: softmaxRows(network.alphasNormal), primitives: configuration.normalOperations, topology: topology, edgeWeights: edgeWeights(network.betasNormal)),
+      normal: cell(weights: rows(weights.normal), primitives: configuration.normalOperations, topology: topology, edgeWeights: edgeWeights(network.betasNormal)),
       normalConcat: concat,
-      reduce: cell(weights: softmaxRows(network.alphasReduce), primitives: configuration.reduceOperations, topology: topology, edgeWeights: edgeWeights(network.betasReduce)),
+      reduce: cell(weights: rows(weights.reduce), primitives: configuration.reduceOperations, topology: topology, edgeWeights: edgeWeights(network.betasReduce)),
       reduceConcat: concat)
   }
 }
