@@ -60,15 +60,7 @@ final class CurvatureCLITests: XCTestCase {
     XCTAssertEqual(snapshots, ["epoch-0002.safetensors", "epoch-0003.safetensors"])
 
     let interrupted = root.appendingPathComponent("interrupted")
-    let process = Process()
-    process.executableURL = try dartsExecutable
-    process.arguments = arguments + ["--run-dir", interrupted.path]
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    let log = interrupted.appendingPathComponent("events.jsonl")
-    while process.isRunning && !((try? String(contentsOf: log, encoding: .utf8))?.contains("adaptive_regularization") ?? false) { usleep(2_000) }
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
+    try runDartsKilled(arguments + ["--run-dir", interrupted.path], run: interrupted, onceEventsContain: "adaptive_regularization")
     let resumed = try runDarts(["search", "--resume", interrupted.path])
     XCTAssertEqual(resumed.status, 0, resumed.err)
     try assertSameFiles(reference, interrupted)

@@ -251,13 +251,26 @@ extension XCTestCase {
   /// Starts `darts arguments…` writing the run directory `run` and kills it with SIGKILL as
   /// soon as its first checkpoint exists (wherever the run is then).
   func runDartsKilledAtFirstCheckpoint(_ arguments: [String], run: URL) throws {
+    let checkpoint = run.appendingPathComponent("checkpoint.safetensors")
+    try runDartsKilled(arguments) { FileManager.default.fileExists(atPath: checkpoint.path) }
+  }
+
+  /// Starts `darts arguments…` writing the run directory `run` and kills it with SIGKILL as
+  /// soon as its `events.jsonl` contains `marker` (an event type, say).
+  func runDartsKilled(_ arguments: [String], run: URL, onceEventsContain marker: String) throws {
+    let log = run.appendingPathComponent("events.jsonl")
+    try runDartsKilled(arguments) { (try? String(contentsOf: log, encoding: .utf8))?.contains(marker) ?? false }
+  }
+
+  /// Starts `darts arguments…` and kills it with SIGKILL as soon as `condition` holds (or it
+  /// has ended).
+  private func runDartsKilled(_ arguments: [String], when condition: () -> Bool) throws {
     let process = Process()
     process.executableURL = try dartsExecutable
     process.arguments = arguments
     process.standardOutput = FileHandle.nullDevice
     try process.run()
-    let checkpoint = run.appendingPathComponent("checkpoint.safetensors")
-    while process.isRunning && !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(2_000) }
+    while process.isRunning && !condition() { usleep(2_000) }
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
   }

@@ -91,17 +91,8 @@ final class SearchCLITests: XCTestCase {
     XCTAssertEqual(try runDarts(tinyProgressive + ["--run-dir", reference.path]).status, 0)
 
     let interrupted = root.appendingPathComponent("interrupted")
-    let process = Process()
-    process.executableURL = try dartsExecutable
-    process.arguments = tinyProgressive + ["--run-dir", interrupted.path]
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
     // Kill -9 once stage 1 has ended (its last checkpoint, or the first of stage 2, is on disk).
-    let log = interrupted.appendingPathComponent("events.jsonl")
-    while process.isRunning && !((try? String(contentsOf: log, encoding: .utf8))?.contains("stage_start") ?? false) { usleep(2_000) }
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-
+    try runDartsKilled(tinyProgressive + ["--run-dir", interrupted.path], run: interrupted, onceEventsContain: "stage_start")
     let resumed = try runDarts(["search", "--resume", interrupted.path])
     XCTAssertEqual(resumed.status, 0, resumed.err)
     try assertSameArchitecture(reference, interrupted)
