@@ -43,6 +43,7 @@ let package = Package(
     .target(name: "CCPUFeatures", path: "Sources/CCPUFeatures"),
     .target(name: "CPUKernels", dependencies: ["CCPUFeatures"], swiftSettings: releaseKernelFlags),
     .target(name: "Diagnostics", swiftSettings: releaseFlags),
+    .target(name: "ProtobufEncoding", swiftSettings: releaseFlags),
     .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseFlags),
     .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseFlags),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
@@ -71,6 +72,7 @@ let package = Package(
     // MARK: Unit test bundles
     .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "_TestSupport"]),
     .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics"]),
+    .testTarget(name: "ProtobufEncodingTests", dependencies: ["ProtobufEncoding"]),
     .testTarget(
       name: "TensorCoreTests", dependencies: ["TensorCore", "_TestSupport"],
       resources: [.copy("Fixtures")]),
