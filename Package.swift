@@ -32,6 +32,7 @@ let package = Package(
     .library(name: "DataParallel", targets: ["DataParallel"]),
     .library(name: "Search", targets: ["Search"]),
     .library(name: "Evaluation", targets: ["Evaluation"]),
+    .library(name: "ONNXExport", targets: ["ONNXExport"]),
     .library(name: "_TestSupport", targets: ["_TestSupport"]),
   ],
   dependencies: [
@@ -57,11 +58,12 @@ let package = Package(
     .target(name: "Search", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs", "DataParallel"], swiftSettings: releaseFlags),
     .target(name: "Evaluation", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs", "Diagnostics", "DataParallel"], swiftSettings: releaseFlags),
     .target(name: "Runs", dependencies: ["TensorCore", "Datasets", "Diagnostics", "DataParallel"], swiftSettings: releaseFlags),
+    .target(name: "ONNXExport", dependencies: ["TensorCore", "NN", "SearchSpace", "Evaluation", "ProtobufEncoding"], swiftSettings: releaseFlags),
     .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "SearchSpace", "Search", "Evaluation", "Runs", "DataParallel"], swiftSettings: releaseFlags),
     .executableTarget(
       name: "darts",
       dependencies: [
-        "TensorCore", "NN", "Datasets", "SearchSpace", "Search", "Evaluation", "Benchmarks", "DataParallel",
+        "TensorCore", "NN", "Datasets", "SearchSpace", "Search", "Evaluation", "ONNXExport", "Runs", "Benchmarks", "DataParallel",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: releaseFlags),
@@ -86,6 +88,7 @@ let package = Package(
       name: "SearchTests", dependencies: ["Search", "SearchSpace", "NN", "Datasets", "Runs", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(
       name: "EvaluationTests", dependencies: ["Evaluation", "SearchSpace", "NN", "Datasets", "Runs", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "DartsCLITests", dependencies: ["darts", "_TestSupport"]),
+    .testTarget(name: "ONNXExportTests", dependencies: ["ONNXExport", "Evaluation", "SearchSpace", "NN", "TensorCore"]),
+    .testTarget(name: "DartsCLITests", dependencies: ["darts", "Evaluation", "SearchSpace", "NN", "Runs", "TensorCore", "_TestSupport"]),
   ]
 )
