@@ -1,3 +1,4 @@
+import Foundation
 import CPUKernels
 import XCTest
 import _TestSupport
@@ -46,6 +47,14 @@ final class ElementwiseTests: XCTestCase {
         check("reluBackward",
           fast: { Elementwise.reluBackward(input: a, gradOutput: b, gradInput: $0, count: n, pool: pool) },
           reference: { ReferenceElementwise.reluBackward(input: a, gradOutput: b, gradInput: $0, count: n) })
+        for f in [Activation.sigmoid, .tanh] {
+          let scaled = a.map { 12 * $0 }  // saturating values too
+          check("\(f)", fast: { Elementwise.activation(f, scaled, $0, count: n, pool: pool) },
+            reference: { ReferenceElementwise.activation(f, scaled, $0, count: n) })
+          check("\(f) backward",
+            fast: { Elementwise.activationBackward(f, output: a, gradOutput: b, gradInput: $0, count: n, pool: pool) },
+            reference: { ReferenceElementwise.activationBackward(f, output: a, gradOutput: b, gradInput: $0, count: n) })
+        }
         check("exp", fast: { Elementwise.exp(a, $0, count: n, pool: pool) },
           reference: { ReferenceElementwise.exp(a, $0, count: n) })
         check("log", fast: { Elementwise.log(b, $0, count: n, pool: pool) },
@@ -151,6 +160,40 @@ final class ElementwiseTests: XCTestCase {
           let inPlace = Array(UnsafeBufferPointer(start: pointers[0], count: n))
           assertClose(inPlace, expected, rtol: 0, atol: 0, "in-place weighted sum n \(n) k \(k) threads \(threads)")
         }
+      }
+    }
+  }
+
+  /// σ and tanh against double-precision formulas, including where e⁻ˣ would overflow.
+  func testActivationsAgreeWithDoublePrecision() {
+    let xs: [Float] = [-100, -30, -5, -1e-3, 0, 1e-3, 0.5, 5, 30, 100]
+    for x in xs {
+      let d = Double(x)
+      XCTAssertEqual(Double(Activation.sigmoid.value(x)), 1 / (1 + Foundation.exp(-d)), accuracy: 1e-7 * max(1e-30, 1 / (1 + Foundation.exp(-d))) + 1e-38, "σ(\(x))")
+      XCTAssertEqual(Double(Activation.tanh.value(x)), Foundation.tanh(d), accuracy: 2e-7, "tanh(\(x))")
+    }
+    XCTAssertEqual(Activation.sigmoid.value(-100), Float(1 / (1 + Foundation.exp(100.0))))
+    XCTAssertEqual(Activation.sigmoid.derivative(output: 0.25), 0.1875)
+    XCTAssertEqual(Activation.tanh.derivative(output: 0.5), 0.75)
+  }
+
+  /// Row gathers and scatter-adds against the reference, with repeated rows, on 1 and 3
+  /// threads: bit for bit (the scatter sums each repeated row in index order).
+  func testRowGatherAndScatterAddMatchReference() {
+    for threads in Self.threadCounts {
+      let pool = WorkerPool(threadCount: threads)
+      for (rows, width, count) in [(7, 5, 0), (7, 5, 40), (50, 300, 2_000), (3, 130, 9)] {
+        let table = randomArray(rows * width, seed: 5)
+        let indices = (0..<count).map { ($0 * 7 + $0 / 3) % rows }
+        var (actual, expected) = ([Float](repeating: .nan, count: count * width), [Float](repeating: .nan, count: count * width))
+        RowGather.gather(table: table, rowLength: width, indices: indices, out: &actual, pool: pool)
+        ReferenceRowGather.gather(table: table, rowLength: width, indices: indices, out: &expected)
+        XCTAssertEqual(actual, expected, "gather \(rows)×\(width) \(count) threads \(threads)")
+        let gradient = randomArray(count * width, seed: 6)
+        var (sums, expectedSums) = (table, table)
+        RowGather.scatterAdd(rows: gradient, rowLength: width, indices: indices, into: &sums, pool: pool)
+        ReferenceRowGather.scatterAdd(rows: gradient, rowLength: width, indices: indices, into: &expectedSums)
+        XCTAssertEqual(sums.map(\.bitPattern), expectedSums.map(\.bitPattern), "scatter-add \(rows)×\(width) \(count) threads \(threads)")
       }
     }
   }

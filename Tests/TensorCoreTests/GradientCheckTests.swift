@@ -71,6 +71,22 @@ final class GradientCheckTests: XCTestCase {
     checkGradients("log", inputs: [random([3, 4], low: 0.5, high: 2)]) { $0[0].log() }
   }
 
+  func testRecurrentCellFunctions() {
+    checkGradients("sigmoid", inputs: [random([3, 7], low: -4, high: 4)]) { $0[0].sigmoid() }
+    checkGradients("tanh", inputs: [random([3, 7], low: -3, high: 3)]) { $0[0].tanh() }
+    // A gated highway node of the recurrent cell: s + σ(a)·(tanh(b) − s).
+    checkGradients("highway", inputs: [random([2, 4]), random([2, 4]), random([2, 4])]) {
+      $0[0] + $0[1].sigmoid() * ($0[2].tanh() - $0[0])
+    }
+    // Rows that repeat, rows never read (zero gradient) and a second use of the table.
+    checkGradients("gather rows", inputs: [random([6, 4])]) { t in
+      t[0].gatheringRows([4, 0, 4, 2, 4]) * t[0].gatheringRows([1, 1, 5, 0, 3])
+    }
+    let table = random([5, 3]).requiringGradient()
+    let dTable = gradients(of: table.gatheringRows([2, 2, 0]).sum(), wrt: [table])[0].scalars
+    XCTAssertEqual(dTable, [1, 1, 1, 0, 0, 0, 2, 2, 2, 0, 0, 0, 0, 0, 0])
+  }
+
   func testReductionsAndMovement() {
     let x = random([2, 3, 4])
     checkGradients("sum axes", inputs: [x]) { $0[0].summed(alongAxes: [0, 2]) }

@@ -54,6 +54,20 @@ public enum ReferenceElementwise {
     zip(x, gradOutput, gradInput, count: count) { x, g in x > 0 ? g : 0 }
   }
 
+  /// `out[i] = f(x[i])` for a recurrent cell's activation (`Activation.value`).
+  public static func activation(_ f: Activation, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
+    for i in 0..<count { out[i] = f.value(x[i]) }
+  }
+
+  /// `gradInput[i] = gradOutput[i]·f′`, the derivative taken at the output `output[i]`
+  /// (`Activation.derivative`). `gradInput` may be `gradOutput`.
+  public static func activationBackward(
+    _ f: Activation, output: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+    gradInput: UnsafeMutablePointer<Float>, count: Int
+  ) {
+    zip(output, gradOutput, gradInput, count: count) { y, g in g * f.derivative(output: y) }
+  }
+
   /// `out[i] = exp(x[i])` (Foundation's single-precision `exp`).
   public static func exp(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
     for i in 0..<count { out[i] = Foundation.exp(x[i]) }
@@ -108,5 +122,22 @@ public enum ReferenceElementwise {
     _ f: (Float, Float) -> Float
   ) {
     for i in 0..<count { out[i] = f(a[i], b[i]) }
+  }
+}
+
+/// Plain-loop row lookups: the definition `RowGather` is tested against.
+public enum ReferenceRowGather {
+  /// `out[i, :] = table[indices[i], :]`.
+  public static func gather(table: UnsafePointer<Float>, rowLength: Int, indices: [Int], out: UnsafeMutablePointer<Float>) {
+    for (i, row) in indices.enumerated() {
+      for c in 0..<rowLength { out[i * rowLength + c] = table[row * rowLength + c] }
+    }
+  }
+
+  /// `table[indices[i], :] += rows[i, :]`, `i` in increasing order.
+  public static func scatterAdd(rows: UnsafePointer<Float>, rowLength: Int, indices: [Int], into table: UnsafeMutablePointer<Float>) {
+    for (i, row) in indices.enumerated() {
+      for c in 0..<rowLength { table[row * rowLength + c] += rows[i * rowLength + c] }
+    }
   }
 }

@@ -70,6 +70,22 @@ extension CPUBackend {
     Elementwise.reluBackward(input: input.pointer, gradOutput: gradOutput.pointer, gradInput: gradInput.pointer, count: count, pool: pool)
   }
 
+  public func activation(_ f: Activation, _ x: TensorStorage, out: TensorStorage, count: Int) {
+    Elementwise.activation(f, x.pointer, out.pointer, count: count, pool: pool)
+  }
+
+  public func activationBackward(_ f: Activation, output: TensorStorage, gradOutput: TensorStorage, gradInput: TensorStorage, count: Int) {
+    Elementwise.activationBackward(f, output: output.pointer, gradOutput: gradOutput.pointer, gradInput: gradInput.pointer, count: count, pool: pool)
+  }
+
+  public func gatherRows(table: TensorStorage, rowLength: Int, indices: [Int], out: TensorStorage) {
+    RowGather.gather(table: table.pointer, rowLength: rowLength, indices: indices, out: out.pointer, pool: pool)
+  }
+
+  public func scatterAddRows(_ rows: TensorStorage, rowLength: Int, indices: [Int], into table: TensorStorage) {
+    RowGather.scatterAdd(rows: rows.pointer, rowLength: rowLength, indices: indices, into: table.pointer, pool: pool)
+  }
+
   public func exp(_ x: TensorStorage, out: TensorStorage, count: Int) {
     Elementwise.exp(x.pointer, out.pointer, count: count, pool: pool)
   }

@@ -23,6 +23,8 @@ public typealias ConvolutionGeometry = CPUKernels.ConvolutionGeometry
 public typealias PoolGeometry = CPUKernels.PoolGeometry
 /// Add, subtract, multiply or divide, for the element-wise binary primitives.
 public typealias BinaryOperation = CPUKernels.StridedLoops.BinaryOperation
+/// `σ` or `tanh`, for the activation primitives.
+public typealias Activation = CPUKernels.Activation
 
 /// The element strides of a contiguous row-major tensor of `shape` (the layout of every
 /// tensor), as the strided primitives take them.
@@ -85,6 +87,11 @@ public protocol ElementwisePrimitives {
   /// `gradInput[i] = input[i] > 0 ? gradOutput[i] : 0`. `gradInput` may be `gradOutput`
   /// (in place).
   func reluBackward(input: TensorStorage, gradOutput: TensorStorage, gradInput: TensorStorage, count: Int)
+  /// `out[i] = f(x[i])` for `σ` or `tanh` (`Activation.value`).
+  func activation(_ f: Activation, _ x: TensorStorage, out: TensorStorage, count: Int)
+  /// `gradInput[i] = gradOutput[i]·f′`, the derivative taken at the output `output[i]`
+  /// (`Activation.derivative`). `gradInput` may be `gradOutput` (in place).
+  func activationBackward(_ f: Activation, output: TensorStorage, gradOutput: TensorStorage, gradInput: TensorStorage, count: Int)
   /// `out[i] = eˣ⁽ⁱ⁾`.
   func exp(_ x: TensorStorage, out: TensorStorage, count: Int)
   /// `out[i] = ln x[i]`.
@@ -119,6 +126,16 @@ public protocol StridedPrimitives {
     shape: [Int], gradient: BufferPosition, gradientStrides: [Int],
     sources: [BufferPosition], sourceStrides: [[Int]], weights: [Float],
     gradInputs: [TensorStorage?], gradInputStrides: [[Int]], needWeightGradient: Bool) -> [Double]
+}
+
+/// Row lookups in a `[rows, rowLength]` table: an embedding and its gradient. Indices are host
+/// integers, each a row of the table (checked by the caller).
+public protocol RowGatherPrimitives {
+  /// `out[i, :] = table[indices[i], :]`.
+  func gatherRows(table: TensorStorage, rowLength: Int, indices: [Int], out: TensorStorage)
+  /// `table[indices[i], :] += rows[i, :]`, accumulated in increasing `i` whatever the thread
+  /// count.
+  func scatterAddRows(_ rows: TensorStorage, rowLength: Int, indices: [Int], into table: TensorStorage)
 }
 
 /// Reductions whose results return to the host.
@@ -203,5 +220,5 @@ public protocol UpdatePrimitives {
 }
 
 /// Every kernel primitive a backend provides.
-public typealias KernelPrimitives = HostTransferPrimitives & ElementwisePrimitives & StridedPrimitives
+public typealias KernelPrimitives = HostTransferPrimitives & ElementwisePrimitives & StridedPrimitives & RowGatherPrimitives
   & ReductionPrimitives & ConvolutionPrimitives & NormalizationPrimitives & UpdatePrimitives

@@ -8,9 +8,9 @@ public enum KernelClass: Int, CaseIterable, Sendable {
   case matrixMultiply
   case batchNormStatistics, batchNormCoefficients, channelAffine, batchNormBackward
   case maxPoolForward, maxPoolBackward, averagePoolForward, averagePoolBackward
-  case binary, affine, relu, reluBackward, exp, log, fill
+  case binary, affine, relu, reluBackward, activation, activationBackward, exp, log, fill
   case weightedSum, stridedWeightedSum, stridedWeightedSumBackward
-  case copy, stridedCopy, stridedBinary
+  case copy, stridedCopy, stridedBinary, gatherRows, scatterAddRows
   case sum, dot, allFinite, rowMaximum
   case sgdStep, adamStep, runningAverage
   case upload, hostRead
@@ -66,9 +66,9 @@ public enum KernelClass: Int, CaseIterable, Sendable {
     case .matrixMultiply: .matrixMultiply
     case .batchNormStatistics, .batchNormCoefficients, .channelAffine, .batchNormBackward: .batchNorm
     case .maxPoolForward, .maxPoolBackward, .averagePoolForward, .averagePoolBackward: .pooling
-    case .binary, .affine, .relu, .reluBackward, .exp, .log, .fill: .elementwise
+    case .binary, .affine, .relu, .reluBackward, .activation, .activationBackward, .exp, .log, .fill: .elementwise
     case .weightedSum, .stridedWeightedSum, .stridedWeightedSumBackward: .weightedSums
-    case .copy, .stridedCopy, .stridedBinary: .copies
+    case .copy, .stridedCopy, .stridedBinary, .gatherRows, .scatterAddRows: .copies
     case .sum, .dot, .allFinite, .rowMaximum: .reductions
     case .sgdStep, .adamStep, .runningAverage: .optimizer
     case .upload, .hostRead: .hostTransfer
@@ -101,6 +101,10 @@ public enum KernelClass: Int, CaseIterable, Sendable {
     case .affine: "affine"
     case .relu: "relu"
     case .reluBackward: "relu bwd"
+    case .activation: "sigmoid/tanh"
+    case .activationBackward: "sigmoid/tanh bwd"
+    case .gatherRows: "gather rows"
+    case .scatterAddRows: "scatter-add rows"
     case .exp: "exp"
     case .log: "log"
     case .fill: "fill"

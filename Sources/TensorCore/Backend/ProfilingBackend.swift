@@ -112,6 +112,28 @@ extension ProfilingBackend {
     }
   }
 
+  public func activation(_ f: Activation, _ x: TensorStorage, out: TensorStorage, count: Int) {
+    timed(.activation, bytes: bytes(2 * count)) { wrapped.activation(f, x, out: out, count: count) }
+  }
+
+  public func activationBackward(_ f: Activation, output: TensorStorage, gradOutput: TensorStorage, gradInput: TensorStorage, count: Int) {
+    timed(.activationBackward, bytes: bytes(3 * count)) {
+      wrapped.activationBackward(f, output: output, gradOutput: gradOutput, gradInput: gradInput, count: count)
+    }
+  }
+
+  public func gatherRows(table: TensorStorage, rowLength: Int, indices: [Int], out: TensorStorage) {
+    timed(.gatherRows, bytes: bytes(2 * indices.count * rowLength)) {
+      wrapped.gatherRows(table: table, rowLength: rowLength, indices: indices, out: out)
+    }
+  }
+
+  public func scatterAddRows(_ rows: TensorStorage, rowLength: Int, indices: [Int], into table: TensorStorage) {
+    timed(.scatterAddRows, bytes: bytes(3 * indices.count * rowLength)) {
+      wrapped.scatterAddRows(rows, rowLength: rowLength, indices: indices, into: table)
+    }
+  }
+
   public func exp(_ x: TensorStorage, out: TensorStorage, count: Int) {
     timed(.exp, bytes: bytes(2 * count)) { wrapped.exp(x, out: out, count: count) }
   }

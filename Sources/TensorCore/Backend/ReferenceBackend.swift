@@ -45,6 +45,22 @@ extension ReferenceBackend {
     ReferenceElementwise.reluBackward(input: input.pointer, gradOutput: gradOutput.pointer, gradInput: gradInput.pointer, count: count)
   }
 
+  public func activation(_ f: Activation, _ x: TensorStorage, out: TensorStorage, count: Int) {
+    ReferenceElementwise.activation(f, x.pointer, out.pointer, count: count)
+  }
+
+  public func activationBackward(_ f: Activation, output: TensorStorage, gradOutput: TensorStorage, gradInput: TensorStorage, count: Int) {
+    ReferenceElementwise.activationBackward(f, output: output.pointer, gradOutput: gradOutput.pointer, gradInput: gradInput.pointer, count: count)
+  }
+
+  public func gatherRows(table: TensorStorage, rowLength: Int, indices: [Int], out: TensorStorage) {
+    ReferenceRowGather.gather(table: table.pointer, rowLength: rowLength, indices: indices, out: out.pointer)
+  }
+
+  public func scatterAddRows(_ rows: TensorStorage, rowLength: Int, indices: [Int], into table: TensorStorage) {
+    ReferenceRowGather.scatterAdd(rows: rows.pointer, rowLength: rowLength, indices: indices, into: table.pointer)
+  }
+
   public func exp(_ x: TensorStorage, out: TensorStorage, count: Int) {
     ReferenceElementwise.exp(x.pointer, out.pointer, count: count)
   }

@@ -122,6 +122,24 @@ extension Tensor {
     }
   }
 
+  /// `σ(x) = 1/(1 + e⁻ˣ)`, the gate of recurrent cells (SPEC-RNN §1).
+  public func sigmoid() -> Tensor { activated(.sigmoid, name: "sigmoid") }
+
+  /// `tanh x`, the candidate of recurrent cells (SPEC-RNN §1).
+  public func tanh() -> Tensor { activated(.tanh, name: "tanh") }
+
+  /// `f(x)`; the backward pass keeps only the output (`f′` is a function of it).
+  private func activated(_ f: Activation, name: String) -> Tensor {
+    let out = Tensor.uninitialized(shape, on: backend)
+    backend.activation(f, storage, out: out.storage, count: count)
+    let saved = out
+    return Tensor.recorded(out, name: name, inputs: [self]) { g, _ in
+      let dx = Tensor.uninitialized(saved.shape, on: g.backend)
+      g.backend.activationBackward(f, output: saved.storage, gradOutput: g.storage, gradInput: dx.storage, count: g.count)
+      return [dx]
+    }
+  }
+
   /// `eˣ`.
   public func exp() -> Tensor {
     let out = Tensor.uninitialized(shape, on: backend)
