@@ -51,7 +51,7 @@ let package = Package(
     .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
     .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
     .target(
-      name: "Datasets", dependencies: ["TensorCore", "Diagnostics", "CZlib", "CJPEG", "CPNG"], resources: [.copy("Demo")],
+      name: "Datasets", dependencies: ["TensorCore", "Diagnostics", "CZlib", "CJPEG", "CPNG"], resources: [.copy("Demo"), .copy("DemoText")],
       swiftSettings: releaseFlags),
     .target(name: "SearchSpace", dependencies: ["TensorCore", "NN", "Diagnostics"], swiftSettings: releaseFlags),
     .target(name: "DataParallel", dependencies: ["TensorCore", "NN", "Datasets"], swiftSettings: releaseFlags),

@@ -41,6 +41,8 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
   case imageTooLarge(path: String, width: Int, height: Int, maximumPixels: Int)
   /// An image folder is empty, has an empty class folder, or otherwise cannot be used.
   case badImageFolder(path: String, reason: String)
+  /// A text corpus directory or file cannot be used (no split files, not UTF-8, empty, too large).
+  case badText(path: String, reason: String)
 
   public var description: String {
     switch self {
@@ -79,7 +81,7 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
       return "\(path): unreadable image (\(reason))"
     case .imageTooLarge(let path, let width, let height, let maximumPixels):
       return "\(path): image declares \(width)×\(height) pixels, more than the \(maximumPixels) allowed"
-    case .badImageFolder(let path, let reason):
+    case .badImageFolder(let path, let reason), .badText(let path, let reason):
       return "\(path): \(reason)"
     }
   }
