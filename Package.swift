@@ -44,6 +44,7 @@ let package = Package(
     .target(name: "CPUKernels", dependencies: ["CCPUFeatures"], swiftSettings: releaseKernelFlags),
     .target(name: "Diagnostics", swiftSettings: releaseFlags),
     .target(name: "ProtobufEncoding", swiftSettings: releaseFlags),
+    .target(name: "TensorBoard", dependencies: ["ProtobufEncoding"], swiftSettings: releaseFlags),
     .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseFlags),
     .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseFlags),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
@@ -73,6 +74,7 @@ let package = Package(
     .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "_TestSupport"]),
     .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics"]),
     .testTarget(name: "ProtobufEncodingTests", dependencies: ["ProtobufEncoding"]),
+    .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
     .testTarget(
       name: "TensorCoreTests", dependencies: ["TensorCore", "_TestSupport"],
       resources: [.copy("Fixtures")]),
