@@ -57,7 +57,7 @@ let package = Package(
     .target(name: "DataParallel", dependencies: ["TensorCore", "NN", "Datasets"], swiftSettings: releaseFlags),
     .target(name: "Search", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs", "DataParallel"], swiftSettings: releaseFlags),
     .target(name: "Evaluation", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs", "Diagnostics", "DataParallel"], swiftSettings: releaseFlags),
-    .target(name: "Runs", dependencies: ["TensorCore", "Datasets", "Diagnostics", "DataParallel"], swiftSettings: releaseFlags),
+    .target(name: "Runs", dependencies: ["TensorCore", "Datasets", "Diagnostics", "DataParallel", "TensorBoard"], swiftSettings: releaseFlags),
     .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "SearchSpace", "Search", "Evaluation", "Runs", "DataParallel"], swiftSettings: releaseFlags),
     .executableTarget(
       name: "darts",
@@ -82,7 +82,7 @@ let package = Package(
       name: "NNTests", dependencies: ["NN", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DataParallelTests", dependencies: ["DataParallel", "Datasets", "NN", "TensorCore", "_TestSupport"]),
-    .testTarget(name: "RunsTests", dependencies: ["Runs", "Datasets", "TensorCore"]),
+    .testTarget(name: "RunsTests", dependencies: ["Runs", "Datasets", "TensorCore", "TensorBoard"]),
     .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "NN", "TensorCore", "_TestSupport"]),
     .testTarget(
       name: "SearchTests", dependencies: ["Search", "SearchSpace", "NN", "Datasets", "Runs", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
