@@ -6,10 +6,11 @@ import XCTest
 /// training run, `darts tensorboard` after the file is deleted, a run killed and resumed, and
 /// bad run directories.
 final class TensorBoardCLITests: XCTestCase {
-  /// The tiny search of `SearchCLITests` (2 epochs of 4 steps), checkpointing every 2 steps.
+  /// The tiny search of `SearchCLITests` (2 epochs of 4 steps, α steps in the second),
+  /// checkpointing every 2 steps.
   let tinySearch = [
     "search", "--limit", "256", "--batch-size", "16", "--init-channels", "4", "--layers", "3",
-    "--epochs", "2", "--max-steps-per-epoch", "4", "--checkpoint-every", "2", "--threads", "2",
+    "--epochs", "2", "--max-steps-per-epoch", "4", "--arch-warmup-epochs", "1", "--checkpoint-every", "2", "--threads", "2",
   ]
   /// The tiny training run of `TrainCLITests` (2 epochs of 3 steps).
   let tinyTrain = [
@@ -104,6 +105,7 @@ final class TensorBoardCLITests: XCTestCase {
       XCTAssertNotNil(expected[tag], tag)
     }
     XCTAssertEqual(expected["step/loss"]?.map { $0[0] }, (1...8).map(Double.init))
+    XCTAssertEqual(expected["step/architecture_loss"]?.map { $0[0] }, (5...8).map(Double.init), "α steps in epoch 2")
     assertScalars(read, equal: expected)
 
     // α softmax: 14 edges × 8 operations per cell type, each edge summing to 1, at each epoch's end.
@@ -123,6 +125,7 @@ final class TensorBoardCLITests: XCTestCase {
           XCTAssertEqual(operations.map { $0.value[epoch][0] }, Array(repeating: step, count: 8))
         }
       }
+      XCTAssert(alphas.contains { $0.value[0][1] != $0.value[1][1] }, "\(cell): α moved in epoch 2")
       // One value against the epoch event: edge 4 (node 3 ← 2), operation 5 of its row.
       let architecture = try XCTUnwrap(epochs[1]["architecture"] as? [String: Any])
       let softmax = try XCTUnwrap((architecture["alphas_\(cell)"] as? [String: Any])?["softmax"] as? [Double])
@@ -144,6 +147,27 @@ final class TensorBoardCLITests: XCTestCase {
     XCTAssertEqual(again.files.map(\.records), read.files.map(\.records))
     XCTAssertEqual(again.scalars, read.scalars)
     XCTAssertEqual(again.texts, read.texts)
+  }
+
+  /// PC-DARTS' β: one tag per edge, normalised over each node's inputs.
+  func testPartialChannelSearchHasEdgeWeights() throws {
+    let run = try temporaryDirectory().appendingPathComponent("pc")
+    let result = try runDarts(tinySearch + ["--method", "pc-darts", "--run-dir", run.path])
+    XCTAssertEqual(result.status, 0, result.err)
+    let read = try readTensorBoard(run)
+    assertScalars(read, equal: expectedScalars(try events(run)))
+    for cell in ["normal", "reduce"] {
+      XCTAssertEqual(read.scalars.keys.filter { $0.hasPrefix("alphas_\(cell)/") }.count, 14 * 8)
+      let betas = read.scalars.filter { $0.key.hasPrefix("betas_\(cell)/") }
+      XCTAssertEqual(betas.count, 14, cell)
+      for node in 2...5 {
+        let inputs = (0..<node).map { "betas_\(cell)/edge_\($0)_\(node)" }
+        for epoch in 0..<2 {
+          let total = try inputs.map { try XCTUnwrap(betas[$0]?[epoch][1], $0) }.reduce(0, +)
+          XCTAssertEqual(total, 1, accuracy: 1e-5, "\(cell) node \(node), epoch \(epoch)")
+        }
+      }
+    }
   }
 
   func testTrainingRunHasTensorBoardScalars() throws {
