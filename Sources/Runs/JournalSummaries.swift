@@ -28,6 +28,7 @@ public struct JournalSummaries: Sendable {
   /// The step of the latest event.
   public private(set) var step = 0
 
+  /// The reading of a journal from its first event.
   public init() {}
 
   /// Fields that say where an event belongs rather than what it measured.

@@ -21,6 +21,7 @@ public struct SummaryValue: Sendable, Equatable {
   /// The value.
   public var content: Content
 
+  /// A value `content` under `tag`.
   public init(tag: String, content: Content) {
     self.tag = tag
     self.content = content

@@ -24,6 +24,7 @@ public struct TensorBoardEvent: Sendable, Equatable {
   /// The version or the summary.
   public var content: Content
 
+  /// An event of `content` at `step`, written at `wallTime`.
   public init(wallTime: Double, step: Int64, content: Content) {
     self.wallTime = wallTime
     self.step = step
