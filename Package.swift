@@ -45,6 +45,7 @@ let package = Package(
     .target(name: "CPUKernels", dependencies: ["CCPUFeatures"], swiftSettings: releaseKernelFlags),
     .target(name: "Diagnostics", swiftSettings: releaseFlags),
     .target(name: "ProtobufEncoding", swiftSettings: releaseFlags),
+    .target(name: "TensorBoard", dependencies: ["ProtobufEncoding"], swiftSettings: releaseFlags),
     .target(name: "TensorCore", dependencies: ["CPUKernels"], swiftSettings: releaseFlags),
     .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: releaseFlags),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
@@ -57,7 +58,7 @@ let package = Package(
     .target(name: "DataParallel", dependencies: ["TensorCore", "NN", "Datasets"], swiftSettings: releaseFlags),
     .target(name: "Search", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs", "DataParallel"], swiftSettings: releaseFlags),
     .target(name: "Evaluation", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs", "Diagnostics", "DataParallel"], swiftSettings: releaseFlags),
-    .target(name: "Runs", dependencies: ["TensorCore", "Datasets", "Diagnostics", "DataParallel"], swiftSettings: releaseFlags),
+    .target(name: "Runs", dependencies: ["TensorCore", "Datasets", "Diagnostics", "DataParallel", "TensorBoard"], swiftSettings: releaseFlags),
     .target(name: "ONNXExport", dependencies: ["TensorCore", "NN", "SearchSpace", "Evaluation", "ProtobufEncoding"], swiftSettings: releaseFlags),
     .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "SearchSpace", "Search", "Evaluation", "Runs", "DataParallel"], swiftSettings: releaseFlags),
     .executableTarget(
@@ -75,6 +76,7 @@ let package = Package(
     .testTarget(name: "CPUKernelsTests", dependencies: ["CPUKernels", "_TestSupport"]),
     .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics"]),
     .testTarget(name: "ProtobufEncodingTests", dependencies: ["ProtobufEncoding"]),
+    .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
     .testTarget(
       name: "TensorCoreTests", dependencies: ["TensorCore", "_TestSupport"],
       resources: [.copy("Fixtures")]),
@@ -82,7 +84,7 @@ let package = Package(
       name: "NNTests", dependencies: ["NN", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "DataParallelTests", dependencies: ["DataParallel", "Datasets", "NN", "TensorCore", "_TestSupport"]),
-    .testTarget(name: "RunsTests", dependencies: ["Runs", "Datasets", "TensorCore"]),
+    .testTarget(name: "RunsTests", dependencies: ["Runs", "Datasets", "TensorCore", "TensorBoard"]),
     .testTarget(name: "SearchSpaceTests", dependencies: ["SearchSpace", "NN", "TensorCore", "_TestSupport"]),
     .testTarget(
       name: "SearchTests", dependencies: ["Search", "SearchSpace", "NN", "Datasets", "Runs", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),

@@ -68,26 +68,52 @@ public final class EventLog {
     try append(JSONValue.object(fields))
   }
 
+  /// The events of the log at `url` as opening it would keep them: its complete lines (a line
+  /// cut by `kill -9` is left out).
+  /// - Throws: ``EventLogError`` naming the file if it cannot be read or holds a complete
+  ///   line that is not a JSON object.
+  public static func events(at url: URL) throws(EventLogError) -> [[String: JSONValue]] {
+    var events: [[String: JSONValue]] = []
+    try forEachEvent(in: url) { event, _ in
+      events.append(event)
+      return true
+    }
+    return events
+  }
+
   /// Cuts the file after its last complete line, or before the first event past `cursor`.
   private func repair(cursor: Int?, cursorKey: String) throws(EventLogError) {
+    var keep = 0  // bytes of the lines kept so far
+    let size = try Self.forEachEvent(in: url) { event, end in
+      if let cursor, let value = event[cursorKey]?.number, value > Double(cursor) { return false }
+      keep = end
+      return true
+    }
+    if keep < size && ftruncate(descriptor, off_t(keep)) != 0 {
+      throw EventLogError(path: url.path, problem: .cannotWrite(errnoDescription()))
+    }
+  }
+
+  /// Decodes the complete lines of the log at `url` in order, handing each event and the
+  /// offset just past its line to `body` until it returns false. Returns the file's size.
+  @discardableResult
+  private static func forEachEvent(in url: URL, _ body: ([String: JSONValue], Int) -> Bool) throws(EventLogError) -> Int {
     let data: Data
     do { data = try readFile(url) } catch {
       throw EventLogError(path: url.path, problem: .cannotOpen(error.problem))
     }
-    var keep = 0  // bytes of the lines kept so far
+    let decoder = JSONCoding.decoder()
+    var start = 0
     var lineNumber = 0
-    while let newline = data[keep...].firstIndex(of: 0x0A) {
+    while let newline = data[start...].firstIndex(of: 0x0A) {
       lineNumber += 1
-      let line = data[keep..<newline]
-      guard let event = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] else {
+      guard let event = try? decoder.decode([String: JSONValue].self, from: data[start..<newline]) else {
         throw EventLogError(path: url.path, problem: .corruptLine(lineNumber))
       }
-      if let cursor, let value = (event[cursorKey] as? NSNumber)?.doubleValue, value > Double(cursor) { break }
-      keep = newline + 1
+      start = newline + 1
+      guard body(event, start) else { break }
     }
-    if keep < data.count && ftruncate(descriptor, off_t(keep)) != 0 {
-      throw EventLogError(path: url.path, problem: .cannotWrite(errnoDescription()))
-    }
+    return data.count
   }
 }
 

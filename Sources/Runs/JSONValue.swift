@@ -29,6 +29,15 @@ public enum JSONValue: Sendable, Equatable, Codable,
   }
   public init(nilLiteral: ()) { self = .null }
 
+  /// The value of a number, nil for any other value.
+  public var number: Double? {
+    switch self {
+    case .int(let value): return Double(value)
+    case .double(let value): return value
+    default: return nil
+    }
+  }
+
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
     if container.decodeNil() {

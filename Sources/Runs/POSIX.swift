@@ -40,3 +40,10 @@ func syncDirectory(_ path: String) -> String? {
   defer { close(descriptor) }
   return fsync(descriptor) == 0 ? nil : errnoDescription()
 }
+
+/// This machine's host name (`gethostname`), "localhost" if it has none.
+func hostName() -> String {
+  var buffer = [CChar](repeating: 0, count: 256)
+  guard gethostname(&buffer, buffer.count - 1) == 0, buffer[0] != 0 else { return "localhost" }
+  return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -11,12 +11,13 @@ import Foundation
 
 /// The directory holding everything one search or training run produces.
 ///
-/// Layout (every file but the event log is replaced atomically, see ``AtomicFile``):
+/// Layout (every file but the event logs is replaced atomically, see ``AtomicFile``):
 ///
 /// | file | contents |
 /// | --- | --- |
 /// | `config.json` | the run's typed configuration (pretty, sorted keys) |
 /// | `events.jsonl` | one JSON object per line, see ``EventLog`` |
+/// | `events.out.tfevents.<time>.<host>` | the log as TensorBoard reads it, see ``TensorBoardMirror`` |
 /// | `checkpoint.safetensors` | the latest ``Checkpoint``: tensors plus the JSON state in `__metadata__["state"]` |
 /// | `weights.safetensors` | the trained network alone under the PyTorch reference names (training) |
 /// | `genotype.json` | the derived genotype (search) or the genotype being trained |

@@ -8,7 +8,7 @@ struct DartsCommand: ParsableCommand {
     commandName: "darts",
     abstract: "Differentiable architecture search (DARTS, P-DARTS, PC-DARTS) in Swift.",
     version: "0.1.0",
-    subcommands: [SearchCommand.self, SelectCommand.self, TrainCommand.self, TestCommand.self, ExportCommand.self, GenotypeCommand.self, BenchCommand.self])
+    subcommands: [SearchCommand.self, SelectCommand.self, TrainCommand.self, TestCommand.self, ExportCommand.self, GenotypeCommand.self, BenchCommand.self, TensorBoardCommand.self])
 
   /// Parses and runs the command. Under `mpirun` every process parses the same arguments, so
   /// only the leader reports a usage error (the others exit with the same status silently).
