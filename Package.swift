@@ -33,6 +33,7 @@ let package = Package(
     .library(name: "Search", targets: ["Search"]),
     .library(name: "Evaluation", targets: ["Evaluation"]),
     .library(name: "ONNXExport", targets: ["ONNXExport"]),
+    .library(name: "LanguageModels", targets: ["LanguageModels"]),
     .library(name: "_TestSupport", targets: ["_TestSupport"]),
   ],
   dependencies: [
@@ -59,6 +60,7 @@ let package = Package(
     .target(name: "Search", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs", "DataParallel"], swiftSettings: releaseFlags),
     .target(name: "Evaluation", dependencies: ["TensorCore", "SearchSpace", "NN", "Datasets", "Runs", "Diagnostics", "DataParallel"], swiftSettings: releaseFlags),
     .target(name: "Runs", dependencies: ["TensorCore", "Datasets", "Diagnostics", "DataParallel", "TensorBoard"], swiftSettings: releaseFlags),
+    .target(name: "LanguageModels", dependencies: ["TensorCore", "NN", "SearchSpace"], swiftSettings: releaseFlags),
     .target(name: "ONNXExport", dependencies: ["TensorCore", "NN", "SearchSpace", "Evaluation", "ProtobufEncoding"], swiftSettings: releaseFlags),
     .target(name: "Benchmarks", dependencies: ["CPUKernels", "TensorCore", "NN", "SearchSpace", "Search", "Evaluation", "Runs", "DataParallel"], swiftSettings: releaseFlags),
     .executableTarget(
@@ -90,6 +92,7 @@ let package = Package(
       name: "SearchTests", dependencies: ["Search", "SearchSpace", "NN", "Datasets", "Runs", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(
       name: "EvaluationTests", dependencies: ["Evaluation", "SearchSpace", "NN", "Datasets", "Runs", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "SearchSpace", "NN", "TensorCore", "_TestSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "ONNXExportTests", dependencies: ["ONNXExport", "Evaluation", "SearchSpace", "NN", "TensorCore"]),
     .testTarget(name: "DartsCLITests", dependencies: ["darts", "Evaluation", "SearchSpace", "NN", "Runs", "TensorCore", "_TestSupport"]),
   ]

@@ -15,35 +15,7 @@ import Foundation
 /// ```
 public struct Genotype: Codable, Sendable, Equatable, CustomStringConvertible {
   /// One incoming edge of a node: the operation and the node it reads.
-  public struct Edge: Codable, Sendable, Equatable {
-    public var operation: Primitive
-    public var input: Int
-
-    public init(_ operation: Primitive, _ input: Int) {
-      self.operation = operation
-      self.input = input
-    }
-
-    public init(from decoder: any Decoder) throws {
-      var container = try decoder.unkeyedContainer()
-      let name = try container.decode(String.self)
-      guard let operation = Primitive(rawValue: name) else {
-        throw DecodingError.dataCorruptedError(in: container, debugDescription: "unknown operation '\(name)'")
-      }
-      self.operation = operation
-      self.input = try container.decode(Int.self)
-      guard container.isAtEnd else {
-        throw DecodingError.dataCorrupted(DecodingError.Context(
-          codingPath: decoder.codingPath, debugDescription: "an edge is [operation, input], found \(container.count.map(String.init) ?? "more") elements"))
-      }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-      var container = encoder.unkeyedContainer()
-      try container.encode(operation.rawValue)
-      try container.encode(input)
-    }
-  }
+  public typealias Edge = OperationEdge<Primitive>
 
   public var normal: [Edge]
   public var normalConcat: [Int]
@@ -93,20 +65,7 @@ public struct Genotype: Codable, Sendable, Equatable, CustomStringConvertible {
 
   /// Reads and validates a genotype JSON file; errors name the file and the problem.
   public static func load(from url: URL) throws -> Genotype {
-    let data: Data
-    do { data = try readFile(url) } catch {
-      throw GenotypeError(path: url.path, problem: error.problem)
-    }
-    // A file far larger than any cell's JSON is refused before it is parsed.
-    guard data.count <= maximumFileBytes else {
-      throw GenotypeError(path: url.path, problem: "is \(data.count) bytes, too large for a genotype (at most \(maximumFileBytes))")
-    }
-    let genotype: Genotype
-    do { genotype = try JSONDiagnostics.decode(Genotype.self, from: data) } catch {
-      throw GenotypeError(path: url.path, problem: "is not a valid genotype (\(error.description))")
-    }
-    if let problem = genotype.validationProblem() { throw GenotypeError(path: url.path, problem: problem) }
-    return genotype
+    try decodeGenotypeFile(url, kind: "genotype") { $0.validationProblem() }
   }
 
   /// The JSON form, pretty-printed with sorted keys.
@@ -121,6 +80,23 @@ public struct Genotype: Codable, Sendable, Equatable, CustomStringConvertible {
     func list(_ edges: [Edge]) -> String { "[" + edges.map { "('\($0.operation.name)', \($0.input))" }.joined(separator: ", ") + "]" }
     return "Genotype(normal=\(list(normal)), normal_concat=\(normalConcat), reduce=\(list(reduce)), reduce_concat=\(reduceConcat))"
   }
+}
+
+/// The genotype of type `T` in the JSON file `url`, checked by `problem`: a file far larger
+/// than any cell's JSON is refused before it is parsed.
+/// - Throws: ``GenotypeError`` naming the file (`kind` names what it should hold).
+func decodeGenotypeFile<T: Decodable>(_ url: URL, kind: String, problem: (T) -> String?) throws(GenotypeError) -> T {
+  let data: Data
+  do { data = try readFile(url) } catch { throw GenotypeError(path: url.path, problem: error.problem) }
+  guard data.count <= Genotype.maximumFileBytes else {
+    throw GenotypeError(path: url.path, problem: "is \(data.count) bytes, too large for a genotype (at most \(Genotype.maximumFileBytes))")
+  }
+  let genotype: T
+  do { genotype = try JSONDiagnostics.decode(T.self, from: data) } catch {
+    throw GenotypeError(path: url.path, problem: "is not a valid \(kind) (\(error.description))")
+  }
+  if let problem = problem(genotype) { throw GenotypeError(path: url.path, problem: problem) }
+  return genotype
 }
 
 /// A genotype file that cannot be used, with the file and the problem.

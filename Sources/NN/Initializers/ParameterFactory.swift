@@ -21,6 +21,11 @@ public struct ParameterFactory: Sendable {
     return Parameter(Tensor.randomUniform(shape, low: -bound, high: bound, generator: &generator, on: backend), kind: .weight)
   }
 
+  /// `U(−bound, bound)` (the recurrent models' `INITRANGE` = 0.04, SPEC-RNN §3).
+  public mutating func uniform(_ shape: [Int], bound: Float, kind: ParameterKind = .weight) -> Parameter {
+    Parameter(Tensor.randomUniform(shape, low: -bound, high: bound, generator: &generator, on: backend), kind: kind)
+  }
+
   /// A parameter of `kind` filled with `value`.
   public func constant(_ value: Float, shape: [Int], kind: ParameterKind) -> Parameter {
     Parameter(Tensor(repeating: value, shape: shape, on: backend), kind: kind)

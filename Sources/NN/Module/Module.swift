@@ -2,9 +2,9 @@ import TensorCore
 
 /// A node of a network: owns parameters and child modules, found from its stored properties.
 ///
-/// Every stored property of type `Parameter`, `Module`, `[Module]` or `Module?` is part of the
-/// tree, named by its property label (or by `referenceName(forProperty:)` when the PyTorch
-/// reference uses another name); array elements are named by index. Dotted paths
+/// Every stored property of type `Parameter`, `[Parameter]`, `Module`, `[Module]` or `Module?`
+/// is part of the tree, named by its property label (or by `referenceName(forProperty:)` when
+/// the PyTorch reference uses another name); array elements are named by index. Dotted paths
 /// (`cells.2._ops.0._ops.4.op.1.weight`) therefore match PyTorch `state_dict` keys.
 /// Training mode is per module (`train(_:)`), never global.
 open class Module {
@@ -31,6 +31,8 @@ open class Module {
         guard let label = child.label, let name = referenceName(forProperty: label) else { continue }
         switch child.value {
         case let p as Parameter: entries.append((name, .parameter(p)))
+        case let list as [Parameter]:
+          for (i, p) in list.enumerated() { entries.append(("\(name).\(i)", .parameter(p))) }
         case let m as Module: entries.append((name, .module(m)))
         case let list as [Module]:
           for (i, m) in list.enumerated() { entries.append((name.isEmpty ? "\(i)" : "\(name).\(i)", .module(m))) }
